@@ -1,0 +1,116 @@
+"""Run the detector over recorded daily history, one reading per session of a region."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from bot.calendars import sessions as calendar_sessions
+from bot.detect import (
+    BasketSeries,
+    DetectorParams,
+    History,
+    Label,
+    Reading,
+    Severity,
+    Snapshot,
+    basket_series,
+    build_baseline,
+    detect,
+)
+from bot.returns import session_returns
+from bot.sources.prices import PriceSeries
+from bot.universe import Universe
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Readings for every session in the range, oldest first."""
+
+    region: str
+    readings: list[Reading]
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """How many sessions got each (label, severity)."""
+        out: dict[tuple[str, str], int] = {}
+        for r in self.readings:
+            key = (r.label.value, str(r.severity))
+            out[key] = out.get(key, 0) + 1
+        return dict(sorted(out.items()))
+
+
+def _data_range(series: Mapping[str, PriceSeries]) -> tuple[date, date] | None:
+    firsts = [s.closes.index[0] for s in series.values() if len(s.closes)]
+    lasts = [s.closes.index[-1] for s in series.values() if len(s.closes)]
+    if not firsts:
+        return None
+    return pd.Timestamp(min(firsts)).date(), pd.Timestamp(max(lasts)).date()
+
+
+def run_backtest(
+    series: Mapping[str, PriceSeries],
+    universe: Universe,
+    params: DetectorParams,
+    *,
+    region: str = "us",
+    start: date | None = None,
+    end: date | None = None,
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """Classify each session of ``region`` between ``start`` and ``end`` (inclusive).
+
+    Every session sees only the sessions before it (history before ``start`` warms up the
+    baseline). Symbols outside the region are ignored; a session where the data cannot support
+    a verdict gets a ``no_decision`` reading that says why.
+    """
+    reg = universe.regions[region]
+    in_region = {i.symbol for i in universe.in_region(region)}
+    usable = {s: ps for s, ps in series.items() if s in in_region}
+    bounds = _data_range(series)
+    if bounds is None:
+        return BacktestResult(region, [])
+    first, last = bounds
+    all_sessions = calendar_sessions(reg.calendar, first, last)
+    lo = pd.Timestamp(start or first)
+    hi = pd.Timestamp(end or last)
+    wanted = np.flatnonzero((all_sessions >= lo) & (all_sessions <= hi))
+    if wanted.size == 0:
+        return BacktestResult(region, [])
+
+    baskets = universe.baskets(region)
+    symbols, matrix = session_returns(usable, all_sessions, reg.timezone)
+    everything = basket_series(History(symbols, matrix), baskets)
+    window = params.beta_window
+    readings: list[Reading] = []
+    for n, t in enumerate(int(i) for i in wanted):
+        lo_t = max(0, t - window)
+        history = History(symbols, matrix[lo_t:t])
+        cached = BasketSeries(
+            everything.infra[lo_t:t], everything.control[lo_t:t], everything.software[lo_t:t]
+        )
+        baseline = build_baseline(history, baskets, params, cached)
+        row = matrix[t]
+        fresh = {s: float(row[j]) for j, s in enumerate(symbols) if not np.isnan(row[j])}
+        as_of = all_sessions[t].to_pydatetime()
+        readings.append(detect(Snapshot(region, as_of, fresh), baseline, baskets, params))
+        if progress is not None:
+            progress(n + 1, int(wanted.size))
+    return BacktestResult(region, readings)
+
+
+def reading_json(reading: Reading) -> dict[str, object]:
+    """The backtest's JSON line for a reading: ``date`` first, then the reading's fields."""
+    body = reading.as_dict()
+    body.pop("as_of")
+    return {"date": reading.as_of.date().isoformat(), **body}
+
+
+def is_shock(reading: Reading) -> bool:
+    """A reading worth a row in the readable table."""
+    return reading.label is not Label.QUIET or reading.severity > Severity.NONE

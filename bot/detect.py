@@ -1,0 +1,692 @@
+"""Divergence detector: pure functions from a price snapshot to a reading.
+
+Nothing here does I/O or reads a clock. The model (see ``../shared/DESIGN.md`` section 3):
+
+* ``B``: median return of the fresh AI-infrastructure names of a region;
+* ``M``: mean return of the region's broad-market controls (as free of AI names as possible);
+* ``SW``: median return of the AI-beneficiary software names and software indices;
+* ``e = B - beta * M`` with ``beta`` estimated over about a year of sessions up to yesterday and
+  shrunk towards 1 (an event-study market model at basket level);
+* z-scores against EWMA volatilities (lambda 0.94) of winsorised history, with floors.
+
+Breadth (the share of basket names beyond 1.5 of their own sigma) and a leave-top-mover-out
+check separate a sector move from a one-stock move; a large ``|z_mkt|`` or a large broad-index
+move in the same direction as most controls marks a broad sell-off or rally instead of a
+divergence; thin or stale data gives ``no_decision`` with the reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import ConfigDict
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class Label(StrEnum):
+    """What a reading says happened."""
+
+    QUIET = "quiet"
+    DIVERGENCE_DOWN = "ai_infra_divergence_down"
+    DIVERGENCE_UP = "ai_infra_divergence_up"
+    BROAD_SELLOFF = "broad_selloff"
+    BROAD_RALLY = "broad_rally"
+    SINGLE_STOCK = "single_stock"
+    NO_DECISION = "no_decision"
+
+    @property
+    def is_divergence(self) -> bool:
+        return self in (Label.DIVERGENCE_DOWN, Label.DIVERGENCE_UP)
+
+    @property
+    def is_broad(self) -> bool:
+        return self in (Label.BROAD_SELLOFF, Label.BROAD_RALLY)
+
+
+class Severity(IntEnum):
+    """Ordered severities; ``str()`` gives the lower-case name used in JSON and config."""
+
+    NONE = 0
+    WATCH = 1
+    ALERT = 2
+    CRITICAL = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """Parse ``"watch"`` etc.; raises ``ValueError`` naming the accepted values."""
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            accepted = ", ".join(str(s) for s in cls)
+            raise ValueError(f"unknown severity {text!r} (accepted: {accepted})") from None
+
+    def raised(self, levels: int = 1) -> Severity:
+        """This severity moved up by ``levels``, capped at critical (none stays none)."""
+        if self is Severity.NONE:
+            return self
+        return Severity(min(int(self) + levels, int(Severity.CRITICAL)))
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    """Tuning of the detector (the ``[detector]`` config section).
+
+    The defaults and the reasons for them are in ``docs/detector.md``.
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    ewma_lambda: float = 0.94
+    beta_window: int = 250
+    min_history: int = 60
+    beta_shrink: float = 0.33
+    winsor_sigmas: float = 5.0
+    basket_sigma_floor: float = 0.004
+    market_sigma_floor: float = 0.004
+    name_sigma_floor: float = 0.008
+    watch_z: float = 2.5
+    alert_z: float = 4.0
+    critical_z: float = 6.0
+    software_confirm_z: float = 2.0
+    broad_watch_z: float = 2.5
+    broad_alert_z: float = 3.0
+    broad_critical_z: float = 6.0
+    broad_index_move: float = 0.02
+    broad_alert_move: float = 0.025
+    broad_critical_move: float = 0.05
+    breadth_sigmas: float = 1.5
+    min_breadth: float = 0.4
+    single_stock_move: float = 0.08
+    single_stock_z: float = 4.0
+    min_coverage: float = 0.7
+    min_basket_names: int = 4
+    recent_sessions: int = 10
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0.0 < self.ewma_lambda < 1.0:
+            problems.append("ewma_lambda must be between 0 and 1")
+        if not 0.0 <= self.beta_shrink <= 1.0:
+            problems.append("beta_shrink must be between 0 and 1")
+        if not 0.0 < self.watch_z < self.alert_z < self.critical_z:
+            problems.append("need 0 < watch_z < alert_z < critical_z")
+        if not 0.0 < self.broad_watch_z <= self.broad_alert_z < self.broad_critical_z:
+            problems.append("need 0 < broad_watch_z <= broad_alert_z < broad_critical_z")
+        if not 0.0 < self.broad_index_move < self.broad_alert_move < self.broad_critical_move:
+            problems.append("need 0 < broad_index_move < broad_alert_move < broad_critical_move")
+        if not 0.0 < self.min_coverage <= 1.0 or not 0.0 <= self.min_breadth <= 1.0:
+            problems.append("min_coverage and min_breadth are shares between 0 and 1")
+        if self.min_history < 20 or self.beta_window < self.min_history:
+            problems.append("need 20 <= min_history <= beta_window")
+        if self.min_basket_names < 2 or self.recent_sessions < 1:
+            problems.append("min_basket_names must be at least 2, recent_sessions at least 1")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Baskets:
+    """The symbols of one region, by their part in the model.
+
+    ``control`` holds groups: the listings of one index (SPY and ^GSPC) form one group, so the
+    control return is the mean over indices, not over listings.
+    """
+
+    infra: tuple[str, ...]
+    control: tuple[tuple[str, ...], ...]
+    software: tuple[str, ...]
+    broad_index: tuple[str, ...] = ()
+
+    @property
+    def control_symbols(self) -> tuple[str, ...]:
+        return tuple(s for group in self.control for s in group)
+
+
+@dataclass(frozen=True)
+class History:
+    """Per-session returns up to (not including) the snapshot's session.
+
+    ``returns[t, j]`` is the simple return of ``symbols[j]`` on session ``t`` (oldest first);
+    NaN where the name did not trade or had no price.
+    """
+
+    symbols: tuple[str, ...]
+    returns: FloatArray
+
+    def __post_init__(self) -> None:
+        if self.returns.ndim != 2 or self.returns.shape[1] != len(self.symbols):
+            raise ValueError("returns must be a (sessions, symbols) matrix matching symbols")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Returns of one region at one moment, each since the name's previous close.
+
+    Only fresh prices belong in ``returns``: the caller leaves out names whose price is stale.
+    ``variance_fraction`` is the share of a whole session's variance the returns span (1.0 for
+    a daily close, less for an intraday snapshot; the overnight gap carries a large part).
+    """
+
+    region: str
+    as_of: datetime
+    returns: Mapping[str, float]
+    variance_fraction: float = 1.0
+
+
+@dataclass(frozen=True)
+class NoBaseline:
+    """Why the history cannot support a baseline."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What the history says about normal behaviour, computed once per session."""
+
+    symbols: tuple[str, ...]
+    name_sigma: Mapping[str, float]
+    expected: frozenset[str]
+    beta: float
+    sigma_div: float
+    sigma_mkt: float
+    sigma_sw: float | None
+    sessions: int
+
+
+@dataclass(frozen=True)
+class Mover:
+    """One name's move in a snapshot."""
+
+    symbol: str
+    ret: float
+    z: float
+
+    def as_dict(self) -> dict[str, float | str]:
+        return {"symbol": self.symbol, "ret": round(self.ret, 5), "z": round(self.z, 2)}
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The numbers behind a reading (returns are fractions: -0.17 is -17 %)."""
+
+    basket_ret: float
+    control_ret: float
+    software_ret: float | None
+    beta: float
+    z_div: float
+    z_sw: float | None
+    z_mkt: float
+    z_div_loo: float
+    breadth: float
+    broad_index_ret: float | None
+    top_movers: tuple[Mover, ...]
+    basket_names: int
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The detector's verdict on one snapshot, with the numbers behind it."""
+
+    region: str
+    as_of: datetime
+    label: Label
+    severity: Severity
+    coverage: float
+    stats: Stats | None = None
+    sector_led: bool = False
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def top_movers(self) -> tuple[Mover, ...]:
+        return self.stats.top_movers if self.stats else ()
+
+    def as_dict(self) -> dict[str, object]:
+        """A flat JSON-ready dict; statistics are ``None`` where none were computed."""
+        s = self.stats
+
+        def r(value: float | None, digits: int = 3) -> float | None:
+            return None if value is None else round(value, digits)
+
+        return {
+            "region": self.region,
+            "as_of": self.as_of.isoformat(),
+            "label": self.label.value,
+            "severity": str(self.severity),
+            "z_div": r(s.z_div) if s else None,
+            "z_mkt": r(s.z_mkt) if s else None,
+            "z_sw": r(s.z_sw) if s else None,
+            "z_div_loo": r(s.z_div_loo) if s else None,
+            "breadth": r(s.breadth) if s else None,
+            "coverage": r(self.coverage),
+            "basket_ret": r(s.basket_ret, 5) if s else None,
+            "control_ret": r(s.control_ret, 5) if s else None,
+            "software_ret": r(s.software_ret, 5) if s else None,
+            "broad_index_ret": r(s.broad_index_ret, 5) if s else None,
+            "beta": r(s.beta) if s else None,
+            "sector_led": self.sector_led,
+            "top_movers": [m.as_dict() for m in self.top_movers],
+            "reasons": list(self.reasons),
+        }
+
+
+@functools.lru_cache(maxsize=64)
+def ewma_weights(length: int, lam: float) -> FloatArray:
+    """Weights ``lam**k`` for lags ``length-1 .. 0`` (oldest first, newest weight 1); read-only."""
+    weights = np.asarray(lam ** np.arange(length - 1, -1, -1, dtype=np.float64), dtype=np.float64)
+    weights.flags.writeable = False
+    return weights
+
+
+def _median_abs(values: FloatArray) -> float:
+    """Median of ``|values|`` via a partial sort (``np.median`` costs more on short arrays)."""
+    a = np.abs(values)
+    n = a.size
+    half = n // 2
+    if n % 2:
+        return float(np.partition(a, half)[half])
+    part = np.partition(a, (half - 1, half))
+    return float(0.5 * (part[half - 1] + part[half]))
+
+
+def ewma_sigma(series: FloatArray, lam: float, winsor_sigmas: float, floor: float) -> float:
+    """EWMA volatility of a return series (oldest first), NaNs skipped, outliers winsorised.
+
+    The clip level comes from the median absolute deviation of the whole window, so one shock
+    (a DeepSeek day) does not blind the detector for the weeks after it.
+    """
+    valid = series[~np.isnan(series)]
+    if valid.size == 0:
+        return floor
+    mad_sigma = 1.4826 * _median_abs(valid)
+    clip = winsor_sigmas * max(mad_sigma, floor)
+    clipped = np.clip(valid, -clip, clip)
+    weights = ewma_weights(clipped.size, lam)
+    variance = float(np.dot(weights, clipped * clipped) / weights.sum())
+    return max(math.sqrt(variance), floor)
+
+
+def _column_sigmas(matrix: FloatArray, lam: float, floor: float) -> FloatArray:
+    """EWMA sigma per column of a (sessions, names) matrix with NaNs; no winsorising."""
+    weights = ewma_weights(matrix.shape[0], lam)[:, None]
+    present = ~np.isnan(matrix)
+    squared = np.where(present, matrix * matrix, 0.0)
+    total_weight = (weights * present).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = (weights * squared).sum(axis=0) / total_weight
+    sigma = np.sqrt(variance)
+    return np.where(np.isnan(sigma) | (sigma < floor), floor, sigma)
+
+
+def _nanmedian_rows(matrix: FloatArray) -> FloatArray:
+    if matrix.shape[1] == 0:
+        return np.full(matrix.shape[0], np.nan)
+    out = np.full(matrix.shape[0], np.nan)
+    rows = ~np.all(np.isnan(matrix), axis=1)
+    if rows.any():
+        out[rows] = np.nanmedian(matrix[rows], axis=1)
+    return out
+
+
+def _nanmean_rows(matrix: FloatArray) -> FloatArray:
+    if matrix.shape[1] == 0:
+        return np.full(matrix.shape[0], np.nan)
+    out = np.full(matrix.shape[0], np.nan)
+    rows = ~np.all(np.isnan(matrix), axis=1)
+    if rows.any():
+        out[rows] = np.nanmean(matrix[rows], axis=1)
+    return out
+
+
+@dataclass(frozen=True)
+class BasketSeries:
+    """Daily basket, control and software returns derived from a history."""
+
+    infra: FloatArray
+    control: FloatArray
+    software: FloatArray
+
+
+def basket_series(history: History, baskets: Baskets) -> BasketSeries:
+    """Cross-sectional median (infra, software) and mean (control) per session."""
+    index = {s: j for j, s in enumerate(history.symbols)}
+
+    def cols(names: Sequence[str]) -> list[int]:
+        return [index[s] for s in names if s in index]
+
+    r = history.returns
+    groups = [_nanmean_rows(r[:, cols(group)]) for group in baskets.control]
+    control = _nanmean_rows(np.column_stack(groups)) if groups else np.full(r.shape[0], np.nan)
+    return BasketSeries(
+        infra=_nanmedian_rows(r[:, cols(baskets.infra)]),
+        control=control,
+        software=_nanmedian_rows(r[:, cols(baskets.software)]),
+    )
+
+
+def build_baseline(
+    history: History,
+    baskets: Baskets,
+    params: DetectorParams,
+    series: BasketSeries | None = None,
+) -> Baseline | NoBaseline:
+    """Estimate betas and volatilities from the history before a snapshot.
+
+    Args:
+        history: returns up to yesterday; only the last ``params.beta_window`` sessions count.
+        baskets: the region's baskets.
+        params: detector tuning.
+        series: the history's basket series if the caller already has them (a backtest
+            computes them once for the whole range); must match ``history`` row for row.
+
+    Returns:
+        The baseline, or why there is none (no basket or control names in the data, or fewer
+        than ``params.min_history`` sessions with both a basket and a control return).
+    """
+    present = set(history.symbols)
+    if not present & set(baskets.infra):
+        return NoBaseline("the data holds no AI-infrastructure names of this region")
+    if not present & set(baskets.control_symbols):
+        return NoBaseline("the data holds no broad-market control of this region")
+    window = params.beta_window
+    returns = history.returns[-window:]
+    if series is None:
+        series = basket_series(History(history.symbols, returns), baskets)
+    else:
+        series = BasketSeries(
+            infra=series.infra[-window:],
+            control=series.control[-window:],
+            software=series.software[-window:],
+        )
+    both = ~np.isnan(series.infra) & ~np.isnan(series.control)
+    if int(both.sum()) < params.min_history:
+        return NoBaseline(
+            f"only {int(both.sum())} sessions of basket and control history "
+            f"(need {params.min_history})"
+        )
+    b = series.infra[both]
+    m = series.control[both]
+    m_centered = m - m.mean()
+    var_m = float(np.dot(m_centered, m_centered))
+    beta_ols = float(np.dot(m_centered, b - b.mean()) / var_m) if var_m > 0 else 1.0
+    beta = (1.0 - params.beta_shrink) * beta_ols + params.beta_shrink * 1.0
+
+    lam, wins = params.ewma_lambda, params.winsor_sigmas
+    residual = np.where(both, series.infra - beta * series.control, np.nan)
+    sigma_div = ewma_sigma(residual, lam, wins, params.basket_sigma_floor)
+    sigma_mkt = ewma_sigma(series.control, lam, wins, params.market_sigma_floor)
+    spread = series.infra - series.software
+    sigma_sw = (
+        ewma_sigma(spread, lam, wins, params.basket_sigma_floor)
+        if int((~np.isnan(spread)).sum()) >= params.min_history
+        else None
+    )
+
+    sigmas = _column_sigmas(returns, lam, params.name_sigma_floor)
+    recent = returns[-params.recent_sessions :]
+    quoted_recently = (~np.isnan(recent)).sum(axis=0) >= max(1, recent.shape[0] // 2)
+    has_history = (~np.isnan(returns)).sum(axis=0) >= params.min_history
+    expected = frozenset(
+        s for j, s in enumerate(history.symbols) if quoted_recently[j] and has_history[j]
+    )
+    return Baseline(
+        symbols=history.symbols,
+        name_sigma={s: float(sigmas[j]) for j, s in enumerate(history.symbols)},
+        expected=expected,
+        beta=beta,
+        sigma_div=sigma_div,
+        sigma_mkt=sigma_mkt,
+        sigma_sw=sigma_sw,
+        sessions=int(both.sum()),
+    )
+
+
+def _level(magnitude: float, watch: float, alert: float, critical: float) -> Severity:
+    if magnitude >= critical:
+        return Severity.CRITICAL
+    if magnitude >= alert:
+        return Severity.ALERT
+    if magnitude >= watch:
+        return Severity.WATCH
+    return Severity.NONE
+
+
+def _fresh(snapshot: Snapshot, names: Sequence[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name in names:
+        value = snapshot.returns.get(name)
+        if value is not None and math.isfinite(value):
+            out[name] = value
+    return out
+
+
+def _fresh_groups(
+    snapshot: Snapshot, groups: Sequence[Sequence[str]], expected: frozenset[str]
+) -> dict[str, float]:
+    """Mean fresh return per control group, keyed by the group's first symbol."""
+    out: dict[str, float] = {}
+    for group in groups:
+        fresh = _fresh(snapshot, [s for s in group if s in expected])
+        if fresh:
+            out[group[0]] = statistics.fmean(fresh.values())
+    return out
+
+
+def _compute_stats(
+    snapshot: Snapshot,
+    baseline: Baseline,
+    infra: Mapping[str, float],
+    controls: Mapping[str, float],
+    software: Mapping[str, float],
+    baskets: Baskets,
+    params: DetectorParams,
+) -> Stats:
+    scale = math.sqrt(max(snapshot.variance_fraction, 1e-6))
+    b = statistics.median(infra.values())
+    m = statistics.fmean(controls.values())
+    sw = statistics.median(software.values()) if software else None
+    sigma_div = baseline.sigma_div * scale
+    z_div = (b - baseline.beta * m) / sigma_div
+    z_sw = (b - sw) / (baseline.sigma_sw * scale) if sw is not None and baseline.sigma_sw else None
+
+    name_z = {
+        s: r / (baseline.name_sigma.get(s, params.name_sigma_floor) * scale)
+        for s, r in infra.items()
+    }
+    direction = -1.0 if z_div < 0 else 1.0
+    beyond = sum(1 for z in name_z.values() if direction * z >= params.breadth_sigmas)
+    ranked = sorted(infra, key=lambda s: direction * infra[s], reverse=True)
+    rest = [infra[s] for s in ranked[1:]]
+    b_loo = statistics.median(rest) if rest else b
+    broad = [snapshot.returns[s] for s in baskets.broad_index if s in snapshot.returns]
+    return Stats(
+        basket_ret=b,
+        control_ret=m,
+        software_ret=sw,
+        beta=baseline.beta,
+        z_div=z_div,
+        z_sw=z_sw,
+        z_mkt=m / (baseline.sigma_mkt * scale),
+        z_div_loo=(b_loo - baseline.beta * m) / sigma_div,
+        breadth=beyond / len(infra),
+        broad_index_ret=statistics.fmean(broad) if broad else None,
+        top_movers=tuple(Mover(s, infra[s], name_z[s]) for s in ranked[:5]),
+        basket_names=len(infra),
+    )
+
+
+def _broad_market(
+    stats: Stats, controls: Mapping[str, float], scale: float, params: DetectorParams
+) -> Severity:
+    """Severity of a broad-market move, ``NONE`` when the market did not move broadly."""
+    m = stats.control_ret
+    sign = math.copysign(1.0, m)
+    agreeing = sum(1 for r in controls.values() if r != 0.0 and math.copysign(1.0, r) == sign)
+    index = stats.broad_index_ret
+    index_move = (
+        abs(index) / scale
+        if index is not None and index != 0.0 and math.copysign(1.0, index) == sign
+        else 0.0
+    )
+    gate = abs(stats.z_mkt) >= params.broad_alert_z or (
+        index_move >= params.broad_index_move and 3 * agreeing >= 2 * len(controls)
+    )
+    if not gate:
+        return Severity.NONE
+    by_z = _level(
+        abs(stats.z_mkt),
+        params.broad_watch_z,
+        params.broad_alert_z,
+        params.broad_critical_z,
+    )
+    by_move = _level(
+        index_move, params.broad_index_move, params.broad_alert_move, params.broad_critical_move
+    )
+    return max(by_z, by_move, Severity.WATCH)
+
+
+def _divergence(stats: Stats, params: DetectorParams) -> tuple[Severity, list[str]]:
+    """Severity of a basket-vs-market divergence and the reasons for it."""
+    severity = _level(abs(stats.z_div), params.watch_z, params.alert_z, params.critical_z)
+    reasons: list[str] = []
+    z_sw = stats.z_sw
+    if severity is Severity.NONE:
+        return severity, reasons
+    if z_sw is not None and z_sw * stats.z_div > 0 and abs(z_sw) >= params.software_confirm_z:
+        by_sw = _level(abs(z_sw), params.watch_z, params.alert_z, params.critical_z)
+        severity = max(severity, by_sw)
+        reasons.append(f"software held up: basket vs software {z_sw:+.1f} sigma")
+    if stats.breadth < params.min_breadth and severity > Severity.WATCH:
+        severity = Severity.WATCH
+        reasons.append(f"only {stats.breadth:.0%} of names moved beyond their usual range")
+    return severity, reasons
+
+
+def detect(
+    snapshot: Snapshot,
+    baseline: Baseline | NoBaseline,
+    baskets: Baskets,
+    params: DetectorParams,
+) -> Reading:
+    """Classify one snapshot.
+
+    Args:
+        snapshot: fresh returns of the region's names since their previous close.
+        baseline: from :func:`build_baseline` on the history before the snapshot's session.
+        baskets: the region's baskets.
+        params: detector tuning.
+
+    Returns:
+        A reading; ``no_decision`` with a reason when the data cannot support a verdict.
+    """
+
+    def no_decision(coverage: float, reason: str) -> Reading:
+        return Reading(
+            snapshot.region,
+            snapshot.as_of,
+            Label.NO_DECISION,
+            Severity.NONE,
+            coverage,
+            reasons=(reason,),
+        )
+
+    if isinstance(baseline, NoBaseline):
+        return no_decision(0.0, baseline.reason)
+    expected_infra = [s for s in baskets.infra if s in baseline.expected]
+    infra = _fresh(snapshot, expected_infra)
+    coverage = len(infra) / len(expected_infra) if expected_infra else 0.0
+    if len(expected_infra) < params.min_basket_names:
+        return no_decision(
+            coverage,
+            f"AI-infrastructure names with recent price history: {len(expected_infra)} "
+            f"(need {params.min_basket_names})",
+        )
+    if coverage < params.min_coverage or len(infra) < params.min_basket_names:
+        missing = sorted(set(expected_infra) - set(infra))
+        shown = ", ".join(missing[:8]) + (", ..." if len(missing) > 8 else "")
+        return no_decision(
+            coverage,
+            f"only {len(infra)} of {len(expected_infra)} AI-infrastructure prices are fresh "
+            f"(stale or missing: {shown})",
+        )
+    controls = _fresh_groups(snapshot, baskets.control, baseline.expected)
+    if not controls:
+        return no_decision(coverage, "no fresh broad-market control price")
+    software = _fresh(snapshot, [s for s in baskets.software if s in baseline.expected])
+    stats = _compute_stats(snapshot, baseline, infra, controls, software, baskets, params)
+    scale = math.sqrt(max(snapshot.variance_fraction, 1e-6))
+
+    def reading(
+        label: Label,
+        severity: Severity,
+        reasons: Sequence[str],
+        sector_led: bool = False,
+    ) -> Reading:
+        return Reading(
+            snapshot.region,
+            snapshot.as_of,
+            label,
+            severity,
+            coverage,
+            stats,
+            sector_led,
+            tuple(reasons),
+        )
+
+    broad = _broad_market(stats, controls, scale, params)
+    divergence, why = _divergence(stats, params)
+    if broad is not Severity.NONE:
+        down = stats.control_ret < 0
+        sector_led = divergence >= Severity.WATCH and (stats.z_div < 0) == down
+        reasons = [f"broad market {stats.control_ret:+.2%} ({stats.z_mkt:+.1f} sigma)"]
+        if sector_led:
+            reasons.append(f"led by AI infrastructure ({stats.z_div:+.1f} sigma beyond beta)")
+        label = Label.BROAD_SELLOFF if down else Label.BROAD_RALLY
+        return reading(label, broad, reasons, sector_led)
+
+    if divergence is not Severity.NONE:
+        loo = _level(abs(stats.z_div_loo), params.watch_z, params.alert_z, params.critical_z)
+        if loo is Severity.NONE and stats.breadth < params.min_breadth:
+            leader = stats.top_movers[0]
+            return reading(
+                Label.SINGLE_STOCK,
+                Severity.WATCH,
+                [
+                    f"{leader.symbol} {leader.ret:+.1%} drives the basket; without it "
+                    f"{stats.z_div_loo:+.1f} sigma, breadth {stats.breadth:.0%}"
+                ],
+            )
+        label = Label.DIVERGENCE_DOWN if stats.z_div < 0 else Label.DIVERGENCE_UP
+        head = (
+            f"AI infrastructure {stats.basket_ret:+.2%} vs market {stats.control_ret:+.2%} "
+            f"(beta {stats.beta:.2f}): {stats.z_div:+.1f} sigma, {stats.breadth:.0%} of names "
+            f"beyond {params.breadth_sigmas:g} sigma"
+        )
+        return reading(label, divergence, [head, *why])
+
+    movers = [
+        Mover(s, r, r / (baseline.name_sigma.get(s, params.name_sigma_floor) * scale))
+        for s, r in infra.items()
+        if abs(r) >= params.single_stock_move * scale
+    ]
+    movers = [mv for mv in movers if abs(mv.z) >= params.single_stock_z]
+    if movers:
+        leader = max(movers, key=lambda mv: abs(mv.z))
+        return reading(
+            Label.SINGLE_STOCK,
+            Severity.WATCH,
+            [f"{leader.symbol} {leader.ret:+.1%} ({leader.z:+.1f} sigma) on its own"],
+        )
+    return reading(Label.QUIET, Severity.NONE, [])

@@ -1,0 +1,56 @@
+"""From price series to a session-aligned return matrix the detector can read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from bot.detect import FloatArray
+from bot.sources.prices import PriceSeries
+
+
+def daily_closes(series: PriceSeries, timezone: str) -> pd.Series:
+    """Closing price per session date; intraday bars collapse to the day's last bar.
+
+    Args:
+        series: daily or intraday closes.
+        timezone: the exchange's time zone, which decides what "the day" of a bar is.
+    """
+    closes = series.closes
+    if series.interval == "1d":
+        return closes
+    local = pd.DatetimeIndex(closes.index).tz_convert(timezone)
+    days = local.tz_localize(None).normalize()
+    return closes.groupby(days).last()
+
+
+def _break_days(series: PriceSeries, timezone: str) -> pd.DatetimeIndex:
+    stamps = pd.DatetimeIndex(list(series.breaks))
+    if series.interval != "1d" and len(stamps):
+        stamps = stamps.tz_convert(timezone).tz_localize(None)
+    return stamps.normalize()
+
+
+def session_returns(
+    series: Mapping[str, PriceSeries],
+    sessions: pd.DatetimeIndex,
+    timezone: str,
+) -> tuple[tuple[str, ...], FloatArray]:
+    """Returns of each symbol on each session, NaN where a bar or the bar before is missing.
+
+    A return is only taken between two consecutive sessions, so a name that missed a session
+    is stale (NaN) on the next one rather than carrying a two-day move. Returns at a series'
+    breaks (splits in unadjusted data) are NaN too.
+    """
+    symbols = tuple(sorted(series))
+    matrix = np.full((len(sessions), len(symbols)), np.nan)
+    for j, symbol in enumerate(symbols):
+        s = series[symbol]
+        closes = daily_closes(s, timezone).reindex(sessions)
+        rets = closes.pct_change(fill_method=None)
+        if s.breaks:
+            rets[rets.index.isin(_break_days(s, timezone))] = np.nan
+        matrix[:, j] = rets.to_numpy(dtype=np.float64, na_value=np.nan)
+    return symbols, matrix

@@ -1,0 +1,372 @@
+"""A price source that reads one CSV file per symbol from local directories.
+
+The files come from many exporters (yfinance, Tiingo, hand-made ``Date,Close`` lists), so the
+reader matches headers loosely, prefers an adjusted close, tells daily from intraday bars by the
+timestamps, drops forward-filled copies of the previous bar and marks splits in raw prices as
+breaks rather than market moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bot.sources.prices import (
+    Interval,
+    PriceBatch,
+    PriceError,
+    PriceSeries,
+    SourceUnavailableError,
+    StaleDataError,
+    UnknownSymbolError,
+)
+
+_DATE_COLUMNS = ("date", "datetime", "timestamp", "time")
+_ADJUSTED_CLOSE_COLUMNS = ("adjclose", "adjustedclose")
+_CLOSE_COLUMNS = ("close",)
+_VOLUME_COLUMNS = ("volume",)
+_SPLIT_COLUMNS = ("splitfactor", "stocksplits")
+
+_SPLIT_FACTORS = (2, 3, 4, 5, 8, 10, 15, 20, 25, 30, 40, 50)
+_SPLIT_TOLERANCE = 0.02
+_SPLIT_MOVE_MULTIPLE = 8.0
+_TYPICAL_MOVE_WINDOW = 61
+_TYPICAL_MOVE_FLOOR = 0.002
+# Bars at least this far apart are daily; a little under 24 h absorbs a DST change.
+_DAILY_SPACING = pd.Timedelta(hours=23)
+
+_TZ_SUFFIX = re.compile(r"(?<=\d)\s*(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+def _normalise_header(name: object) -> str:
+    return str(name).strip().lower().replace(" ", "").replace("_", "")
+
+
+def _pick(columns: dict[str, str], candidates: Sequence[str]) -> str | None:
+    for candidate in candidates:
+        if candidate in columns:
+            return columns[candidate]
+    return None
+
+
+def _parse_timestamps(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse timestamp strings to UTC instants and to the wall-clock time as written."""
+    text = raw.astype(str)
+    utc = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    # Exporters write offsets on every row or on none; looking at both ends saves a regex per row.
+    ends = (str(text.iloc[0]), str(text.iloc[-1]))
+    if any(_TZ_SUFFIX.search(value.strip()) for value in ends):
+        local_text = text.str.strip().str.replace(_TZ_SUFFIX, "", regex=True)
+        local = pd.to_datetime(local_text, format="ISO8601", errors="coerce")
+    else:
+        local = utc.dt.tz_localize(None)
+    return utc, local
+
+
+def _is_daily(utc: pd.Series, local: pd.Series) -> bool:
+    if bool((local == local.dt.normalize()).all()):
+        return True
+    if len(utc) < 2:
+        return False
+    return bool(utc.diff().min() >= _DAILY_SPACING)
+
+
+def _as_float(raw: pd.Series) -> pd.Series:
+    return pd.to_numeric(raw, errors="coerce").astype("float64")
+
+
+def _split_label(ratio: float, factor: int) -> str:
+    if ratio < 1:
+        return f"{factor}:1 split"
+    return f"1:{factor} reverse split"
+
+
+def _detect_split_jumps(closes: pd.Series) -> list[tuple[pd.Timestamp, float, int]]:
+    """Bars whose change looks like a k:1 split, not a market move.
+
+    A bar qualifies when its ratio to the previous bar is within ``_SPLIT_TOLERANCE`` of
+    ``1/k`` or ``k`` and its absolute log change exceeds ``_SPLIT_MOVE_MULTIPLE`` times the
+    median absolute log change of the surrounding bars.
+    """
+    values = closes.to_numpy(dtype="float64")
+    if len(values) < 2:
+        return []
+    ratios = values[1:] / values[:-1]
+    factors = np.asarray(_SPLIT_FACTORS, dtype="float64")
+    near_split = (np.abs(ratios[:, None] * factors - 1) <= _SPLIT_TOLERANCE) | (
+        np.abs(ratios[:, None] / factors - 1) <= _SPLIT_TOLERANCE
+    )
+    candidates = np.flatnonzero(near_split.any(axis=1))
+    if len(candidates) == 0:
+        return []
+    moves = pd.Series(np.abs(np.log(ratios)))
+    typical = moves.rolling(_TYPICAL_MOVE_WINDOW, center=True, min_periods=1).median()
+    found: list[tuple[pd.Timestamp, float, int]] = []
+    for i in candidates.tolist():
+        floor = max(float(typical.iloc[i]), _TYPICAL_MOVE_FLOOR)
+        if moves.iloc[i] <= _SPLIT_MOVE_MULTIPLE * floor:
+            continue
+        ratio = float(ratios[i])
+        factor = _SPLIT_FACTORS[int(np.argmax(near_split[i]))]
+        found.append((pd.Timestamp(closes.index[i + 1]), ratio, factor))
+    return found
+
+
+def _format_bar(ts: pd.Timestamp, interval: Interval) -> str:
+    if interval == "1d":
+        return ts.date().isoformat()
+    return ts.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def read_price_file(path: Path, symbol: str | None = None) -> PriceSeries:
+    """Read one CSV file of bars into a :class:`PriceSeries`.
+
+    Args:
+        path: the CSV file.
+        symbol: the symbol to report; the file name without ``.csv`` when ``None``.
+
+    Returns:
+        The closes, oldest first, with split breaks and notes on what was repaired.
+
+    Raises:
+        SourceUnavailableError: the file cannot be read or holds no usable bars.
+    """
+    name = symbol if symbol is not None else path.name.removesuffix(".csv")
+
+    def fail(reason: str) -> SourceUnavailableError:
+        return SourceUnavailableError(f"{name}: cannot use {path}: {reason}", name)
+
+    try:
+        frame = pd.read_csv(path, skipinitialspace=True, index_col=False, low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise fail("the file is empty") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise fail(f"unreadable CSV ({type(exc).__name__}: {exc})") from None
+
+    columns: dict[str, str] = {}
+    for column in frame.columns:
+        columns.setdefault(_normalise_header(column), str(column))
+    headers = ", ".join(str(c) for c in frame.columns)
+    date_col = _pick(columns, _DATE_COLUMNS)
+    if date_col is None:
+        raise fail(f"no date column (headers: {headers})")
+    adjusted_col = _pick(columns, _ADJUSTED_CLOSE_COLUMNS)
+    close_col = adjusted_col or _pick(columns, _CLOSE_COLUMNS)
+    if close_col is None:
+        raise fail(f"no close column (headers: {headers})")
+    if frame.empty:
+        raise fail("no rows below the header")
+
+    utc, local = _parse_timestamps(frame[date_col])
+    data = pd.DataFrame({"utc": utc, "local": local, "close": _as_float(frame[close_col])})
+    volume_col = _pick(columns, _VOLUME_COLUMNS)
+    if volume_col is not None:
+        data["volume"] = _as_float(frame[volume_col])
+        high_col, low_col = _pick(columns, ("high",)), _pick(columns, ("low",))
+        if high_col is not None and low_col is not None:
+            # A filled copy is a flat bar; a real session that closes unchanged has a range.
+            data["flat"] = _as_float(frame[high_col]) == _as_float(frame[low_col])
+    split_col = _pick(columns, _SPLIT_COLUMNS)
+    if split_col is not None and adjusted_col is None:
+        data["split"] = _as_float(frame[split_col])
+
+    notes: list[str] = []
+    rows = len(data)
+    data = data[data["utc"].notna() & data["local"].notna()]
+    if data.empty:
+        raise fail(f"no readable timestamps in column {date_col!r}")
+    if len(data) < rows:
+        notes.append(f"{name}: skipped {rows - len(data)} rows with unreadable timestamps")
+
+    data = data.sort_values("utc", kind="stable")
+    rows = len(data)
+    data = data[~data["utc"].duplicated(keep="last")]
+    if len(data) < rows:
+        notes.append(f"{name}: dropped {rows - len(data)} duplicate timestamps")
+
+    rows = len(data)
+    data = data[data["close"] > 0]
+    if data.empty:
+        raise fail(f"no positive prices in column {close_col!r}")
+    if len(data) < rows:
+        notes.append(f"{name}: dropped {rows - len(data)} rows without a positive close")
+
+    if "volume" in data:
+        copies = (data["volume"] == 0) & (data["close"] == data["close"].shift(1))
+        if "flat" in data:
+            copies &= data["flat"]
+        if bool(copies.any()):
+            data = data[~copies]
+            notes.append(
+                f"{name}: dropped {int(copies.sum())} zero-volume copies of the previous close"
+            )
+
+    interval: Interval = "1d" if _is_daily(data["utc"], data["local"]) else "1h"
+    index = (
+        pd.DatetimeIndex(data["local"]).normalize()
+        if interval == "1d"
+        else pd.DatetimeIndex(data["utc"])
+    ).as_unit("ns")
+    closes = pd.Series(data["close"].to_numpy(), index=index, name=name, dtype="float64")
+    if interval == "1d" and closes.index.has_duplicates:
+        closes = closes[~closes.index.duplicated(keep="last")]
+
+    breaks: list[pd.Timestamp] = []
+    if adjusted_col is None and "split" in data:
+        factors = data["split"].to_numpy()
+        for i in np.flatnonzero(~np.isnan(factors) & (factors != 0) & (factors != 1)).tolist():
+            stamp, factor = pd.Timestamp(index[i]), float(factors[i])
+            breaks.append(stamp)
+            notes.append(
+                f"{name}: {_format_bar(stamp, interval)} split {factor:g}:1 per column "
+                f"{split_col!r}; not taken as a move"
+            )
+    elif adjusted_col is None:
+        for stamp, ratio, factor in _detect_split_jumps(closes):
+            breaks.append(stamp)
+            notes.append(
+                f"{name}: {_format_bar(stamp, interval)} looks like a "
+                f"{_split_label(ratio, factor)} ({ratio - 1:+.1%}); not taken as a move"
+            )
+
+    return PriceSeries(
+        symbol=name,
+        closes=closes,
+        interval=interval,
+        adjusted=adjusted_col is not None,
+        breaks=tuple(breaks),
+        notes=tuple(notes),
+    )
+
+
+def _between(series: PriceSeries, start: date | None, end: date | None) -> PriceSeries:
+    if start is None and end is None:
+        return series
+    index = pd.DatetimeIndex(series.closes.index)
+    days = (index.tz_convert(None) if index.tz is not None else index).normalize()
+    keep = np.ones(len(index), dtype=bool)
+    if start is not None:
+        keep &= days >= pd.Timestamp(start)
+    if end is not None:
+        keep &= days <= pd.Timestamp(end)
+    closes = series.closes[keep]
+    kept = set(closes.index)
+    return PriceSeries(
+        symbol=series.symbol,
+        closes=closes,
+        interval=series.interval,
+        adjusted=series.adjusted,
+        breaks=tuple(b for b in series.breaks if b in kept),
+        notes=series.notes,
+    )
+
+
+def _describe(start: date | None, end: date | None) -> str:
+    first = start.isoformat() if start else "the start"
+    return f"{first} .. {end.isoformat() if end else 'the end'}"
+
+
+class CsvPriceSource:
+    """Price history from ``<SYMBOL>.csv`` files in one or more directories.
+
+    When several directories hold a file for the same symbol, the first directory given wins.
+    """
+
+    name = "csv"
+
+    def __init__(self, dirs: Path | Sequence[Path]) -> None:
+        """Check the directories.
+
+        Args:
+            dirs: directories to search, in order of preference (or a single directory).
+
+        Raises:
+            SourceUnavailableError: no directory was given, or one is missing.
+        """
+        self.dirs = (dirs,) if isinstance(dirs, Path) else tuple(Path(d) for d in dirs)
+        if not self.dirs:
+            raise SourceUnavailableError("CsvPriceSource needs at least one directory")
+        for directory in self.dirs:
+            if not directory.is_dir():
+                raise SourceUnavailableError(
+                    f"price directory {directory} does not exist or is not a directory"
+                )
+
+    def _files(self) -> dict[str, Path]:
+        files: dict[str, Path] = {}
+        for directory in self.dirs:
+            for path in sorted(directory.glob("*.csv")):
+                if path.is_file():
+                    files.setdefault(path.name.removesuffix(".csv"), path)
+        return files
+
+    def symbols(self) -> list[str]:
+        """All symbols with a file in any of the directories, sorted."""
+        return sorted(self._files())
+
+    def _read(self, symbol: str, path: Path, start: date | None, end: date | None) -> PriceSeries:
+        series = _between(read_price_file(path, symbol), start, end)
+        if series.closes.empty:
+            raise StaleDataError(f"{symbol}: {path} has no bars in {_describe(start, end)}", symbol)
+        return series
+
+    def _load(
+        self,
+        symbols: Sequence[str],
+        start: date | None,
+        end: date | None,
+        interval: Interval | None,
+    ) -> PriceBatch:
+        files = self._files()
+        by_upper = {key.upper(): path for key, path in reversed(files.items())}
+        series: dict[str, PriceSeries] = {}
+        errors: dict[str, PriceError] = {}
+        searched = ", ".join(str(d) for d in self.dirs)
+        for symbol in symbols:
+            path = files.get(symbol) or by_upper.get(symbol.upper())
+            if path is None:
+                errors[symbol] = UnknownSymbolError(
+                    f"{symbol}: no {symbol}.csv in {searched}", symbol
+                )
+                continue
+            try:
+                found = self._read(symbol, path, start, end)
+            except PriceError as exc:
+                errors[symbol] = exc
+                continue
+            if interval is not None and found.interval != interval:
+                errors[symbol] = SourceUnavailableError(
+                    f"{symbol}: {path} holds {found.interval} bars, {interval} were asked for",
+                    symbol,
+                )
+                continue
+            series[symbol] = found
+        return PriceBatch(series=series, errors=errors)
+
+    async def history(
+        self,
+        symbols: Sequence[str],
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        interval: Interval = "1d",
+    ) -> PriceBatch:
+        """Bars of each symbol from ``start`` to ``end`` (both inclusive).
+
+        A file whose bars are not of the asked ``interval`` gives a
+        :class:`SourceUnavailableError` for that symbol.
+        """
+        return await asyncio.to_thread(self._load, list(symbols), start, end, interval)
+
+    def load_all(self, start: date | None = None, end: date | None = None) -> PriceBatch:
+        """Read every file of the directories, daily and intraday alike."""
+        return self._load(self.symbols(), start, end, None)
+
+
+__all__ = ["CsvPriceSource", "read_price_file"]

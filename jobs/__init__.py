@@ -1,0 +1,1 @@
+"""Scheduled jobs: price scans per region and news polls, producing typed alerts."""

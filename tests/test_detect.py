@@ -1,0 +1,272 @@
+"""The detector on seeded synthetic markets: each branch of the classification."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+import numpy as np
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from bot.detect import (
+    Baseline,
+    Baskets,
+    DetectorParams,
+    History,
+    Label,
+    NoBaseline,
+    Severity,
+    Snapshot,
+    build_baseline,
+    detect,
+    ewma_sigma,
+)
+
+INFRA = tuple(f"CHIP{i}" for i in range(10))
+SOFTWARE = ("SOFT1", "SOFT2", "SOFT3")
+BASKETS = Baskets(
+    infra=INFRA,
+    control=(("DOW",), ("SPX", "SPXETF")),
+    software=SOFTWARE,
+    broad_index=("SPX", "SPXETF"),
+)
+SYMBOLS = (*INFRA, *SOFTWARE, "DOW", "SPX", "SPXETF")
+PARAMS = DetectorParams()
+WHEN = datetime(2025, 1, 27, 21, 0)
+
+
+def synthetic_history(sessions: int = 300, seed: int = 7) -> History:
+    """A one-factor market: chips have beta 1.5 and a shared sector factor."""
+    rng = np.random.default_rng(seed)
+    market = rng.normal(0.0003, 0.009, sessions)
+    sector = rng.normal(0.0, 0.008, sessions)
+    columns = []
+    for _ in INFRA:
+        columns.append(1.5 * market + sector + rng.normal(0, 0.012, sessions))
+    for _ in SOFTWARE:
+        columns.append(1.1 * market + rng.normal(0, 0.012, sessions))
+    columns.append(market + rng.normal(0, 0.002, sessions))  # DOW
+    spx = market + rng.normal(0, 0.001, sessions)
+    columns += [spx, spx + rng.normal(0, 0.0002, sessions)]
+    return History(SYMBOLS, np.column_stack(columns))
+
+
+@pytest.fixture(scope="module")
+def baseline() -> Baseline:
+    result = build_baseline(synthetic_history(), BASKETS, PARAMS)
+    assert isinstance(result, Baseline)
+    return result
+
+
+def snapshot(
+    chips: float | list[float],
+    market: float = 0.0,
+    software: float = 0.0,
+    variance_fraction: float = 1.0,
+) -> Snapshot:
+    chip_moves = chips if isinstance(chips, list) else [chips] * len(INFRA)
+    returns = dict(zip(INFRA, chip_moves, strict=True))
+    returns |= dict.fromkeys(SOFTWARE, software)
+    returns |= {"DOW": market, "SPX": market, "SPXETF": market}
+    return Snapshot("us", WHEN, returns, variance_fraction)
+
+
+def spread(center: float, width: float = 0.01) -> list[float]:
+    """Ten chip moves around ``center`` so the basket is not ten copies of one number."""
+    return [center + width * (k - 4.5) / 4.5 for k in range(len(INFRA))]
+
+
+def test_baseline_recovers_beta_and_volatility(baseline: Baseline) -> None:
+    # True beta 1.5, shrunk a third of the way towards 1.
+    assert 1.2 < baseline.beta < 1.55
+    assert 0.005 < baseline.sigma_div < 0.02
+    assert 0.006 < baseline.sigma_mkt < 0.013
+    assert baseline.expected == frozenset(SYMBOLS)
+
+
+def test_deepseek_like_day_is_a_critical_divergence(baseline: Baseline) -> None:
+    reading = detect(
+        snapshot(spread(-0.15), market=0.002, software=0.03), baseline, BASKETS, PARAMS
+    )
+
+    assert reading.label is Label.DIVERGENCE_DOWN
+    assert reading.severity is Severity.CRITICAL
+    assert reading.stats is not None
+    assert reading.stats.breadth == 1.0
+    assert reading.top_movers[0].symbol == "CHIP0"
+    assert reading.top_movers[0].ret == pytest.approx(-0.16)
+    assert "AI infrastructure" in reading.reasons[0]
+
+
+def test_rally_of_chips_alone_is_an_upward_divergence(baseline: Baseline) -> None:
+    reading = detect(snapshot(spread(0.08), market=0.001), baseline, BASKETS, PARAMS)
+
+    assert reading.label is Label.DIVERGENCE_UP
+    assert reading.severity >= Severity.ALERT
+
+
+def test_broad_crash_is_not_a_divergence(baseline: Baseline) -> None:
+    beta_move = baseline.beta * -0.05
+    reading = detect(
+        snapshot(spread(beta_move), market=-0.05, software=-0.05), baseline, BASKETS, PARAMS
+    )
+
+    assert reading.label is Label.BROAD_SELLOFF
+    assert reading.severity >= Severity.ALERT
+    assert not reading.sector_led
+
+
+def test_broad_crash_led_by_chips_carries_the_sector_flag(baseline: Baseline) -> None:
+    reading = detect(snapshot(spread(-0.16), market=-0.04), baseline, BASKETS, PARAMS)
+
+    assert reading.label is Label.BROAD_SELLOFF
+    assert reading.sector_led
+    assert any("led by AI infrastructure" in r for r in reading.reasons)
+
+
+def test_two_percent_index_day_with_controls_agreeing_is_broad(baseline: Baseline) -> None:
+    moves = {"DOW": 0.018, "SPX": 0.022, "SPXETF": 0.022}
+    snap = snapshot(spread(0.03), market=0.0)
+    snap = replace(snap, returns={**snap.returns, **moves})
+
+    reading = detect(snap, baseline, BASKETS, PARAMS)
+
+    assert reading.label is Label.BROAD_RALLY
+
+
+def test_one_stock_collapse_is_a_single_stock_move(baseline: Baseline) -> None:
+    moves = [0.001] * len(INFRA)
+    moves[3] = -0.30
+    reading = detect(snapshot(moves), baseline, BASKETS, PARAMS)
+
+    assert reading.label is Label.SINGLE_STOCK
+    assert reading.severity is Severity.WATCH
+    assert "CHIP3" in reading.reasons[0]
+
+
+def test_ordinary_day_is_quiet(baseline: Baseline) -> None:
+    reading = detect(
+        snapshot(spread(0.004), market=0.003, software=0.002), baseline, BASKETS, PARAMS
+    )
+
+    assert reading.label is Label.QUIET
+    assert reading.severity is Severity.NONE
+
+
+def test_stale_basket_gives_no_decision_naming_the_missing(baseline: Baseline) -> None:
+    snap = snapshot(spread(-0.15))
+    fresh = {s: r for s, r in snap.returns.items() if s not in INFRA[:4]}
+    reading = detect(replace(snap, returns=fresh), baseline, BASKETS, PARAMS)
+
+    assert reading.label is Label.NO_DECISION
+    assert reading.coverage == pytest.approx(0.6)
+    assert "CHIP0" in reading.reasons[0]
+    assert "6 of 10" in reading.reasons[0]
+
+
+def test_non_finite_returns_count_as_stale(baseline: Baseline) -> None:
+    snap = snapshot(spread(-0.15))
+    broken = {**snap.returns, **dict.fromkeys(INFRA[:5], float("nan"))}
+    reading = detect(replace(snap, returns=broken), baseline, BASKETS, PARAMS)
+
+    assert reading.label is Label.NO_DECISION
+
+
+def test_missing_control_gives_no_decision(baseline: Baseline) -> None:
+    snap = snapshot(spread(-0.15))
+    no_control = {s: r for s, r in snap.returns.items() if s not in ("DOW", "SPX", "SPXETF")}
+    reading = detect(replace(snap, returns=no_control), baseline, BASKETS, PARAMS)
+
+    assert reading.label is Label.NO_DECISION
+    assert "control" in reading.reasons[0]
+
+
+def test_short_history_gives_no_baseline_with_reason() -> None:
+    history = synthetic_history(sessions=30)
+    result = build_baseline(history, BASKETS, PARAMS)
+
+    assert isinstance(result, NoBaseline)
+    assert "30 sessions" in result.reason
+    reading = detect(snapshot(-0.2), result, BASKETS, PARAMS)
+    assert reading.label is Label.NO_DECISION
+    assert reading.reasons == (result.reason,)
+
+
+def test_history_without_basket_names_says_so() -> None:
+    history = synthetic_history()
+    only_market = History(("DOW",), history.returns[:, [SYMBOLS.index("DOW")]])
+
+    result = build_baseline(only_market, BASKETS, PARAMS)
+
+    assert isinstance(result, NoBaseline)
+    assert "no AI-infrastructure names" in result.reason
+
+
+def test_intraday_snapshot_scales_sigma_by_elapsed_variance(baseline: Baseline) -> None:
+    full = detect(snapshot(spread(-0.03)), baseline, BASKETS, PARAMS)
+    quarter = detect(snapshot(spread(-0.03), variance_fraction=0.25), baseline, BASKETS, PARAMS)
+
+    assert full.stats is not None
+    assert quarter.stats is not None
+    assert quarter.stats.z_div == pytest.approx(2 * full.stats.z_div)
+
+
+def test_listings_of_one_index_count_once(baseline: Baseline) -> None:
+    snap = snapshot(spread(0.0))
+    moves = {**snap.returns, "DOW": 0.01, "SPX": -0.01, "SPXETF": -0.01}
+    reading = detect(replace(snap, returns=moves), baseline, BASKETS, PARAMS)
+
+    assert reading.stats is not None
+    assert reading.stats.control_ret == pytest.approx(0.0)
+
+
+def test_one_shock_does_not_blind_the_volatility_estimate() -> None:
+    rng = np.random.default_rng(3)
+    calm = rng.normal(0, 0.01, 250)
+    shocked = calm.copy()
+    shocked[-1] = -0.30
+
+    sigma_calm = ewma_sigma(calm, 0.94, 5.0, 0.001)
+    sigma_shocked = ewma_sigma(shocked, 0.94, 5.0, 0.001)
+
+    # Unwinsorised, the -30 % day alone would lift sigma above 7 %.
+    assert sigma_shocked < 4 * sigma_calm
+    assert sigma_shocked < 0.05
+
+
+def test_severity_parse_order_and_raise() -> None:
+    assert Severity.parse(" Alert ") is Severity.ALERT
+    assert Severity.WATCH < Severity.ALERT < Severity.CRITICAL
+    assert Severity.ALERT.raised() is Severity.CRITICAL
+    assert Severity.CRITICAL.raised() is Severity.CRITICAL
+    assert Severity.NONE.raised() is Severity.NONE
+    assert str(Severity.CRITICAL) == "critical"
+    with pytest.raises(ValueError, match="accepted: none, watch, alert, critical"):
+        Severity.parse("panic")
+
+
+def test_params_reject_inconsistent_thresholds() -> None:
+    with pytest.raises(ValueError, match="watch_z < alert_z"):
+        DetectorParams(watch_z=5.0, alert_z=4.0)
+    with pytest.raises(ValueError, match="ewma_lambda"):
+        DetectorParams(ewma_lambda=1.5)
+
+
+def test_params_reject_unknown_keys_when_validated_from_config() -> None:
+    adapter = TypeAdapter(DetectorParams)
+    assert adapter.validate_python({"watch_z": 2.0}).watch_z == 2.0
+    with pytest.raises(ValidationError, match="watch_zz"):
+        adapter.validate_python({"watch_zz": 2.0})
+
+
+def test_reading_as_dict_is_flat_and_json_ready(baseline: Baseline) -> None:
+    reading = detect(snapshot(spread(-0.15)), baseline, BASKETS, PARAMS)
+    body = reading.as_dict()
+
+    assert body["label"] == "ai_infra_divergence_down"
+    assert body["severity"] == "critical"
+    assert isinstance(body["z_div"], float)
+    movers = body["top_movers"]
+    assert isinstance(movers, list)
+    assert movers[0]["symbol"] == "CHIP0"
