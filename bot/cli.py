@@ -135,11 +135,13 @@ def print_table(result: BacktestResult, out: TextIO, show_all: bool) -> None:
 
 def _load(config: Path | None) -> LoadedConfig:
     try:
-        return load_config(config)
+        loaded = load_config(config)
     except ConfigError as exc:
         for problem in exc.problems:
             sys.stderr.write(f"config error: {problem}\n")
         raise SystemExit(EXIT_USAGE) from None
+    logging.getLogger().setLevel(loaded.settings.logging.level)
+    return loaded
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:

@@ -1,0 +1,74 @@
+"""Detector speed and memory: time per snapshot at 100 instruments, the full daily backtest."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from bot.detect import Baseline, Baskets, DetectorParams, History, Snapshot, build_baseline, detect
+
+ROOT = Path(__file__).resolve().parent.parent
+DAILY_CLOSE = ROOT.parent / "shared" / "data" / "prices" / "daily_close"
+
+
+def _synthetic(names: int, sessions: int, seed: int = 1) -> tuple[History, Baskets]:
+    rng = np.random.default_rng(seed)
+    market = rng.normal(0, 0.01, sessions)
+    symbols = tuple(f"S{i:03d}" for i in range(names))
+    betas = rng.uniform(0.5, 2.0, names)
+    returns = market[:, None] * betas[None, :] + rng.normal(0, 0.015, (sessions, names))
+    infra = symbols[: names * 6 // 10]
+    software = symbols[names * 6 // 10 : names * 8 // 10]
+    controls = tuple((s,) for s in symbols[names * 8 // 10 : names * 8 // 10 + 3])
+    baskets = Baskets(infra=infra, control=controls, software=software, broad_index=controls[0])
+    return History(symbols, returns), baskets
+
+
+def snapshot_speed(names: int = 100, rounds: int = 2000) -> dict[str, float]:
+    """Mean microseconds for a baseline (once per session) and a detect (every snapshot)."""
+    history, baskets = _synthetic(names, 251)
+    params = DetectorParams()
+    past = History(history.symbols, history.returns[:-1])
+    today = dict(zip(history.symbols, history.returns[-1].tolist(), strict=True))
+    snap = Snapshot("us", datetime(2025, 1, 27, 15, 30), today, 0.5)
+
+    started = time.perf_counter()
+    for _ in range(rounds // 10):
+        baseline = build_baseline(past, baskets, params)
+    baseline_us = (time.perf_counter() - started) / (rounds // 10) * 1e6
+    assert isinstance(baseline, Baseline)
+
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(rounds):
+            detect(snap, baseline, baskets, params)
+        timings.append((time.perf_counter() - started) / rounds * 1e6)
+    return {"baseline_us": baseline_us, "detect_us": statistics.median(timings)}
+
+
+def full_backtest(repeats: int = 3) -> dict[str, float]:
+    """Wall time and peak RSS of `python -m bot backtest --json` over 2015-2026, cold process."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "bot", "backtest", "--prices", str(DAILY_CLOSE), "--json"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        times.append(time.perf_counter() - started)
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "seconds_best": min(times),
+        "seconds_median": statistics.median(times),
+        "peak_rss_mib": peak_kib / 1024,
+    }
