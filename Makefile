@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PTB_TIMEDELTA := true
 
-.PHONY: venv test lint format bench backtest check-config clean
+.PHONY: venv test lint format bench run demo backtest check-config clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -30,6 +30,12 @@ format: venv
 
 test: lint
 	$(BIN)/pytest
+
+run: venv
+	$(BIN)/python -m bot run
+
+demo: venv
+	$(BIN)/python -m bot demo
 
 bench: venv
 	$(BIN)/python -m benchmarks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
@@ -12,11 +13,17 @@ from pathlib import Path
 from typing import TextIO
 
 from bot import __version__
+from bot.adapters.base import AlertSink
+from bot.adapters.console import ConsoleAdapter, JsonLinesAdapter
+from bot.app import run_forever
 from bot.backtest import BacktestResult, is_shock, reading_json, run_backtest
 from bot.config import ConfigError, LoadedConfig, load_config
+from bot.demo import build_series, load_scenario
 from bot.detect import Label, Reading
+from bot.replay import run_replay
 from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.prices import PriceError
+from bot.store import Store, StoreError
 
 EXIT_USAGE = 2
 
@@ -60,6 +67,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     cc = sub.add_parser("check-config", help="validate a configuration and name each wrong key")
     cc.add_argument("--config", type=Path, metavar="FILE")
+
+    run = sub.add_parser("run", help="run the bot: scan the markets on schedule, send alerts")
+    run.add_argument("--config", type=Path, metavar="FILE")
+
+    rp = sub.add_parser(
+        "replay",
+        help="replay recorded prices through the scheduler, jobs and episodes",
+        description="Run the live pipeline on a simulated clock over recorded bars; a bar is "
+        "known only after it has closed.",
+    )
+    rp.add_argument("--prices", type=Path, action="append", required=True, metavar="DIR")
+    rp.add_argument("--from", dest="start", type=_date, required=True, metavar="YYYY-MM-DD")
+    rp.add_argument("--to", dest="end", type=_date, required=True, metavar="YYYY-MM-DD")
+    rp.add_argument(
+        "--interval",
+        choices=("1d", "1h"),
+        default="1h",
+        help="1h: hourly snapshots while markets trade; 1d: settled closes only",
+    )
+    rp.add_argument("--config", type=Path, metavar="FILE")
+    rp.add_argument(
+        "--db",
+        type=Path,
+        metavar="FILE",
+        help="SQLite file to keep episodes and sent alerts in (default: memory)",
+    )
+    rp.add_argument("--json", action="store_true", help="one JSON object per alert on stdout")
+
+    demo = sub.add_parser("demo", help="replay the bundled DeepSeek scenario to the console")
+    demo.add_argument("--json", action="store_true", help="one JSON object per alert on stdout")
     return parser
 
 
@@ -204,6 +241,86 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sinks(as_json: bool) -> list[AlertSink]:
+    return [JsonLinesAdapter(sys.stdout)] if as_json else [ConsoleAdapter(sys.stdout)]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    loaded = _load(args.config)
+    try:
+        return run_forever(loaded)
+    except (StoreError, PriceError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    loaded = _load(args.config)
+    if args.start > args.end:
+        sys.stderr.write("error: --from is after --to\n")
+        return EXIT_USAGE
+    try:
+        batch = CsvPriceSource(args.prices).load_all(end=args.end)
+        store = Store(args.db or ":memory:")
+    except (PriceError, StoreError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    for symbol, error in sorted(batch.errors.items()):
+        sys.stderr.write(f"warning: {symbol}: {error.message}\n")
+    if not batch.series:
+        sys.stderr.write("error: no readable price file\n")
+        return EXIT_USAGE
+    try:
+        alerts = asyncio.run(
+            run_replay(
+                batch.series,
+                loaded.universe,
+                loaded.settings,
+                store,
+                _sinks(args.json),
+                start=args.start,
+                end=args.end,
+                interval=args.interval,
+            )
+        )
+    finally:
+        store.close()
+    log.info("replay delivered %d alerts", len(alerts))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    loaded = _load(None)
+    scenario = load_scenario()
+    if not args.json:
+        print(DEMO_INTRO.format(start=scenario.replay_from, end=scenario.replay_to))
+    series = build_series(loaded.universe, scenario)
+    store = Store(":memory:")
+    try:
+        asyncio.run(
+            run_replay(
+                series,
+                loaded.universe,
+                loaded.settings,
+                store,
+                _sinks(args.json),
+                start=scenario.replay_from,
+                end=scenario.replay_to,
+                interval="1d",
+            )
+        )
+    finally:
+        store.close()
+    return 0
+
+
+DEMO_INTRO = """\
+DeepSeek demo: {start} .. {end}, replayed through the scheduler, detector, episodes and console.
+The 2025-01-27 moves marked as reported in bot/data/deepseek_demo.toml are published figures;
+the background history and all other moves are simulated (seeded).
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
@@ -212,6 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.command == "backtest":
-        return cmd_backtest(args)
-    return cmd_check_config(args)
+    commands = {
+        "backtest": cmd_backtest,
+        "check-config": cmd_check_config,
+        "run": cmd_run,
+        "replay": cmd_replay,
+        "demo": cmd_demo,
+    }
+    return commands[args.command](args)

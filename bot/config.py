@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.detect import DetectorParams
+from bot.episodes import EpisodeRules
 from bot.universe import Universe, UniverseError, UniverseOverrides, load_universe
 
 ENV_PREFIX = "BOT__"
@@ -46,6 +47,18 @@ class PricesSettings(_Section):
     timeout_seconds: float = Field(default=20.0, gt=0, le=300)
 
 
+class SchedulerSettings(_Section):
+    """When and how the regions are scanned."""
+
+    regions: tuple[Literal["jp", "eu", "us_pre", "us"], ...] = ("jp", "eu", "us_pre", "us")
+    scan_interval_minutes: int = Field(default=5, ge=1, le=240)
+    settle_delay_minutes: int = Field(default=20, ge=0, le=240)
+    max_age_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    misfire_grace_seconds: int = Field(default=120, ge=1, le=3600)
+    fetch_attempts: int = Field(default=3, ge=1, le=10)
+    backoff_seconds: float = Field(default=2.0, ge=0, le=600)
+
+
 class StorageSettings(_Section):
     path: Path = Path("data/bot.sqlite3")
 
@@ -60,6 +73,8 @@ class Settings(_Section):
     prices: PricesSettings = PricesSettings()
     detector: DetectorParams = DetectorParams()
     universe: UniverseOverrides = UniverseOverrides()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    episodes: EpisodeRules = EpisodeRules()
     storage: StorageSettings = StorageSettings()
     logging: LoggingSettings = LoggingSettings()
 

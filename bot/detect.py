@@ -527,16 +527,15 @@ def _compute_stats(
     )
 
 
-def _broad_market(
-    stats: Stats, controls: Mapping[str, float], scale: float, params: DetectorParams
-) -> Severity:
+def _broad_market(stats: Stats, controls: Mapping[str, float], params: DetectorParams) -> Severity:
     """Severity of a broad-market move, ``NONE`` when the market did not move broadly."""
     m = stats.control_ret
     sign = math.copysign(1.0, m)
     agreeing = sum(1 for r in controls.values() if r != 0.0 and math.copysign(1.0, r) == sign)
     index = stats.broad_index_ret
+    # An absolute size rule ("the S&P moved 2 %"): the raw move, not scaled to a session.
     index_move = (
-        abs(index) / scale
+        abs(index)
         if index is not None and index != 0.0 and math.copysign(1.0, index) == sign
         else 0.0
     )
@@ -645,7 +644,7 @@ def detect(
             tuple(reasons),
         )
 
-    broad = _broad_market(stats, controls, scale, params)
+    broad = _broad_market(stats, controls, params)
     divergence, why = _divergence(stats, params)
     if broad is not Severity.NONE:
         down = stats.control_ret < 0
@@ -679,7 +678,7 @@ def detect(
     movers = [
         Mover(s, r, r / (baseline.name_sigma.get(s, params.name_sigma_floor) * scale))
         for s, r in infra.items()
-        if abs(r) >= params.single_stock_move * scale
+        if abs(r) >= params.single_stock_move
     ]
     movers = [mv for mv in movers if abs(mv.z) >= params.single_stock_z]
     if movers:

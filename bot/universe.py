@@ -120,6 +120,13 @@ class Universe:
     def calendar_of(self, instrument: Instrument) -> str:
         return instrument.calendar or self.regions[instrument.region].calendar
 
+    def calendars_by_symbol(self) -> dict[str, tuple[str, str]]:
+        """Each instrument's region (calendar, time zone): when its bars close."""
+        return {
+            s: (self.regions[i.region].calendar, self.regions[i.region].timezone)
+            for s, i in self.instruments.items()
+        }
+
     def with_role(self, region: str, role: Role) -> list[Instrument]:
         return [i for i in self.in_region(region) if role in self.roles(i)]
 

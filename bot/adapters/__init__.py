@@ -1,0 +1,1 @@
+"""Chat and console adapters: the only modules that know a platform."""

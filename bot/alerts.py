@@ -1,0 +1,86 @@
+"""Typed, platform-neutral alerts: what fired, when, and the data it rests on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from bot.detect import Label, Mover, Severity, Stats
+
+Direction = Literal["down", "up"]
+
+
+class AlertKind(StrEnum):
+    """Where in its episode an alert stands."""
+
+    OPEN = "open"
+    ESCALATE = "escalate"
+    RECOVER = "recover"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One notification, the same for every chat platform.
+
+    Attributes:
+        key: idempotency key; an alert with a key already delivered is never sent again.
+        episode_id: the episode this alert belongs to.
+        kind: open, escalate or recover.
+        label: the detector's label that fired (for a recovery: the episode's label).
+        severity: the severity notified (raised one level when two regions agree).
+        region: the scan region whose reading fired it (``jp``, ``eu``, ``us_pre``, ``us``).
+        direction: ``down`` or ``up``.
+        fired_at: when the bot raised it (UTC).
+        data_time: the time of the prices it rests on (UTC).
+        stats: basket, control and software moves, z-scores, breadth, top movers.
+        agreeing_regions: other regions with an open episode in the same direction.
+        reasons: the detector's explanation, one line each.
+    """
+
+    key: str
+    episode_id: str
+    kind: AlertKind
+    label: Label
+    severity: Severity
+    region: str
+    direction: Direction
+    fired_at: datetime
+    data_time: datetime
+    stats: Stats | None = None
+    agreeing_regions: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def top_movers(self) -> tuple[Mover, ...]:
+        return self.stats.top_movers if self.stats else ()
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready: ISO 8601 UTC times, returns as fractions."""
+        s = self.stats
+
+        def r(value: float | None, digits: int = 3) -> float | None:
+            return None if value is None else round(value, digits)
+
+        return {
+            "time": self.fired_at.isoformat(),
+            "kind": self.kind.value,
+            "label": self.label.value,
+            "severity": str(self.severity),
+            "region": self.region,
+            "direction": self.direction,
+            "data_time": self.data_time.isoformat(),
+            "episode": self.episode_id,
+            "key": self.key,
+            "basket_ret": r(s.basket_ret, 5) if s else None,
+            "control_ret": r(s.control_ret, 5) if s else None,
+            "software_ret": r(s.software_ret, 5) if s else None,
+            "z_div": r(s.z_div) if s else None,
+            "z_mkt": r(s.z_mkt) if s else None,
+            "z_sw": r(s.z_sw) if s else None,
+            "breadth": r(s.breadth) if s else None,
+            "agreeing_regions": list(self.agreeing_regions),
+            "top_movers": [m.as_dict() for m in self.top_movers],
+            "reasons": list(self.reasons),
+        }

@@ -1,0 +1,122 @@
+"""Wires sources, store, scheduler and adapters into one process on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+from bot.adapters.base import AlertSink, Dispatcher
+from bot.adapters.console import ConsoleAdapter
+from bot.config import LoadedConfig
+from bot.episodes import EpisodeBook
+from bot.pipeline import AlertPipeline
+from bot.regions import scan_regions
+from bot.sources.csv_prices import CsvPriceSource
+from bot.sources.prices import PriceSource
+from bot.sources.yahoo import YahooPriceSource
+from bot.store import Store
+from jobs.price_scan import PriceScan, ScanSettings
+from jobs.scheduler import JobHealth, ScheduledJob, build_scheduler
+
+log = logging.getLogger(__name__)
+
+
+def price_source(loaded: LoadedConfig) -> PriceSource:
+    """The configured live price source."""
+    prices = loaded.settings.prices
+    if prices.source == "csv":
+        return CsvPriceSource(list(prices.csv_dirs))
+    return YahooPriceSource(
+        prices.cache_dir,
+        auto_adjust=prices.auto_adjust,
+        prepost=True,
+        timeout=prices.timeout_seconds,
+    )
+
+
+def default_sinks() -> list[AlertSink]:
+    """Where alerts go when no chat platform is configured: the console."""
+    return [ConsoleAdapter(sys.stdout)]
+
+
+class App:
+    """The running bot."""
+
+    def __init__(self, loaded: LoadedConfig, sinks: Sequence[AlertSink] | None = None) -> None:
+        self.loaded = loaded
+        self.sinks = list(sinks) if sinks is not None else default_sinks()
+        self.health = JobHealth()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Scan on schedule until ``stop`` is set; then shut everything down."""
+        settings = self.loaded.settings
+        store = Store(settings.storage.path)
+        try:
+            source = price_source(self.loaded)
+            book = EpisodeBook(settings.episodes, store.episodes())
+            pipeline = AlertPipeline(book, store, Dispatcher(self.sinks))
+            sched = settings.scheduler
+            scan_settings = ScanSettings(
+                interval=timedelta(minutes=sched.scan_interval_minutes),
+                settle_delay=timedelta(minutes=sched.settle_delay_minutes),
+                max_age=timedelta(minutes=sched.max_age_minutes),
+                history_sessions=settings.prices.history_sessions,
+                attempts=sched.fetch_attempts,
+                backoff_seconds=sched.backoff_seconds,
+            )
+            jobs = [
+                ScheduledJob(
+                    region,
+                    PriceScan(
+                        region,
+                        source,
+                        self.loaded.universe,
+                        settings.detector,
+                        scan_settings,
+                        pipeline,
+                        store,
+                    ),
+                )
+                for region in scan_regions(self.loaded.universe, sched.regions)
+            ]
+            scheduler = build_scheduler(
+                jobs,
+                scan_settings.interval,
+                scan_settings.settle_delay,
+                timedelta(seconds=sched.misfire_grace_seconds),
+                self.health,
+            )
+            scheduler.start()
+            for job in scheduler.get_jobs():
+                log.info("scheduled %s: next run %s", job.id, job.next_run_time)
+            log.info(
+                "bot running: %d regions, prices from %s, alerts to %s, %d open episodes",
+                len(jobs),
+                source.name,
+                ", ".join(s.name for s in self.sinks),
+                len(book.open_episodes),
+            )
+            await stop.wait()
+            log.info("shutting down")
+            scheduler.shutdown(wait=False)
+        finally:
+            store.close()
+        log.info("stopped")
+
+
+def run_forever(loaded: LoadedConfig) -> int:
+    """``python -m bot run``: run until SIGINT or SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await App(loaded).run(stop)
+
+    asyncio.run(main())
+    return 0

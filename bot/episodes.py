@@ -1,0 +1,234 @@
+"""Alert episodes: open, escalate, inhibit, cool down, recover.
+
+An episode exists per (session, region group, direction). It opens on the first reading at watch
+or above, notifies again only when the severity rises (so a divergence of equal or lower severity
+stays silent while a broad sell-off is open in the same direction), and after enough calm readings
+sends one "recovered" follow-up. A divergence in a region while another region has an open
+divergence in the same direction is raised one level: two markets agree.
+
+Pure logic: the caller passes the time and persists the episodes it gets back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.alerts import Alert, AlertKind, Direction
+from bot.detect import Label, Reading, Severity
+
+
+class EpisodeRules(BaseModel):
+    """The ``[episodes]`` config section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    recover_after_quiet: int = Field(default=2, ge=1, le=100)
+    cooldown_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    agreement_hours: float = Field(default=18.0, ge=0, le=72)
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One shock as the bot follows it."""
+
+    id: str
+    group: str
+    session: date
+    direction: Direction
+    label: Label
+    severity: Severity
+    opened_at: datetime
+    updated_at: datetime
+    regions: tuple[str, ...] = ()
+    quiet_readings: int = 0
+    quiet_since: datetime | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+    @property
+    def family(self) -> str:
+        return "broad" if self.label.is_broad else "divergence"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one reading did: alerts to deliver, episodes to persist."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    changed: list[Episode] = field(default_factory=list)
+
+
+def direction_of(label: Label) -> Direction | None:
+    if label in (Label.DIVERGENCE_DOWN, Label.BROAD_SELLOFF):
+        return "down"
+    if label in (Label.DIVERGENCE_UP, Label.BROAD_RALLY):
+        return "up"
+    return None
+
+
+def _is_calm(reading: Reading) -> bool:
+    """A reading that speaks for recovery: decided, and no divergence or broad move."""
+    if reading.label is Label.NO_DECISION:
+        return False
+    return direction_of(reading.label) is None or reading.severity is Severity.NONE
+
+
+class EpisodeBook:
+    """The open episodes and the rules that move them."""
+
+    def __init__(self, rules: EpisodeRules, episodes: Iterable[Episode] = ()) -> None:
+        self.rules = rules
+        self._episodes: dict[str, Episode] = {e.id: e for e in episodes if e.is_open}
+
+    @property
+    def open_episodes(self) -> list[Episode]:
+        return sorted(self._episodes.values(), key=lambda e: e.opened_at)
+
+    def _agreeing(self, group: str, direction: Direction, family: str, now: datetime) -> list[str]:
+        window = timedelta(hours=self.rules.agreement_hours)
+        return sorted(
+            {
+                region
+                for e in self._episodes.values()
+                if e.group != group
+                and e.direction == direction
+                and e.family == family
+                and now - e.opened_at <= window
+                for region in e.regions
+            }
+        )
+
+    def observe(
+        self, reading: Reading, *, region: str, group: str, session: date, now: datetime
+    ) -> Outcome:
+        """Move the episodes of ``group`` by one reading taken at ``now``."""
+        direction = direction_of(reading.label)
+        if direction is not None and reading.severity >= Severity.WATCH:
+            return self._event(reading, direction, region, group, session, now)
+        if _is_calm(reading):
+            return self._calm(reading, group, now)
+        return Outcome()
+
+    def _event(
+        self,
+        reading: Reading,
+        direction: Direction,
+        region: str,
+        group: str,
+        session: date,
+        now: datetime,
+    ) -> Outcome:
+        outcome = Outcome()
+        family = "broad" if reading.label.is_broad else "divergence"
+        agreeing = self._agreeing(group, direction, family, now)
+        severity = reading.severity.raised() if agreeing else reading.severity
+        episode_id = f"{session.isoformat()}:{group}:{direction}"
+
+        for old in list(self._episodes.values()):
+            if old.group == group and old.direction == direction and old.id != episode_id:
+                closed = replace(old, closed_at=now, updated_at=now)
+                del self._episodes[old.id]
+                outcome.changed.append(closed)
+
+        current = self._episodes.get(episode_id)
+        if current is None:
+            kind = AlertKind.OPEN
+            episode = Episode(
+                id=episode_id,
+                group=group,
+                session=session,
+                direction=direction,
+                label=reading.label,
+                severity=severity,
+                opened_at=now,
+                updated_at=now,
+                regions=(region,),
+            )
+        elif severity > current.severity:
+            kind = AlertKind.ESCALATE
+            episode = replace(
+                current,
+                label=reading.label,
+                severity=severity,
+                updated_at=now,
+                regions=tuple(dict.fromkeys((*current.regions, region))),
+                quiet_readings=0,
+                quiet_since=None,
+            )
+        else:
+            if current.quiet_readings:
+                current = replace(current, quiet_readings=0, quiet_since=None, updated_at=now)
+                self._episodes[episode_id] = current
+                outcome.changed.append(current)
+            return outcome
+
+        self._episodes[episode_id] = episode
+        outcome.changed.append(episode)
+        reasons = list(reading.reasons)
+        if severity > reading.severity:
+            reasons.append(
+                f"raised one level: {', '.join(agreeing)} moved the same way "
+                f"({reading.severity} on its own)"
+            )
+        outcome.alerts.append(
+            Alert(
+                key=f"{episode_id}:{kind.value}:{severity}",
+                episode_id=episode_id,
+                kind=kind,
+                label=reading.label,
+                severity=severity,
+                region=region,
+                direction=direction,
+                fired_at=now,
+                data_time=reading.as_of,
+                stats=reading.stats,
+                agreeing_regions=tuple(agreeing),
+                reasons=tuple(reasons),
+            )
+        )
+        return outcome
+
+    def _calm(self, reading: Reading, group: str, now: datetime) -> Outcome:
+        outcome = Outcome()
+        cooldown = timedelta(minutes=self.rules.cooldown_minutes)
+        for episode in [e for e in self._episodes.values() if e.group == group]:
+            since = episode.quiet_since or now
+            quiet = replace(
+                episode,
+                quiet_readings=episode.quiet_readings + 1,
+                quiet_since=since,
+                updated_at=now,
+            )
+            if quiet.quiet_readings >= self.rules.recover_after_quiet and now - since >= cooldown:
+                closed = replace(quiet, closed_at=now)
+                del self._episodes[episode.id]
+                outcome.changed.append(closed)
+                outcome.alerts.append(
+                    Alert(
+                        key=f"{episode.id}:{AlertKind.RECOVER.value}",
+                        episode_id=episode.id,
+                        kind=AlertKind.RECOVER,
+                        label=episode.label,
+                        severity=episode.severity,
+                        region=reading.region,
+                        direction=episode.direction,
+                        fired_at=now,
+                        data_time=reading.as_of,
+                        stats=reading.stats,
+                        reasons=(
+                            f"calm for {quiet.quiet_readings} readings since "
+                            f"{since:%Y-%m-%d %H:%M} UTC",
+                        ),
+                    )
+                )
+            else:
+                self._episodes[episode.id] = quiet
+                outcome.changed.append(quiet)
+        return outcome

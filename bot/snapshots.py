@@ -1,0 +1,127 @@
+"""From fetched bars to the detector's inputs: a baseline history and a snapshot.
+
+Intraday snapshots hold each name's return from its previous session close to its latest bar; a
+name whose latest bar is older than the freshness limit is left out (stale). The settled
+snapshot after the close holds the session's close-to-close returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+
+from bot.calendars import calendar
+from bot.detect import History, Snapshot
+from bot.regions import ScanRegion, Window
+from bot.returns import daily_closes, session_returns
+from bot.sources.prices import PriceSeries
+
+OVERNIGHT_VARIANCE_SHARE = 0.3
+"""Share of a session's return variance that arrives overnight (before the open)."""
+
+
+@dataclass(frozen=True)
+class SnapshotBuild:
+    """A snapshot and the names that had to be left out, with why."""
+
+    snapshot: Snapshot
+    stale: Mapping[str, str]
+
+
+def history_before(
+    daily: Mapping[str, PriceSeries], region: ScanRegion, session: date, sessions: int
+) -> History:
+    """Session returns of the ``sessions`` region sessions before ``session``."""
+    cal = calendar(region.calendar)
+    first = max(pd.Timestamp(session) - pd.Timedelta(days=sessions * 2 + 10), cal.first_session)
+    days = cal.sessions_in_range(first, pd.Timestamp(session))
+    days = pd.DatetimeIndex(days[days < pd.Timestamp(session)][-(sessions + 1) :])
+    symbols, matrix = session_returns(daily, days, region.timezone)
+    return History(symbols, matrix[1:])
+
+
+def _previous_close(
+    series: PriceSeries, region: ScanRegion, session: date, previous_session: date
+) -> float | None:
+    closes = daily_closes(series, region.timezone)
+    before = closes[closes.index < pd.Timestamp(session)]
+    if before.empty or before.index[-1].date() != previous_session:
+        return None
+    return float(before.iloc[-1])
+
+
+def previous_session(region: ScanRegion, session: date) -> date:
+    cal = calendar(region.calendar)
+    return cal.previous_session(pd.Timestamp(session)).date()  # type: ignore[no-any-return]
+
+
+def settled_snapshot(
+    daily: Mapping[str, PriceSeries], region: ScanRegion, win: Window
+) -> SnapshotBuild:
+    """Close-to-close returns of the window's session."""
+    prev = previous_session(region, win.session)
+    returns: dict[str, float] = {}
+    stale: dict[str, str] = {}
+    for symbol, series in daily.items():
+        closes = daily_closes(series, region.timezone)
+        today = closes[closes.index == pd.Timestamp(win.session)]
+        base = _previous_close(series, region, win.session, prev)
+        if today.empty:
+            stale[symbol] = f"no close for {win.session}"
+        elif base is None:
+            stale[symbol] = f"no close for the previous session {prev}"
+        elif pd.Timestamp(win.session) in set(series.breaks):
+            stale[symbol] = "split or data break on this session"
+        else:
+            returns[symbol] = float(today.iloc[-1]) / base - 1.0
+    return SnapshotBuild(Snapshot(region.key, win.end, returns, 1.0), stale)
+
+
+def intraday_snapshot(
+    daily: Mapping[str, PriceSeries],
+    intraday: Mapping[str, PriceSeries],
+    region: ScanRegion,
+    win: Window,
+    now: datetime,
+    bar_length: timedelta,
+    max_age: timedelta,
+) -> SnapshotBuild:
+    """Returns since the previous close from the newest bar of each name known at ``now``.
+
+    A live provider may include the running bar; its price is as of ``now`` at the latest.
+    """
+    prev = previous_session(region, win.session)
+    returns: dict[str, float] = {}
+    stale: dict[str, str] = {}
+    data_times: list[datetime] = []
+    start = pd.Timestamp(win.start)
+    for symbol, daily_series in daily.items():
+        base = _previous_close(daily_series, region, win.session, prev)
+        bars = intraday.get(symbol)
+        if base is None:
+            stale[symbol] = f"no close for the previous session {prev}"
+            continue
+        if bars is None or bars.closes.empty:
+            stale[symbol] = "no intraday bars"
+            continue
+        index = pd.DatetimeIndex(bars.closes.index)
+        known = bars.closes[(index >= start) & (index <= pd.Timestamp(now))]
+        if known.empty:
+            stale[symbol] = "no bar in this session yet"
+            continue
+        bar_start = pd.Timestamp(known.index[-1]).to_pydatetime()
+        data_time = min(bar_start + bar_length, now)
+        if now - data_time > max_age:
+            stale[symbol] = f"newest bar is {(now - data_time).total_seconds() / 60:.0f} min old"
+            continue
+        returns[symbol] = float(known.iloc[-1]) / base - 1.0
+        data_times.append(data_time)
+    as_of = max(data_times) if data_times else now
+    if win.settles:
+        fraction = OVERNIGHT_VARIANCE_SHARE + (1 - OVERNIGHT_VARIANCE_SHARE) * win.elapsed(as_of)
+    else:
+        fraction = OVERNIGHT_VARIANCE_SHARE
+    return SnapshotBuild(Snapshot(region.key, as_of, returns, fraction), stale)

@@ -1,0 +1,125 @@
+"""Recorded bars served on a simulated clock: a bar is known only after it has closed.
+
+A daily bar is known at its session's close; an intraday bar at its start plus its length, or the
+session's close if that comes first (the last, shorter bar of a day). Replays and the demo read
+prices through this source, so the jobs see exactly what they would have seen live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from bot.calendars import calendar
+from bot.returns import daily_closes
+from bot.sources.prices import (
+    Interval,
+    PriceBatch,
+    PriceError,
+    PriceSeries,
+    StaleDataError,
+    UnknownSymbolError,
+)
+
+BAR_LENGTH = {"1h": timedelta(hours=1)}
+
+
+@dataclass(frozen=True)
+class _View:
+    series: PriceSeries
+    known_at: pd.DatetimeIndex
+
+
+def _session_closes(code: str, days: pd.DatetimeIndex) -> pd.Series:
+    """UTC close of each day that is a session of ``code``; NaT for the other days."""
+    schedule = calendar(code).schedule
+    closes = pd.Series(pd.DatetimeIndex(schedule["close"]).tz_convert("UTC"), index=schedule.index)
+    return pd.Series(closes.reindex(days).array, index=range(len(days)))
+
+
+def _daily_view(series: PriceSeries, cal: str, tz: str) -> _View:
+    closes = daily_closes(series, tz)
+    days = pd.DatetimeIndex(closes.index)
+    session_close = _session_closes(cal, days)
+    next_midnight = pd.Series(
+        (days + pd.Timedelta(days=1)).tz_localize(tz).tz_convert("UTC"), index=range(len(days))
+    )
+    known = session_close.where(session_close.notna(), next_midnight)
+    daily = replace(series, closes=closes, interval="1d", breaks=())
+    return _View(daily, pd.DatetimeIndex(known))
+
+
+def _intraday_view(series: PriceSeries, cal: str, tz: str) -> _View:
+    starts = pd.DatetimeIndex(series.closes.index)
+    ends = pd.Series(starts + BAR_LENGTH[series.interval], index=range(len(starts)))
+    days = starts.tz_convert(tz).tz_localize(None).normalize()
+    session_close = _session_closes(cal, days)
+    known = ends.where(session_close.isna() | (ends <= session_close), session_close)
+    return _View(series, pd.DatetimeIndex(known))
+
+
+class RecordedPriceSource:
+    """A :class:`~bot.sources.prices.PriceSource` over recorded series and a clock."""
+
+    name = "recorded"
+
+    def __init__(
+        self,
+        series: Mapping[str, PriceSeries],
+        clock: Callable[[], datetime],
+        calendar_of: Mapping[str, tuple[str, str]],
+        default_calendar: tuple[str, str] = ("XNYS", "America/New_York"),
+    ) -> None:
+        """Args:
+        series: recorded bars per symbol (daily or hourly).
+        clock: the simulated now (UTC).
+        calendar_of: symbol -> (exchange calendar, time zone) deciding when a bar closes.
+        default_calendar: for symbols not in ``calendar_of``.
+        """
+        self.clock = clock
+        self._daily: dict[str, _View] = {}
+        self._intraday: dict[str, _View] = {}
+        for symbol, s in series.items():
+            cal, tz = calendar_of.get(symbol, default_calendar)
+            self._daily[symbol] = _daily_view(s, cal, tz)
+            if s.interval != "1d":
+                self._intraday[symbol] = _intraday_view(s, cal, tz)
+
+    def symbols(self) -> list[str]:
+        return sorted(self._daily)
+
+    async def history(
+        self,
+        symbols: Sequence[str],
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        interval: Interval = "1d",
+    ) -> PriceBatch:
+        now = pd.Timestamp(self.clock())
+        views = self._daily if interval == "1d" else self._intraday
+        out: dict[str, PriceSeries] = {}
+        errors: dict[str, PriceError] = {}
+        for symbol in symbols:
+            view = views.get(symbol)
+            if view is None:
+                if symbol in self._daily:
+                    errors[symbol] = StaleDataError(
+                        f"{symbol}: no {interval} bars recorded", symbol
+                    )
+                else:
+                    errors[symbol] = UnknownSymbolError(f"{symbol}: not in the recording", symbol)
+                continue
+            mask = np.asarray(view.known_at <= now)
+            index = pd.DatetimeIndex(view.series.closes.index)
+            days = index.tz_convert("UTC").tz_localize(None).normalize() if index.tz else index
+            if start is not None:
+                mask &= np.asarray(days >= pd.Timestamp(start))
+            if end is not None:
+                mask &= np.asarray(days <= pd.Timestamp(end))
+            out[symbol] = replace(view.series, closes=view.series.closes[mask])
+        return PriceBatch(out, errors)

@@ -1,0 +1,191 @@
+"""The price-scan job of one region: fetch, build a snapshot, detect, hand on to the pipeline.
+
+Failures of the price source are retried with exponential backoff and jitter; when they persist
+the scan records a ``no_decision`` reading that says why, and never raises an alert from stale
+data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from bot.detect import (
+    Baseline,
+    DetectorParams,
+    Label,
+    NoBaseline,
+    Reading,
+    Severity,
+    build_baseline,
+    detect,
+)
+from bot.pipeline import AlertPipeline
+from bot.regions import ScanRegion, Window, window_at
+from bot.snapshots import (
+    history_before,
+    intraday_snapshot,
+    previous_session,
+    settled_snapshot,
+)
+from bot.sources.prices import (
+    Interval,
+    PriceBatch,
+    PriceError,
+    PriceSeries,
+    PriceSource,
+    RateLimitedError,
+    SourceUnavailableError,
+)
+from bot.store import Store
+from bot.universe import Universe
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """How a region is scanned."""
+
+    interval: timedelta
+    settle_delay: timedelta
+    max_age: timedelta
+    history_sessions: int
+    bar_length: timedelta = timedelta(hours=1)
+    attempts: int = 3
+    backoff_seconds: float = 2.0
+
+
+class PriceScan:
+    """One region's scan; call it with the scan time (``None``: now)."""
+
+    def __init__(
+        self,
+        region: ScanRegion,
+        source: PriceSource,
+        universe: Universe,
+        params: DetectorParams,
+        settings: ScanSettings,
+        pipeline: AlertPipeline,
+        store: Store,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.region = region
+        self.source = source
+        self.params = params
+        self.settings = settings
+        self.pipeline = pipeline
+        self.store = store
+        self.sleep = sleep
+        self.rng = rng or random.Random()  # noqa: S311 (jitter, not cryptography)
+        self.symbols = [i.symbol for i in universe.in_region(region.universe_region)]
+        self.baskets = universe.baskets(region.universe_region)
+        self._history: dict[date, tuple[Mapping[str, PriceSeries], Baseline | NoBaseline]] = {}
+
+    async def _fetch(
+        self, symbols: Sequence[str], start: date, end: date, interval: Interval
+    ) -> PriceBatch:
+        attempts = self.settings.attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self.source.history(symbols, start=start, end=end, interval=interval)
+            except (RateLimitedError, SourceUnavailableError) as exc:
+                if attempt == attempts:
+                    raise
+                delay = self.settings.backoff_seconds * 2 ** (attempt - 1)
+                if isinstance(exc, RateLimitedError) and exc.retry_after:
+                    delay = max(delay, exc.retry_after)
+                delay += self.rng.uniform(0, self.settings.backoff_seconds)
+                log.warning(
+                    "scan %s: %s %s prices failed (%s); retry %d/%d in %.1f s",
+                    self.region.key,
+                    self.source.name,
+                    interval,
+                    exc.message,
+                    attempt,
+                    attempts - 1,
+                    delay,
+                )
+                await self.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _baseline(
+        self, session: date
+    ) -> tuple[Mapping[str, PriceSeries], Baseline | NoBaseline]:
+        cached = self._history.get(session)
+        if cached is not None:
+            return cached
+        prev = previous_session(self.region, session)
+        first = session - timedelta(days=self.settings.history_sessions * 3 // 2 + 10)
+        batch = await self._fetch(self.symbols, first, prev, "1d")
+        history = history_before(batch.series, self.region, session, self.settings.history_sessions)
+        baseline = await asyncio.to_thread(build_baseline, history, self.baskets, self.params)
+        self._history = {session: (batch.series, baseline)}
+        return batch.series, baseline
+
+    async def read(self, now: datetime, win: Window) -> Reading:
+        """The reading of this region at ``now`` (no alerts, no storage)."""
+        daily, baseline = await self._baseline(win.session)
+        if now >= win.end and win.settles:
+            prev = previous_session(self.region, win.session)
+            today = await self._fetch(self.symbols, prev, win.session, "1d")
+            build = settled_snapshot(today.series, self.region, win)
+        else:
+            bars = await self._fetch(self.symbols, win.session, win.session, "1h")
+            build = intraday_snapshot(
+                daily,
+                bars.series,
+                self.region,
+                win,
+                now,
+                self.settings.bar_length,
+                self.settings.max_age,
+            )
+        if build.stale:
+            log.debug("scan %s: stale %s", self.region.key, dict(build.stale))
+        return detect(build.snapshot, baseline, self.baskets, self.params)
+
+    async def __call__(self, now: datetime | None = None) -> Reading | None:
+        now = now or datetime.now(UTC)
+        win = window_at(self.region, now, self.settings.settle_delay)
+        if win is None:
+            log.info("scan %s at %s: outside the region's sessions", self.region.key, now)
+            return None
+        try:
+            reading = await self.read(now, win)
+        except PriceError as exc:
+            log.warning(
+                "scan %s: prices from %s unavailable: %s",
+                self.region.key,
+                self.source.name,
+                exc.message,
+            )
+            self.store.record_scan(self.region.key, self.source.name, now, exc.message)
+            reading = Reading(
+                self.region.key,
+                now,
+                Label.NO_DECISION,
+                Severity.NONE,
+                0.0,
+                reasons=(f"prices unavailable from {self.source.name}: {exc.message}",),
+            )
+        else:
+            self.store.record_scan(self.region.key, self.source.name, now)
+        log.info(
+            "scan %s %s: %s %s (coverage %.0f%%)",
+            self.region.key,
+            now.isoformat(),
+            reading.label,
+            reading.severity,
+            100 * reading.coverage,
+        )
+        await self.pipeline.handle(reading, self.region, win.session, now)
+        return reading
