@@ -20,4 +20,4 @@ WORKDIR /home/bot
 USER 10001:10001
 VOLUME ["/home/bot/data"]
 ENTRYPOINT ["python", "-m", "bot"]
-CMD ["check-config"]
+CMD ["run"]

@@ -1,0 +1,77 @@
+"""`python -m bot run` as a real process: starts offline, schedules, stops cleanly on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PRICES, PROJECT_ROOT
+
+
+async def _read_until(stream: asyncio.StreamReader, marker: str, seen: list[str]) -> None:
+    while True:
+        line = (await stream.readline()).decode()
+        if not line:
+            raise AssertionError(f"process ended before {marker!r}; output: {''.join(seen)}")
+        seen.append(line)
+        if marker in line:
+            return
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+async def test_run_starts_offline_and_stops_cleanly(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[prices]\nsource = "csv"\ncsv_dirs = ["{PRICES / "daily_close"}"]\n'
+        f'[storage]\npath = "{tmp_path / "bot.sqlite3"}"\n'
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--config",
+        str(config),
+        cwd=PROJECT_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    seen: list[str] = []
+    try:
+        await asyncio.wait_for(_read_until(proc.stderr, "bot running", seen), timeout=60)
+        proc.send_signal(stop_signal)
+        await asyncio.wait_for(_read_until(proc.stderr, "stopped", seen), timeout=30)
+        code = await asyncio.wait_for(proc.wait(), timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+    log = "".join(seen)
+    assert code == 0, log
+    assert "scheduled scan-jp" in log
+    assert "scheduled scan-us" in log
+    assert "prices from csv" in log
+    assert "Traceback" not in log
+    assert (tmp_path / "bot.sqlite3").is_file()
+
+
+def test_run_with_an_unusable_database_path_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\npath = "{blocker / "sub" / "bot.sqlite3"}"\n')
+
+    assert main(["run", "--config", str(config)]) == 1
+    assert "cannot create" in capsys.readouterr().err

@@ -1,0 +1,160 @@
+"""A region's scan when prices fail or go stale: retries, a reason, never an alert."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import curl_cffi.requests.exceptions as curl_errors
+import pandas as pd
+import pytest
+
+from bot.adapters.base import Dispatcher
+from bot.alerts import Alert
+from bot.config import load_config
+from bot.detect import Label
+from bot.episodes import EpisodeBook
+from bot.pipeline import AlertPipeline
+from bot.regions import scan_regions
+from bot.sources.csv_prices import CsvPriceSource
+from bot.sources.recorded import RecordedPriceSource
+from bot.sources.yahoo import YahooPriceSource
+from bot.store import Store
+from jobs.price_scan import PriceScan, ScanSettings
+from tests.conftest import PRICES
+
+CONFIG = load_config(None, {})
+US = scan_regions(CONFIG.universe, ["us"])[0]
+SETTINGS = ScanSettings(
+    interval=timedelta(hours=1),
+    settle_delay=timedelta(minutes=20),
+    max_age=timedelta(minutes=60),
+    history_sessions=300,
+    attempts=3,
+    backoff_seconds=2.0,
+)
+
+
+class Collector:
+    name = "collector"
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+
+    async def send_alert(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+
+
+def offline_download(*_: Any, **__: Any) -> object:
+    raise curl_errors.ConnectionError("Failed to perform, curl: (7) Couldn't connect to server")
+
+
+async def test_unreachable_yahoo_is_retried_then_gives_a_reasoned_no_decision(
+    tmp_path: Path,
+) -> None:
+    source = YahooPriceSource(tmp_path / "yf-cache", download=offline_download)
+    store = Store(":memory:")
+    sink = Collector()
+    pipeline = AlertPipeline(EpisodeBook(CONFIG.settings.episodes), store, Dispatcher([sink]))
+    waits: list[float] = []
+
+    async def record_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    scan = PriceScan(
+        US,
+        source,
+        CONFIG.universe,
+        CONFIG.settings.detector,
+        SETTINGS,
+        pipeline,
+        store,
+        sleep=record_sleep,
+        rng=random.Random(1),
+    )
+    now = datetime(2025, 1, 27, 15, 30, tzinfo=UTC)
+
+    reading = await scan(now)
+
+    assert reading is not None
+    assert reading.label is Label.NO_DECISION
+    assert reading.reasons[0].startswith("prices unavailable from yahoo")
+    assert len(waits) == 2  # three attempts
+    assert 2.0 <= waits[0] < 4.0  # backoff 2 s plus up to 2 s of jitter
+    assert 4.0 <= waits[1] < 6.0
+    assert sink.alerts == []
+    status = store.scan_status()
+    assert [(s.region, s.source, s.last_success) for s in status] == [("us", "yahoo", None)]
+    assert status[0].last_error is not None
+    assert store.latest_readings()["us"]["label"] == "no_decision"
+
+
+async def test_stale_intraday_prices_never_raise_an_alert() -> None:
+    recorded = CsvPriceSource([PRICES / "hourly"]).load_all(end=date(2025, 1, 27)).series
+    frozen_at = pd.Timestamp("2025-01-27 15:30", tz="UTC")  # the crash is visible by 10:30 NY
+    stale = {
+        s: replace(ps, closes=ps.closes[ps.closes.index < frozen_at])
+        if ps.interval == "1h" and s in ("NVDA", "TSM", "AMD", "INTC")
+        else ps
+        for s, ps in recorded.items()
+    }
+    now = datetime(2025, 1, 27, 18, 30, tzinfo=UTC)
+    source = RecordedPriceSource(stale, lambda: now, CONFIG.universe.calendars_by_symbol())
+    store = Store(":memory:")
+    sink = Collector()
+    pipeline = AlertPipeline(EpisodeBook(CONFIG.settings.episodes), store, Dispatcher([sink]))
+    scan = PriceScan(
+        US, source, CONFIG.universe, CONFIG.settings.detector, SETTINGS, pipeline, store
+    )
+
+    reading = await scan(now)
+
+    assert reading is not None
+    assert reading.label is Label.NO_DECISION
+    assert "fresh" in reading.reasons[0]
+    assert sink.alerts == []
+
+
+async def test_scan_outside_the_session_does_nothing() -> None:
+    store = Store(":memory:")
+    pipeline = AlertPipeline(EpisodeBook(CONFIG.settings.episodes), store, Dispatcher([]))
+    source = RecordedPriceSource({}, lambda: datetime(2025, 1, 25, tzinfo=UTC), {})
+    scan = PriceScan(
+        US, source, CONFIG.universe, CONFIG.settings.detector, SETTINGS, pipeline, store
+    )
+
+    assert await scan(datetime(2025, 1, 25, 15, 0, tzinfo=UTC)) is None
+    assert store.latest_readings() == {}
+
+
+@pytest.mark.parametrize("attempts", [1, 2])
+async def test_attempts_are_configurable(tmp_path: Path, attempts: int) -> None:
+    calls: list[int] = []
+
+    def counting_download(*_: Any, **__: Any) -> object:
+        calls.append(1)
+        return offline_download()
+
+    source = YahooPriceSource(tmp_path / "yf", download=counting_download)
+    store = Store(":memory:")
+    pipeline = AlertPipeline(EpisodeBook(CONFIG.settings.episodes), store, Dispatcher([]))
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    scan = PriceScan(
+        US,
+        source,
+        CONFIG.universe,
+        CONFIG.settings.detector,
+        replace(SETTINGS, attempts=attempts),
+        pipeline,
+        store,
+        sleep=no_wait,
+    )
+    await scan(datetime(2025, 1, 27, 15, 30, tzinfo=UTC))
+
+    assert len(calls) == attempts

@@ -1,0 +1,153 @@
+"""The DeepSeek week replayed through scheduler maths, jobs, episodes, store and adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.alerts import Alert, AlertKind
+from bot.cli import main
+from bot.config import load_config
+from bot.detect import Label, Severity
+from bot.replay import run_replay
+from bot.sources.csv_prices import CsvPriceSource
+from bot.sources.prices import PriceSeries
+from bot.store import Store
+from tests.conftest import PRICES
+
+CONFIG = load_config(None, {})
+
+
+@pytest.fixture(scope="module")
+def hourly() -> dict[str, PriceSeries]:
+    return dict(CsvPriceSource([PRICES / "hourly"]).load_all(end=date(2025, 2, 7)).series)
+
+
+def replay(series: dict[str, PriceSeries], store: Store, start: date, end: date) -> list[Alert]:
+    return asyncio.run(
+        run_replay(series, CONFIG.universe, CONFIG.settings, store, [], start=start, end=end)
+    )
+
+
+def test_deepseek_alert_opens_at_10_30_new_york_and_is_not_repeated(
+    hourly: dict[str, PriceSeries],
+) -> None:
+    alerts = replay(hourly, Store(":memory:"), date(2025, 1, 21), date(2025, 1, 31))
+
+    first = alerts[0]
+    assert first.kind is AlertKind.OPEN
+    assert first.label is Label.DIVERGENCE_DOWN
+    assert first.severity is Severity.CRITICAL
+    assert first.region == "us"
+    assert first.fired_at.isoformat() == "2025-01-27T15:30:00+00:00"
+    assert first.data_time.isoformat() == "2025-01-27T15:30:00+00:00"
+    assert first.stats is not None
+    assert first.stats.basket_ret < -0.05
+    assert {m.symbol for m in first.top_movers[:2]} == {"NVDA", "TSM"}
+    same_day = [a for a in alerts if a.fired_at.date() == date(2025, 1, 27)]
+    assert same_day == [first]
+    recoveries = [a for a in alerts if a.kind is AlertKind.RECOVER]
+    assert [a.episode_id for a in recoveries] == [first.episode_id]
+    assert recoveries[0].fired_at > first.fired_at
+    assert all(a.fired_at.date() >= date(2025, 1, 27) for a in alerts)
+
+
+def test_a_restart_mid_week_repeats_nothing(hourly: dict[str, PriceSeries], tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    store = Store(db)
+    monday = replay(hourly, store, date(2025, 1, 21), date(2025, 1, 27))
+    store.close()
+
+    store = Store(db)  # the restart: the same file, episodes and sent alerts reloaded
+    rest_of_week = replay(hourly, store, date(2025, 1, 28), date(2025, 1, 31))
+    again = replay(hourly, store, date(2025, 1, 21), date(2025, 1, 31))
+    store.close()
+
+    assert [a.kind for a in monday] == [AlertKind.OPEN]
+    assert [a.kind for a in rest_of_week] == [AlertKind.RECOVER]
+    assert rest_of_week[0].episode_id == monday[0].episode_id
+    assert again == []
+
+
+def test_daily_replay_alerts_after_the_close(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "replay",
+            "--prices",
+            str(PRICES / "daily_close"),
+            "--from",
+            "2025-01-24",
+            "--to",
+            "2025-01-28",
+            "--interval",
+            "1d",
+            "--json",
+        ]
+    )
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    assert code == 0
+    assert rows[0]["time"] == "2025-01-27T21:20:00+00:00"
+    assert rows[0]["kind"] == "open"
+    assert rows[0]["label"] == "ai_infra_divergence_down"
+    assert rows[0]["severity"] == "critical"
+    assert rows[0]["region"] == "us"
+    assert rows[0]["top_movers"][0]["symbol"] == "VRT"
+
+
+def test_replay_cli_prints_readable_alerts(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["replay", "--prices", str(PRICES / "hourly"), "--from", "2025-01-27", "--to", "2025-01-27"]
+    )
+    out = capsys.readouterr().out
+
+    assert code == 0
+    assert "2025-01-27 15:30 UTC  CRITICAL: AI-infrastructure sell-off" in out
+    assert "Top movers: NVDA" in out
+    assert "\x1b[" not in out  # no colour codes when stdout is not a terminal
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2025-02-01", "--to", "2025-01-01"], "--from is after --to"),
+        (
+            ["--prices", "/nonexistent", "--from", "2025-01-01", "--to", "2025-01-02"],
+            "/nonexistent",
+        ),
+    ],
+)
+def test_replay_bad_input(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if "--prices" not in args:
+        args = ["--prices", str(PRICES / "daily_close"), *args]
+
+    assert main(["replay", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_demo_tells_the_story_tokyo_europe_new_york(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    opens = [r for r in rows if r["kind"] == "open"]
+    assert [r["region"] for r in opens] == ["jp", "eu", "us"]
+    assert all(r["time"].startswith("2025-01-27") for r in opens)
+    assert all(r["label"] == "ai_infra_divergence_down" for r in opens)
+    assert opens[-1]["severity"] == "critical"
+    assert opens[-1]["agreeing_regions"] == ["eu", "jp"]
+    assert {r["region"] for r in rows if r["kind"] == "recover"} == {"jp", "eu", "us"}
+
+
+def test_demo_console_explains_what_is_real(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+
+    assert "published figures" in out
+    assert "simulated" in out
+    assert "CRITICAL: AI-infrastructure sell-off while the market holds (US session, new)" in out
