@@ -1,0 +1,1 @@
+"""News watch: feeds fetched and parsed, headlines matched to the AI supply chain."""
