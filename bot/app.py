@@ -6,19 +6,25 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 from bot.adapters.base import AlertSink, Dispatcher
 from bot.adapters.console import ConsoleAdapter
+from bot.adapters.telegram import TelegramAdapter, TelegramConfig
 from bot.config import LoadedConfig
 from bot.episodes import EpisodeBook
+from bot.marketdata import MarketData
 from bot.pipeline import AlertPipeline
 from bot.regions import scan_regions
 from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.prices import PriceSource
 from bot.sources.yahoo import YahooPriceSource
 from bot.store import Store
+from handlers.commands import build_registry
+from handlers.registry import Dispatcher as CommandDispatcher
+from handlers.registry import RateLimit
+from handlers.services import Services
 from jobs.price_scan import PriceScan, ScanSettings
 from jobs.scheduler import JobHealth, ScheduledJob, build_scheduler
 
@@ -38,27 +44,70 @@ def price_source(loaded: LoadedConfig) -> PriceSource:
     )
 
 
-def default_sinks() -> list[AlertSink]:
-    """Where alerts go when no chat platform is configured: the console."""
-    return [ConsoleAdapter(sys.stdout)]
+def telegram_config(loaded: LoadedConfig) -> TelegramConfig | None:
+    """Telegram settings when a token is configured (environment only)."""
+    tg = loaded.settings.telegram
+    if tg.token is None:
+        return None
+    return TelegramConfig(
+        token=tg.token.get_secret_value(),
+        base_url=tg.api_base_url,
+        base_file_url=tg.api_base_file_url,
+        poll_timeout=tg.poll_timeout_seconds,
+        webhook_url=tg.webhook_url,
+        webhook_listen=tg.webhook_listen,
+        webhook_port=tg.webhook_port,
+        webhook_secret=tg.webhook_secret.get_secret_value() if tg.webhook_secret else None,
+    )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class App:
     """The running bot."""
 
-    def __init__(self, loaded: LoadedConfig, sinks: Sequence[AlertSink] | None = None) -> None:
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        extra_sinks: Sequence[AlertSink] = (),
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.loaded = loaded
-        self.sinks = list(sinks) if sinks is not None else default_sinks()
+        self.extra_sinks = list(extra_sinks)
+        self.clock = clock
         self.health = JobHealth()
+        self.telegram: TelegramAdapter | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Scan on schedule until ``stop`` is set; then shut everything down."""
         settings = self.loaded.settings
+        universe = self.loaded.universe
         store = Store(settings.storage.path)
         try:
             source = price_source(self.loaded)
+            services = Services(
+                universe=universe,
+                store=store,
+                market=MarketData(source, universe, settings.detector, self.clock),
+                params=settings.detector,
+                clock=self.clock,
+                job_errors=self.health.errors,
+            )
+            commands = CommandDispatcher(
+                build_registry(), services, RateLimit(calls=settings.commands.per_user_per_minute)
+            )
+            sinks: list[AlertSink] = list(self.extra_sinks)
+            tg = telegram_config(self.loaded)
+            if tg is not None:
+                self.telegram = TelegramAdapter(tg, commands, store, universe, self.clock)
+                await self.telegram.start()
+                sinks.append(self.telegram)
+            if not sinks:
+                sinks.append(ConsoleAdapter(sys.stdout))
             book = EpisodeBook(settings.episodes, store.episodes())
-            pipeline = AlertPipeline(book, store, Dispatcher(self.sinks))
+            pipeline = AlertPipeline(book, store, Dispatcher(sinks))
             sched = settings.scheduler
             scan_settings = ScanSettings(
                 interval=timedelta(minutes=sched.scan_interval_minutes),
@@ -97,13 +146,15 @@ class App:
                 "bot running: %d regions, prices from %s, alerts to %s, %d open episodes",
                 len(jobs),
                 source.name,
-                ", ".join(s.name for s in self.sinks),
+                ", ".join(s.name for s in sinks),
                 len(book.open_episodes),
             )
             await stop.wait()
             log.info("shutting down")
             scheduler.shutdown(wait=False)
         finally:
+            if self.telegram is not None:
+                await self.telegram.stop()
             store.close()
         log.info("stopped")
 

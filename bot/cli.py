@@ -17,7 +17,7 @@ from bot.adapters.base import AlertSink
 from bot.adapters.console import ConsoleAdapter, JsonLinesAdapter
 from bot.app import run_forever
 from bot.backtest import BacktestResult, is_shock, reading_json, run_backtest
-from bot.config import ConfigError, LoadedConfig, load_config
+from bot.config import ConfigError, LoadedConfig, install_log_redaction, load_config
 from bot.demo import build_series, load_scenario
 from bot.detect import Label, Reading
 from bot.replay import run_replay
@@ -178,6 +178,7 @@ def _load(config: Path | None) -> LoadedConfig:
             sys.stderr.write(f"config error: {problem}\n")
         raise SystemExit(EXIT_USAGE) from None
     logging.getLogger().setLevel(loaded.settings.logging.level)
+    install_log_redaction(loaded.settings)
     return loaded
 
 

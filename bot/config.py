@@ -6,6 +6,7 @@ the environment; a secret written into the file is refused.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from bot.detect import DetectorParams
 from bot.episodes import EpisodeRules
@@ -21,7 +22,11 @@ from bot.universe import Universe, UniverseError, UniverseOverrides, load_univer
 
 ENV_PREFIX = "BOT__"
 CONFIG_ENV = "BOT_CONFIG"
-SECRET_KEYS = frozenset({"token", "bot_token", "webhook_url", "password", "secret"})
+SECRET_KEYS = frozenset({"token", "bot_token", "password", "secret", "webhook_secret"})
+TOKEN_ALIASES = {
+    "TELEGRAM_BOT_TOKEN": "BOT__TELEGRAM__TOKEN",
+    "DISCORD_BOT_TOKEN": "BOT__DISCORD__TOKEN",
+}
 
 
 class ConfigError(ValueError):
@@ -59,6 +64,25 @@ class SchedulerSettings(_Section):
     backoff_seconds: float = Field(default=2.0, ge=0, le=600)
 
 
+class TelegramSettings(_Section):
+    """The Telegram bot. Enabled when a token is in the environment."""
+
+    token: SecretStr | None = None
+    api_base_url: str = "https://api.telegram.org/bot"
+    api_base_file_url: str = "https://api.telegram.org/file/bot"
+    poll_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_secret: SecretStr | None = None
+
+
+class CommandSettings(_Section):
+    """Chat commands."""
+
+    per_user_per_minute: int = Field(default=10, ge=1, le=600)
+
+
 class StorageSettings(_Section):
     path: Path = Path("data/bot.sqlite3")
 
@@ -75,6 +99,8 @@ class Settings(_Section):
     universe: UniverseOverrides = UniverseOverrides()
     scheduler: SchedulerSettings = SchedulerSettings()
     episodes: EpisodeRules = EpisodeRules()
+    telegram: TelegramSettings = TelegramSettings()
+    commands: CommandSettings = CommandSettings()
     storage: StorageSettings = StorageSettings()
     logging: LoggingSettings = LoggingSettings()
 
@@ -88,8 +114,13 @@ class LoadedConfig:
     source: Path | None
 
 
-def _parse_env_value(text: str) -> Any:
-    """A TOML literal when it parses as one (``3``, ``true``, ``["a"]``), else the text."""
+def _parse_env_value(text: str, key: str = "") -> Any:
+    """A TOML literal when it parses as one (``3``, ``true``, ``["a"]``), else the text.
+
+    Secrets are always taken as text (a token like ``123:abc`` must not be parsed).
+    """
+    if key in SECRET_KEYS:
+        return text
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -113,7 +144,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> list[str]:
                 break
             node = child
         else:
-            node[path[-1]] = _parse_env_value(value)
+            node[path[-1]] = _parse_env_value(value, path[-1])
     return problems
 
 
@@ -176,7 +207,11 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError([f"{source}: not valid TOML ({exc})"]) from None
         problems += _secrets_in_file(data)
-    problems += _apply_env(data, env)
+    aliased = dict(env)
+    for alias, canonical in TOKEN_ALIASES.items():
+        if env.get(alias) and not env.get(canonical):
+            aliased[canonical] = env[alias]
+    problems += _apply_env(data, aliased)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -189,3 +224,36 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     except UniverseError as exc:
         raise ConfigError(str(exc).splitlines()) from None
     return LoadedConfig(settings=settings, universe=universe, source=source)
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces every configured secret in log records with ``***``."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        redacted = message
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "***")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    values = [settings.telegram.token, settings.telegram.webhook_secret]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def install_log_redaction(settings: Settings) -> None:
+    """Keep secrets out of every log line; silence per-request URL logs that carry tokens."""
+    redact = RedactSecrets(secrets_of(settings))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

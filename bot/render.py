@@ -1,34 +1,11 @@
-"""Alerts as text. Platform adapters take these lines and apply their own markup and escaping."""
+"""Alerts as neutral text in a chat's language; adapters add markup and escaping."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from bot.alerts import Alert, AlertKind
-from bot.detect import Label
-
-LABEL_TITLES = {
-    Label.DIVERGENCE_DOWN: "AI-infrastructure sell-off while the market holds",
-    Label.DIVERGENCE_UP: "AI-infrastructure rally ahead of the market",
-    Label.BROAD_SELLOFF: "Broad market sell-off",
-    Label.BROAD_RALLY: "Broad market rally",
-    Label.SINGLE_STOCK: "Single-stock move",
-    Label.QUIET: "Quiet",
-    Label.NO_DECISION: "No decision",
-}
-
-REGION_NAMES = {
-    "jp": "Tokyo",
-    "eu": "Europe",
-    "us_pre": "US pre-market",
-    "us": "US session",
-}
-
-KIND_WORDS = {
-    AlertKind.OPEN: "new",
-    AlertKind.ESCALATE: "escalated",
-    AlertKind.RECOVER: "recovered",
-}
+from bot.i18n import Language, number, percent, translate
 
 
 @dataclass(frozen=True)
@@ -39,38 +16,52 @@ class AlertText:
     lines: tuple[str, ...]
 
 
-def region_name(key: str) -> str:
-    return REGION_NAMES.get(key, key)
+def alert_text(alert: Alert, language: Language = "en") -> AlertText:
+    """What fired, the numbers behind it and the data time, in ``language``."""
 
+    def t(key: str, **values: object) -> str:
+        return translate(language, key, **values)
 
-def alert_text(alert: Alert) -> AlertText:
-    """The neutral text of an alert: what fired, the numbers behind it, the data time."""
-    title = LABEL_TITLES[alert.label]
-    where = region_name(alert.region)
+    title = t(f"label.{alert.label.value}")
+    region = t(f"region.{alert.region}")
+    data_time = t("alert.data_time", time=f"{alert.data_time:%Y-%m-%d %H:%M}")
     if alert.kind is AlertKind.RECOVER:
-        headline = f"RECOVERED: {title} ({where})"
-        closing = (*alert.reasons, f"Data as of {alert.data_time:%Y-%m-%d %H:%M} UTC")
-        return AlertText(headline, closing)
-    severity = str(alert.severity).upper()
-    headline = f"{severity}: {title} ({where}, {KIND_WORDS[alert.kind]})"
+        calm = t("alert.calm", since=f"{alert.fired_at:%Y-%m-%d %H:%M}")
+        return AlertText(t("alert.recovered", title=title, region=region), (calm, data_time))
+    headline = t(
+        "alert.headline",
+        severity=t(f"severity.{alert.severity}").upper(),
+        title=title,
+        region=region,
+        kind=t(f"alert.kind.{alert.kind.value}"),
+    )
     lines: list[str] = []
     s = alert.stats
     if s is not None:
-        moves = f"AI infrastructure {s.basket_ret:+.1%} | market {s.control_ret:+.1%}"
-        if s.software_ret is not None:
-            moves += f" | AI software {s.software_ret:+.1%}"
-        lines.append(moves)
-        detail = (
-            f"z {s.z_div:+.1f} beyond beta {s.beta:.2f}, market z {s.z_mkt:+.1f}, "
-            f"breadth {s.breadth:.0%}"
+        moves = t(
+            "alert.moves",
+            basket=percent(language, s.basket_ret),
+            market=percent(language, s.control_ret),
         )
-        lines.append(detail)
-        if s.top_movers:
-            lines.append(
-                "Top movers: " + ", ".join(f"{m.symbol} {m.ret:+.1%}" for m in s.top_movers)
+        if s.software_ret is not None:
+            moves += t("alert.software", software=percent(language, s.software_ret))
+        lines.append(moves)
+        lines.append(
+            t(
+                "alert.detail",
+                z=number(language, s.z_div, 1),
+                beta=number(language, s.beta),
+                zm=number(language, s.z_mkt, 1),
+                breadth=percent(language, s.breadth, 0).lstrip("+"),
             )
-    lines.extend(alert.reasons)
+        )
+        if s.top_movers:
+            movers = ", ".join(f"{m.symbol} {percent(language, m.ret)}" for m in s.top_movers)
+            lines.append(t("alert.movers", movers=movers))
+    if language == "en":
+        lines.extend(alert.reasons)
     if alert.agreeing_regions:
-        lines.append("Same move in: " + ", ".join(region_name(r) for r in alert.agreeing_regions))
-    lines.append(f"Data as of {alert.data_time:%Y-%m-%d %H:%M} UTC")
+        regions = ", ".join(t(f"region.{r}") for r in alert.agreeing_regions)
+        lines.append(t("alert.agree", regions=regions))
+    lines.append(data_time)
     return AlertText(headline, tuple(lines))

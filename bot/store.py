@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 
 from bot.alerts import Alert
 from bot.detect import Label, Reading, Severity
 from bot.episodes import Episode
+from bot.i18n import Language
+from bot.subscriptions import ChatSettings, QuietHours
 
 SCHEMA_VERSION = 1
 
@@ -52,6 +55,19 @@ CREATE TABLE IF NOT EXISTS alerts (
     fired_at TEXT NOT NULL,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS chats (
+    platform TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    language TEXT,
+    subscribed INTEGER NOT NULL DEFAULT 0,
+    min_severity TEXT NOT NULL DEFAULT 'alert',
+    segments TEXT NOT NULL DEFAULT '[]',
+    quiet TEXT,
+    disabled_reason TEXT,
+    mention_role TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (platform, chat_id)
+);
 CREATE TABLE IF NOT EXISTS scans (
     region TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -74,6 +90,30 @@ class ScanStatus:
     last_attempt: datetime
     last_success: datetime | None
     last_error: str | None
+
+
+def _chat_from_row(platform: str, chat_id: str, row: Sequence[Any]) -> ChatSettings:
+    language, subscribed, severity, segments, quiet, disabled, mention = row
+    quiet_hours = None
+    if quiet:
+        q = json.loads(quiet)
+        quiet_hours = QuietHours(
+            time.fromisoformat(q["start"]),
+            time.fromisoformat(q["end"]),
+            q["timezone"],
+            bool(q["critical"]),
+        )
+    return ChatSettings(
+        platform=platform,
+        chat_id=chat_id,
+        language=language if language in ("en", "de") else None,
+        subscribed=bool(subscribed),
+        min_severity=Severity.parse(severity),
+        segments=tuple(json.loads(segments)),
+        quiet=quiet_hours,
+        disabled_reason=disabled,
+        mention_role=mention,
+    )
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -211,6 +251,76 @@ class Store:
             (_ts(since) or "",),
         ).fetchall()
         return [json.loads(body) for (body,) in rows]
+
+    def chat(self, platform: str, chat_id: str) -> ChatSettings:
+        """The chat's settings (defaults for a chat never seen)."""
+        row = self._db.execute(
+            "SELECT language, subscribed, min_severity, segments, quiet, disabled_reason, "
+            "mention_role FROM chats WHERE platform = ? AND chat_id = ?",
+            (platform, chat_id),
+        ).fetchone()
+        if row is None:
+            return ChatSettings(platform, chat_id)
+        return _chat_from_row(platform, chat_id, row)
+
+    def chat_language(self, platform: str, chat_id: str) -> Language | None:
+        return self.chat(platform, chat_id).language
+
+    def save_chat(self, chat: ChatSettings, now: datetime) -> None:
+        quiet = None
+        if chat.quiet is not None:
+            quiet = json.dumps(
+                {
+                    "start": chat.quiet.start.strftime("%H:%M"),
+                    "end": chat.quiet.end.strftime("%H:%M"),
+                    "timezone": chat.quiet.timezone,
+                    "critical": chat.quiet.critical_breaks_through,
+                }
+            )
+        self._db.execute(
+            "INSERT OR REPLACE INTO chats (platform, chat_id, language, subscribed, min_severity, "
+            "segments, quiet, disabled_reason, mention_role, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                chat.platform,
+                chat.chat_id,
+                chat.language,
+                int(chat.subscribed),
+                str(chat.min_severity),
+                json.dumps(list(chat.segments)),
+                quiet,
+                chat.disabled_reason,
+                chat.mention_role,
+                _ts(now),
+            ),
+        )
+
+    def subscribed_chats(self, platform: str) -> list[ChatSettings]:
+        """Active subscriptions of a platform (disabled ones left out)."""
+        rows = self._db.execute(
+            "SELECT chat_id, language, subscribed, min_severity, segments, quiet, "
+            "disabled_reason, mention_role FROM chats WHERE platform = ? AND subscribed = 1 "
+            "AND disabled_reason IS NULL ORDER BY chat_id",
+            (platform,),
+        ).fetchall()
+        return [_chat_from_row(platform, row[0], row[1:]) for row in rows]
+
+    def disable_chat(self, platform: str, chat_id: str, reason: str, now: datetime) -> None:
+        """Stop delivering to a chat that can no longer be reached (blocked, kicked, gone)."""
+        self._db.execute(
+            "UPDATE chats SET disabled_reason = ?, updated_at = ? "
+            "WHERE platform = ? AND chat_id = ?",
+            (reason, _ts(now), platform, chat_id),
+        )
+
+    def migrate_chat(self, platform: str, old_id: str, new_id: str, now: datetime) -> None:
+        """Move a chat's settings to its new id (a Telegram group became a supergroup)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM chats WHERE platform = ? AND chat_id = ?", (platform, new_id))
+            db.execute(
+                "UPDATE chats SET chat_id = ?, updated_at = ? WHERE platform = ? AND chat_id = ?",
+                (new_id, _ts(now), platform, old_id),
+            )
 
     def record_scan(self, region: str, source: str, at: datetime, error: str | None = None) -> None:
         """Note a scan attempt; a success clears the last error."""

@@ -53,6 +53,14 @@ class Segment(_Strict):
     role: Role
     name: str
     shock_role: str
+    name_de: str
+    shock_role_de: str
+
+    def title(self, language: str) -> str:
+        return self.name_de if language == "de" else self.name
+
+    def role_text(self, language: str) -> str:
+        return self.shock_role_de if language == "de" else self.shock_role
 
 
 class Instrument(_Strict):

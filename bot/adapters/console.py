@@ -28,7 +28,7 @@ class ConsoleAdapter:
         self.colour = stream.isatty() if colour is None else colour
 
     async def send_alert(self, alert: Alert) -> None:
-        text = alert_text(alert)
+        text = alert_text(alert, "en")
         headline = text.headline
         if self.colour:
             code = GREEN if alert.kind is AlertKind.RECOVER else COLOURS.get(alert.severity, "")

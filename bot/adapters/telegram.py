@@ -1,0 +1,231 @@
+"""The Telegram adapter (python-telegram-bot 22): commands in, replies and alerts out.
+
+The only module that imports ``telegram``. It turns updates into neutral invocations, renders
+neutral replies and alerts as HTML (every dynamic field escaped, split at 4096 characters on
+line boundaries) and maps Telegram's failures: a blocked bot or a vanished chat disables the
+chat's subscription; a group that became a supergroup keeps its subscription under the new id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from telegram import BotCommand, BotCommandScopeDefault, LinkPreviewOptions, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+from bot.alerts import Alert
+from bot.i18n import LANGUAGES, translate
+from bot.render import alert_text
+from bot.render_chat import telegram_alert, telegram_html
+from bot.store import Store
+from bot.universe import Universe
+from handlers.registry import ChatType as NeutralChatType
+from handlers.registry import Dispatcher, Invocation
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
+PERMANENT_BAD_REQUESTS = ("chat not found", "user not found", "chat_id is empty")
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    """Connection settings; the token comes from the environment only."""
+
+    token: str
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    poll_timeout: float = 30.0
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str | None = None
+
+
+def _chat_type(kind: str) -> NeutralChatType:
+    if kind == ChatType.PRIVATE:
+        return "private"
+    if kind == ChatType.CHANNEL:
+        return "channel"
+    return "group"
+
+
+def parse_command(text: str, bot_username: str | None) -> tuple[str, str] | None:
+    """``/cmd@bot args`` -> (``cmd``, ``args``); ``None`` when addressed to another bot."""
+    head, _, rest = text.strip().partition(" ")
+    if not head.startswith("/") or len(head) < 2:
+        return None
+    name, _, target = head[1:].partition("@")
+    if target and bot_username and target.lower() != bot_username.lower():
+        return None
+    return name.lower(), rest.strip()
+
+
+class TelegramAdapter:
+    """Runs the bot on Telegram and delivers alerts to subscribed chats."""
+
+    name = PLATFORM
+
+    def __init__(
+        self,
+        config: TelegramConfig,
+        dispatcher: Dispatcher,
+        store: Store,
+        universe: Universe,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.config = config
+        self.dispatcher = dispatcher
+        self.store = store
+        self.universe = universe
+        self.clock = clock
+        self.app: Application = (  # type: ignore[type-arg]
+            ApplicationBuilder()
+            .token(config.token)
+            .base_url(config.base_url)
+            .base_file_url(config.base_file_url)
+            .build()
+        )
+        self.app.add_handler(
+            MessageHandler(filters.COMMAND & ~filters.UpdateType.EDITED, self._on_command)
+        )
+
+    async def start(self) -> None:
+        """Connect, register the command menu and start receiving updates."""
+        await self.app.initialize()
+        await self.register_commands()
+        await self.app.start()
+        updater = self.app.updater
+        if updater is None:  # pragma: no cover - ApplicationBuilder always builds one here
+            raise RuntimeError("no updater")
+        if self.config.webhook_url:
+            await updater.start_webhook(
+                listen=self.config.webhook_listen,
+                port=self.config.webhook_port,
+                url_path="telegram",
+                webhook_url=self.config.webhook_url,
+                secret_token=self.config.webhook_secret,
+            )
+        else:
+            await updater.start_polling(
+                poll_interval=0.0, timeout=int(self.config.poll_timeout), drop_pending_updates=False
+            )
+        log.info("telegram: connected as @%s", self.app.bot.username)
+
+    async def stop(self) -> None:
+        updater = self.app.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def register_commands(self) -> None:
+        """The command menu in every language (the default scope is English)."""
+        for language in LANGUAGES:
+            commands = [
+                BotCommand(c.name, translate(language, c.summary)[:256])
+                for c in self.dispatcher.registry.commands
+            ]
+            await self.app.bot.set_my_commands(
+                commands,
+                scope=BotCommandScopeDefault(),
+                language_code=None if language == "en" else language,
+            )
+
+    async def _on_command(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        chat = update.effective_chat
+        if message is None or chat is None or not message.text:
+            return
+        parsed = parse_command(message.text, self.app.bot.username)
+        if parsed is None:
+            return
+        name, raw_args = parsed
+        user = update.effective_user
+        chat_type = _chat_type(chat.type)
+
+        async def check_admin() -> bool:
+            if chat_type == "channel":
+                return True  # only administrators can post in a channel
+            if user is None:
+                return False
+            member = await self.app.bot.get_chat_member(chat.id, user.id)
+            return member.status in ADMIN_STATUSES
+
+        invocation = Invocation(
+            platform=PLATFORM,
+            command=name,
+            raw_args=raw_args,
+            chat_id=str(chat.id),
+            chat_type=chat_type,
+            user_id=str(user.id if user else chat.id),
+            user_language=user.language_code if user else None,
+            check_admin=check_admin,
+        )
+        reply = await self.dispatcher.dispatch(invocation)
+        if reply is None:
+            return
+        for chunk in telegram_html(reply):
+            await self._send(chat.id, chunk)
+
+    async def _send(self, chat_id: int | str, html_text: str) -> None:
+        await self.app.bot.send_message(
+            chat_id,
+            html_text,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+
+    async def send_alert(self, alert: Alert) -> None:
+        """Deliver to every subscribed chat that wants this alert."""
+        now = self.clock()
+        for chat in self.store.subscribed_chats(PLATFORM):
+            if not chat.wants(alert, self.universe, now):
+                continue
+            text = alert_text(alert, chat.language or "en")
+            for chunk in telegram_alert(text):
+                if not await self.deliver(chat.chat_id, chunk, alert.key):
+                    break
+
+    async def deliver(self, chat_id: str, html_text: str, what: str) -> bool:
+        """Send one message, handling Telegram's answers; ``False`` if the chat is unusable."""
+        target = chat_id
+        for _ in range(3):
+            try:
+                await self._send(target, html_text)
+                return True
+            except ChatMigrated as exc:
+                new_id = str(exc.new_chat_id)
+                log.info("telegram: chat %s became %s; subscription moved", target, new_id)
+                self.store.migrate_chat(PLATFORM, target, new_id, self.clock())
+                target = new_id
+            except Forbidden as exc:
+                log.warning(
+                    "telegram: chat %s unreachable (%s); subscription disabled", target, exc.message
+                )
+                self.store.disable_chat(PLATFORM, target, exc.message, self.clock())
+                return False
+            except BadRequest as exc:
+                if any(p in exc.message.lower() for p in PERMANENT_BAD_REQUESTS):
+                    log.warning("telegram: chat %s: %s; subscription disabled", target, exc.message)
+                    self.store.disable_chat(PLATFORM, target, exc.message, self.clock())
+                    return False
+                log.error("telegram: %s to chat %s rejected: %s", what, target, exc.message)
+                return True
+            except RetryAfter as exc:
+                wait = exc.retry_after
+                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+                log.warning("telegram: flood limit for chat %s; waiting %.0f s", target, seconds)
+                await asyncio.sleep(seconds)
+            except TelegramError as exc:
+                log.error("telegram: %s to chat %s failed: %s", what, target, exc.message)
+                return True
+        return True

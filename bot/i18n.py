@@ -1,0 +1,381 @@
+"""The message catalogue: every user-facing text, in English and German.
+
+Values are ``str.format`` templates; both languages must use the same placeholders (a test
+checks it). Dynamic values are escaped later, by the renderer of each platform.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Language = Literal["en", "de"]
+LANGUAGES: tuple[Language, ...] = ("en", "de")
+
+CATALOGUE: dict[str, dict[Language, str]] = {
+    # --- errors ---------------------------------------------------------------------------
+    "error.rate_limited": {
+        "en": "You are sending commands too fast. Please wait a minute.",
+        "de": "Zu viele Befehle in kurzer Zeit. Bitte warte eine Minute.",
+    },
+    "error.unknown_command": {
+        "en": "Unknown command /{command}. Send /help for the list.",
+        "de": "Unbekannter Befehl /{command}. /help zeigt alle Befehle.",
+    },
+    "error.too_long": {
+        "en": "That is too long (at most {limit} characters).",
+        "de": "Das ist zu lang (höchstens {limit} Zeichen).",
+    },
+    "error.usage": {"en": "Usage: {usage}", "de": "So geht es: {usage}"},
+    "error.admin_only": {
+        "en": "Only administrators of this chat can use /{command} here.",
+        "de": "Nur Administratoren dieses Chats können /{command} hier verwenden.",
+    },
+    "error.unexpected": {
+        "en": "Sorry, something went wrong on our side (error {error_id}). Please try again later.",
+        "de": "Entschuldigung, bei uns ist etwas schiefgegangen (Fehler {error_id}). Bitte "
+        "versuche es später noch einmal.",
+    },
+    "error.prices_unavailable": {
+        "en": "Prices are not available right now ({reason}). Please try again in a few minutes.",
+        "de": "Kurse sind gerade nicht verfügbar ({reason}). Bitte versuche es in ein paar "
+        "Minuten noch einmal.",
+    },
+    # --- commands -------------------------------------------------------------------------
+    "cmd.start.summary": {"en": "Introduction", "de": "Einführung"},
+    "cmd.start.usage": {"en": "/start", "de": "/start"},
+    "cmd.help.summary": {"en": "The commands", "de": "Die Befehle"},
+    "cmd.help.usage": {"en": "/help", "de": "/help"},
+    "cmd.exposure.summary": {
+        "en": "AI supply-chain exposure of a stock or a portfolio",
+        "de": "KI-Lieferketten-Risiko einer Aktie oder eines Depots",
+    },
+    "cmd.exposure.usage": {
+        "en": "/exposure NVDA or /exposure NVDA:40 MSFT:30 CRM:30 (also NVDA 40 MSFT 30)",
+        "de": "/exposure NVDA oder /exposure NVDA:40 MSFT:30 CRM:30 (auch NVDA 40 MSFT 30)",
+    },
+    "cmd.subscribe.summary": {
+        "en": "Alerts in this chat",
+        "de": "Warnungen in diesem Chat",
+    },
+    "cmd.subscribe.usage": {
+        "en": "/subscribe [watch|alert|critical] [segment ...]",
+        "de": "/subscribe [watch|alert|critical] [Segment ...]",
+    },
+    "cmd.unsubscribe.summary": {"en": "Stop alerts in this chat", "de": "Warnungen abbestellen"},
+    "cmd.unsubscribe.usage": {"en": "/unsubscribe", "de": "/unsubscribe"},
+    "cmd.settings.summary": {
+        "en": "Show or change this chat's alert settings",
+        "de": "Einstellungen dieses Chats zeigen oder ändern",
+    },
+    "cmd.settings.usage": {
+        "en": "/settings | /settings severity watch|alert|critical | /settings segments all|SEG "
+        "... | /settings quiet 22:00-07:00 Europe/Berlin [critical|none] | /settings quiet off "
+        "| /settings language en|de",
+        "de": "/settings | /settings severity watch|alert|critical | /settings segments all|SEG "
+        "... | /settings quiet 22:00-07:00 Europe/Berlin [critical|none] | /settings quiet off "
+        "| /settings language en|de",
+    },
+    "cmd.status.summary": {
+        "en": "Readings per region, price scans, open episodes",
+        "de": "Lage je Region, Kursabfragen, offene Ereignisse",
+    },
+    "cmd.status.usage": {"en": "/status", "de": "/status"},
+    "help.title": {"en": "Commands", "de": "Befehle"},
+    "help.admin": {"en": "admins only in groups", "de": "in Gruppen nur für Admins"},
+    "help.segments": {
+        "en": "Segments for /subscribe and /settings: {segments}",
+        "de": "Segmente für /subscribe und /settings: {segments}",
+    },
+    "start.welcome": {
+        "en": "I watch the AI supply chain (chips, chip equipment, networking, servers, "
+        "data-centre power) in Tokyo, Europe and New York and warn when it breaks away from the "
+        "market, as on DeepSeek Monday, 27 January 2025: Nvidia -17 % while the Dow rose.",
+        "de": "Ich beobachte die KI-Lieferkette (Chips, Chip-Ausrüster, Netzwerk, Server, "
+        "Strom für Rechenzentren) in Tokio, Europa und New York und warne, wenn sie sich vom "
+        "Markt löst, wie am DeepSeek-Montag, 27. Januar 2025: Nvidia -17 %, während der Dow "
+        "stieg.",
+    },
+    "start.next": {
+        "en": "Try /exposure NVDA, or /subscribe to get alerts here.",
+        "de": "Probiere /exposure NVDA, oder /subscribe für Warnungen in diesem Chat.",
+    },
+    # --- exposure -------------------------------------------------------------------------
+    "exposure.missing_args": {
+        "en": "Name a ticker or a portfolio.",
+        "de": "Nenne ein Kürzel oder ein Depot.",
+    },
+    "exposure.unknown": {
+        "en": "I don't know the symbol {symbol}.",
+        "de": "Das Kürzel {symbol} kenne ich nicht.",
+    },
+    "exposure.did_you_mean": {
+        "en": "Did you mean: {suggestions}?",
+        "de": "Meintest du: {suggestions}?",
+    },
+    "exposure.symbol_hint": {
+        "en": "Use the Yahoo Finance symbol, e.g. NVDA, ASML.AS, ENR.DE, 8035.T.",
+        "de": "Verwende das Yahoo-Finance-Kürzel, z. B. NVDA, ASML.AS, ENR.DE, 8035.T.",
+    },
+    "exposure.bad_token": {
+        "en": "I could not read {token!r}.",
+        "de": "{token!r} kann ich nicht lesen.",
+    },
+    "exposure.bad_weight": {
+        "en": "Weights must be positive numbers ({token!r}).",
+        "de": "Gewichte müssen positive Zahlen sein ({token!r}).",
+    },
+    "exposure.too_many": {
+        "en": "At most {limit} positions, you sent {count}.",
+        "de": "Höchstens {limit} Positionen, du hast {count} geschickt.",
+    },
+    "exposure.in_list": {"en": "in the AI supply-chain list", "de": "in der KI-Lieferkettenliste"},
+    "exposure.not_in_list": {
+        "en": "not in the AI supply-chain list (fetched on demand)",
+        "de": "nicht in der KI-Lieferkettenliste (auf Abruf geladen)",
+    },
+    "exposure.segments": {"en": "Place in the supply chain", "de": "Platz in der Lieferkette"},
+    "exposure.stats": {
+        "en": "Last year: beta {beta_b} and correlation {corr_b} to the AI-infrastructure "
+        "basket; beta {beta_m} and correlation {corr_m} to the market.",
+        "de": "Letztes Jahr: Beta {beta_b} und Korrelation {corr_b} zum KI-Infrastruktur-Korb; "
+        "Beta {beta_m} und Korrelation {corr_m} zum Markt.",
+    },
+    "exposure.no_stats": {
+        "en": "Not enough price history for betas.",
+        "de": "Zu wenig Kurshistorie für Betas.",
+    },
+    "exposure.deepseek": {
+        "en": "DeepSeek Monday (2025-01-27): {symbol} {move}, AI-infrastructure basket {basket}, "
+        "market {market}.",
+        "de": "DeepSeek-Montag (27.01.2025): {symbol} {move}, KI-Infrastruktur-Korb {basket}, "
+        "Markt {market}.",
+    },
+    "exposure.no_deepseek": {
+        "en": "No price for DeepSeek Monday (2025-01-27).",
+        "de": "Kein Kurs für den DeepSeek-Montag (27.01.2025).",
+    },
+    "exposure.divergence_days": {
+        "en": "Other divergence days the detector finds: {days}",
+        "de": "Weitere Divergenz-Tage laut Detektor: {days}",
+    },
+    "exposure.no_divergence_days": {
+        "en": "No other divergence days in its history.",
+        "de": "Keine weiteren Divergenz-Tage in der Historie.",
+    },
+    "exposure.latest": {
+        "en": "Latest session ({date}): {symbol} {move} vs basket {basket} and market {market}.",
+        "de": "Letzte Sitzung ({date}): {symbol} {move} gegen Korb {basket} und Markt {market}.",
+    },
+    "exposure.reading": {
+        "en": "Current reading {region}: {label} ({severity}), data as of {time}.",
+        "de": "Aktuelle Lage {region}: {label} ({severity}), Daten von {time}.",
+    },
+    "exposure.no_reading": {
+        "en": "No live reading for {region} yet.",
+        "de": "Noch keine aktuelle Lage für {region}.",
+    },
+    "exposure.data_time": {"en": "Prices up to {date}.", "de": "Kurse bis {date}."},
+    "portfolio.title": {
+        "en": "Portfolio of {count} positions",
+        "de": "Depot mit {count} Positionen",
+    },
+    "portfolio.by_segment": {"en": "Share by segment", "de": "Anteil je Segment"},
+    "portfolio.by_role": {"en": "Share by role", "de": "Anteil je Rolle"},
+    "portfolio.beta": {
+        "en": "Beta to the AI-infrastructure divergence: {beta} (1.0 moves like the basket "
+        "beyond the market; below 0 gains in a DeepSeek-style shock).",
+        "de": "Beta zur KI-Infrastruktur-Divergenz: {beta} (1,0 bewegt sich wie der Korb "
+        "über den Markt hinaus; unter 0 gewinnt bei einem Schock wie DeepSeek).",
+    },
+    "portfolio.deepseek": {
+        "en": "With the real moves of 2025-01-27 it would have moved {move}.",
+        "de": "Mit den echten Kursbewegungen vom 27.01.2025 hätte es sich um {move} bewegt.",
+    },
+    "portfolio.deepseek_missing": {
+        "en": "(without {symbols}: no price for that day)",
+        "de": "(ohne {symbols}: kein Kurs für diesen Tag)",
+    },
+    "portfolio.drivers": {
+        "en": "What drives the exposure: {drivers}",
+        "de": "Was das Risiko treibt: {drivers}",
+    },
+    "portfolio.outside": {
+        "en": "Outside the AI supply-chain list: {symbols}",
+        "de": "Nicht in der KI-Lieferkettenliste: {symbols}",
+    },
+    "table.segment": {"en": "segment", "de": "Segment"},
+    "table.role": {"en": "role", "de": "Rolle"},
+    "table.share": {"en": "share", "de": "Anteil"},
+    # --- subscriptions and settings -------------------------------------------------------
+    "subscribe.done": {
+        "en": "Subscribed: alerts of severity {severity} and above, segments: {segments}.",
+        "de": "Abonniert: Warnungen ab Stufe {severity}, Segmente: {segments}.",
+    },
+    "subscribe.bad_segment": {
+        "en": "Unknown segment {segment!r}. Known segments: {known}",
+        "de": "Unbekanntes Segment {segment!r}. Bekannte Segmente: {known}",
+    },
+    "subscribe.bad_severity": {
+        "en": "Unknown severity {value!r}: use watch, alert or critical.",
+        "de": "Unbekannte Stufe {value!r}: watch, alert oder critical.",
+    },
+    "unsubscribe.done": {
+        "en": "Unsubscribed: no more alerts in this chat.",
+        "de": "Abbestellt: keine Warnungen mehr in diesem Chat.",
+    },
+    "unsubscribe.not_subscribed": {
+        "en": "This chat was not subscribed.",
+        "de": "Dieser Chat hatte nichts abonniert.",
+    },
+    "settings.title": {"en": "Settings of this chat", "de": "Einstellungen dieses Chats"},
+    "settings.subscribed": {"en": "Alerts: {value}", "de": "Warnungen: {value}"},
+    "settings.severity": {"en": "Minimum severity: {value}", "de": "Mindeststufe: {value}"},
+    "settings.segments": {"en": "Segments: {value}", "de": "Segmente: {value}"},
+    "settings.quiet": {"en": "Quiet hours: {value}", "de": "Ruhezeiten: {value}"},
+    "settings.language": {"en": "Language: {value}", "de": "Sprache: {value}"},
+    "settings.yes": {"en": "on", "de": "an"},
+    "settings.no": {"en": "off", "de": "aus"},
+    "settings.all": {"en": "all", "de": "alle"},
+    "settings.none": {"en": "none", "de": "keine"},
+    "settings.breaks_through": {
+        "en": "critical alerts break through",
+        "de": "kritische Warnungen kommen trotzdem",
+    },
+    "settings.silent": {"en": "nothing breaks through", "de": "nichts kommt durch"},
+    "settings.updated": {"en": "Saved.", "de": "Gespeichert."},
+    "settings.bad_key": {
+        "en": "Unknown setting {value!r}.",
+        "de": "Unbekannte Einstellung {value!r}.",
+    },
+    "settings.bad_time": {
+        "en": "{value!r} is not a time like 22:00.",
+        "de": "{value!r} ist keine Uhrzeit wie 22:00.",
+    },
+    "settings.bad_timezone": {
+        "en": "{value!r} is not a time zone like Europe/Berlin or America/New_York.",
+        "de": "{value!r} ist keine Zeitzone wie Europe/Berlin oder America/New_York.",
+    },
+    "settings.bad_language": {
+        "en": "Languages: en, de.",
+        "de": "Sprachen: en, de.",
+    },
+    # --- status ---------------------------------------------------------------------------
+    "status.title": {"en": "Status", "de": "Status"},
+    "status.readings": {"en": "Readings", "de": "Lage"},
+    "status.reading": {
+        "en": "{region}: {label} ({severity}), data as of {time}",
+        "de": "{region}: {label} ({severity}), Daten von {time}",
+    },
+    "status.no_readings": {"en": "No readings yet.", "de": "Noch keine Messungen."},
+    "status.scans": {"en": "Price scans", "de": "Kursabfragen"},
+    "status.scan": {
+        "en": "{region} via {source}: last success {success}",
+        "de": "{region} über {source}: zuletzt erfolgreich {success}",
+    },
+    "status.scan_error": {
+        "en": "{region} via {source}: last success {success}; last error: {error}",
+        "de": "{region} über {source}: zuletzt erfolgreich {success}; letzter Fehler: {error}",
+    },
+    "status.never": {"en": "never", "de": "nie"},
+    "status.no_scans": {"en": "No price scans yet.", "de": "Noch keine Kursabfragen."},
+    "status.episodes": {"en": "Open episodes", "de": "Offene Ereignisse"},
+    "status.episode": {
+        "en": "{label} in {regions} since {since} ({severity})",
+        "de": "{label} in {regions} seit {since} ({severity})",
+    },
+    "status.no_episodes": {"en": "None.", "de": "Keine."},
+    # --- alerts ---------------------------------------------------------------------------
+    "alert.kind.open": {"en": "new", "de": "neu"},
+    "alert.kind.escalate": {"en": "escalated", "de": "verschärft"},
+    "alert.headline": {
+        "en": "{severity}: {title} ({region}, {kind})",
+        "de": "{severity}: {title} ({region}, {kind})",
+    },
+    "alert.recovered": {
+        "en": "RECOVERED: {title} ({region})",
+        "de": "ENTWARNUNG: {title} ({region})",
+    },
+    "alert.calm": {
+        "en": "Calm again since {since} UTC.",
+        "de": "Seit {since} UTC wieder ruhig.",
+    },
+    "alert.moves": {
+        "en": "AI infrastructure {basket} | market {market}",
+        "de": "KI-Infrastruktur {basket} | Markt {market}",
+    },
+    "alert.software": {"en": " | AI software {software}", "de": " | KI-Software {software}"},
+    "alert.detail": {
+        "en": "{z} sigma beyond its beta {beta}; market {zm} sigma; {breadth} of names moved",
+        "de": "{z} Sigma über sein Beta {beta} hinaus; Markt {zm} Sigma; {breadth} der Werte "
+        "bewegt",
+    },
+    "alert.movers": {"en": "Top movers: {movers}", "de": "Größte Bewegungen: {movers}"},
+    "alert.sector_led": {
+        "en": "Led by AI infrastructure.",
+        "de": "Angeführt von der KI-Infrastruktur.",
+    },
+    "alert.agree": {
+        "en": "Same move in {regions}: raised one level.",
+        "de": "Gleiche Bewegung in {regions}: eine Stufe höher.",
+    },
+    "alert.data_time": {"en": "Data as of {time} UTC", "de": "Daten von {time} UTC"},
+    # --- vocabulary -----------------------------------------------------------------------
+    "label.quiet": {"en": "quiet", "de": "ruhig"},
+    "label.ai_infra_divergence_down": {
+        "en": "AI-infrastructure sell-off while the market holds",
+        "de": "KI-Infrastruktur fällt, der Markt hält",
+    },
+    "label.ai_infra_divergence_up": {
+        "en": "AI-infrastructure rally ahead of the market",
+        "de": "KI-Infrastruktur steigt stärker als der Markt",
+    },
+    "label.broad_selloff": {"en": "broad sell-off", "de": "breiter Ausverkauf"},
+    "label.broad_rally": {"en": "broad rally", "de": "breite Rally"},
+    "label.single_stock": {"en": "single-stock move", "de": "Einzelwert-Bewegung"},
+    "label.no_decision": {"en": "no decision", "de": "keine Entscheidung"},
+    "severity.none": {"en": "none", "de": "keine"},
+    "severity.watch": {"en": "watch", "de": "beobachten"},
+    "severity.alert": {"en": "alert", "de": "Warnung"},
+    "severity.critical": {"en": "critical", "de": "kritisch"},
+    "region.jp": {"en": "Tokyo", "de": "Tokio"},
+    "region.eu": {"en": "Europe", "de": "Europa"},
+    "region.us_pre": {"en": "US pre-market", "de": "US-Vorbörse"},
+    "region.us": {"en": "US session", "de": "US-Handel"},
+    "role.infrastructure": {"en": "AI infrastructure", "de": "KI-Infrastruktur"},
+    "role.platform": {"en": "platform (hyperscaler)", "de": "Plattform (Hyperscaler)"},
+    "role.beneficiary": {"en": "beneficiary", "de": "Profiteur"},
+    "role.market_control": {"en": "broad market", "de": "Gesamtmarkt"},
+    "role.software_control": {"en": "software index", "de": "Software-Index"},
+    "role.reference": {"en": "reference index", "de": "Referenzindex"},
+    "role.outside": {"en": "outside the list", "de": "außerhalb der Liste"},
+}
+
+
+def resolve_language(code: str | None) -> Language:
+    """A chat platform's language code (``de-AT``, ``en``) mapped to a supported language."""
+    if code and code.lower().startswith("de"):
+        return "de"
+    return "en"
+
+
+def translate(language: Language, key: str, **values: object) -> str:
+    """The text of ``key`` in ``language`` with ``values`` filled in.
+
+    A missing key raises ``KeyError``: texts are never silently empty.
+    """
+    entry = CATALOGUE[key]
+    return entry[language].format(**values)
+
+
+def percent(language: Language, value: float, digits: int = 1) -> str:
+    """A signed percentage: ``+17.0%`` in English, ``+17,0 %`` in German."""
+    text = f"{value * 100:+.{digits}f}"
+    return f"{text.replace('.', ',')} %" if language == "de" else f"{text}%"
+
+
+def number(language: Language, value: float | None, digits: int = 2) -> str:
+    """A number with the language's decimal mark; ``-`` when there is none."""
+    if value is None:
+        return "-"
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if language == "de" else text

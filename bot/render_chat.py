@@ -1,0 +1,123 @@
+"""Neutral replies and alerts rendered for a platform: Telegram HTML and plain text.
+
+Every dynamic span is escaped for its platform, and long texts are split on line boundaries so
+each message fits the platform's limit.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+
+from bot.render import AlertText
+from bot.replies import Block, Bullets, Heading, Paragraph, Reply, Span, Table
+
+TELEGRAM_LIMIT = 4096
+ELLIPSIS = "…"
+
+
+def _table_lines(table: Table) -> list[str]:
+    rows = [table.header, *table.rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(table.header))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def _html_span(span: Span) -> str:
+    text = html.escape(span.text, quote=False)
+    if span.code:
+        text = f"<code>{text}</code>"
+    if span.bold:
+        text = f"<b>{text}</b>"
+    if span.italic:
+        text = f"<i>{text}</i>"
+    if span.link:
+        text = f'<a href="{html.escape(span.link, quote=True)}">{text}</a>'
+    return text
+
+
+def _html_spans(spans: Iterable[Span]) -> str:
+    return "".join(_html_span(s) for s in spans)
+
+
+def _html_units(block: Block, limit: int) -> list[str]:
+    """Complete HTML fragments for one block, none longer than ``limit``."""
+    if isinstance(block, Heading):
+        return [f"<b>{html.escape(block.text, quote=False)}</b>"]
+    if isinstance(block, Paragraph):
+        return [_html_spans(block.spans)]
+    if isinstance(block, Bullets):
+        return [f"• {_html_spans(item)}" for item in block.items]
+    units: list[str] = []
+    current: list[str] = []
+    for line in _table_lines(block):
+        escaped = html.escape(line, quote=False)
+        if current and len("\n".join([*current, escaped])) + 11 > limit:
+            units.append("<pre>" + "\n".join(current) + "</pre>")
+            current = []
+        current.append(escaped)
+    if current:
+        units.append("<pre>" + "\n".join(current) + "</pre>")
+    return units
+
+
+def _fit(unit: str, limit: int) -> str:
+    """A single fragment too long for a message, cut as plain text."""
+    if len(unit) <= limit:
+        return unit
+    text = html.unescape(re.sub(r"<[^>]+>", "", unit))
+    cut = text[: limit // 2]
+    while len(html.escape(cut, quote=False)) + 1 > limit:
+        cut = cut[: len(cut) * 9 // 10]
+    return html.escape(cut, quote=False) + ELLIPSIS
+
+
+def pack(units: Sequence[str], limit: int, separator: str = "\n") -> list[str]:
+    """Join fragments into as few messages as fit ``limit``, breaking only between them."""
+    messages: list[str] = []
+    current = ""
+    for unit in units:
+        unit = _fit(unit, limit)
+        candidate = f"{current}{separator}{unit}" if current else unit
+        if len(candidate) > limit:
+            messages.append(current)
+            current = unit
+        else:
+            current = candidate
+    if current:
+        messages.append(current)
+    return messages
+
+
+def telegram_html(reply: Reply, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """A reply as Telegram HTML messages (parse mode HTML), each within ``limit``."""
+    units: list[str] = []
+    for n, block in enumerate(reply.blocks):
+        if n and isinstance(block, Heading):
+            units.append("")
+        units.extend(_html_units(block, limit))
+    return pack(units, limit) or [""]
+
+
+def telegram_alert(text: AlertText, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    units = [f"<b>{html.escape(text.headline, quote=False)}</b>"]
+    units += [html.escape(line, quote=False) for line in text.lines]
+    return pack(units, limit)
+
+
+def plain_text(reply: Reply) -> str:
+    """A reply as plain text (console, logs, tests)."""
+    lines: list[str] = []
+    for block in reply.blocks:
+        if isinstance(block, Heading):
+            lines.append(block.text)
+        elif isinstance(block, Paragraph):
+            lines.append("".join(s.text for s in block.spans))
+        elif isinstance(block, Bullets):
+            lines.extend("• " + "".join(s.text for s in item) for item in block.items)
+        else:
+            lines.extend(_table_lines(block))
+    return "\n".join(lines)

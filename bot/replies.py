@@ -1,0 +1,71 @@
+"""Neutral replies: what a handler says, before any platform's markup.
+
+A reply is a list of blocks made of spans. Renderers (``bot/render_chat.py``) turn it into
+Telegram HTML, Discord markdown or plain text, escaping every span for the platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of text with one style."""
+
+    text: str
+    bold: bool = False
+    code: bool = False
+    italic: bool = False
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[tuple[Span, ...], ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A small table; rendered monospaced."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+Block = Paragraph | Heading | Bullets | Table
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a command answers. ``severity`` colours it where a platform can (Discord embeds)."""
+
+    blocks: tuple[Block, ...] = field(default_factory=tuple)
+    severity: str | None = None
+
+    @staticmethod
+    def text(*lines: str) -> Reply:
+        return Reply(tuple(Paragraph((Span(line),)) for line in lines))
+
+
+def spans(*parts: str | Span) -> tuple[Span, ...]:
+    """Build spans: plain strings become plain spans."""
+    return tuple(Span(p) if isinstance(p, str) else p for p in parts)
+
+
+def bold(text: str) -> Span:
+    return Span(text, bold=True)
+
+
+def code(text: str) -> Span:
+    return Span(text, code=True)

@@ -1,0 +1,92 @@
+"""Chat settings: language, subscription, minimum severity, segments, quiet hours."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.alerts import Alert, AlertKind
+from bot.detect import Severity
+from bot.i18n import Language
+from bot.universe import Universe
+
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class SettingsError(ValueError):
+    """A setting the user typed does not parse; ``key`` is a message-catalogue key."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily window (local time of ``timezone``) without alerts; may wrap past midnight."""
+
+    start: time
+    end: time
+    timezone: str
+    critical_breaks_through: bool = True
+
+    def contains(self, at: datetime) -> bool:
+        local = at.astimezone(ZoneInfo(self.timezone)).time()
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def describe(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M} {self.timezone}"
+
+
+def parse_clock(text: str) -> time:
+    match = _CLOCK.match(text.strip())
+    if not match:
+        raise SettingsError("settings.bad_time", value=text[:20])
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_timezone(text: str) -> str:
+    try:
+        ZoneInfo(text.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError("settings.bad_timezone", value=text[:40]) from None
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """Everything the bot remembers about one chat on one platform."""
+
+    platform: str
+    chat_id: str
+    language: Language | None = None
+    subscribed: bool = False
+    min_severity: Severity = Severity.ALERT
+    segments: tuple[str, ...] = ()
+    quiet: QuietHours | None = None
+    disabled_reason: str | None = None
+    mention_role: str | None = None
+
+    def wants(self, alert: Alert, universe: Universe, now: datetime) -> bool:
+        """Whether this chat should get ``alert`` now."""
+        if not self.subscribed or self.disabled_reason:
+            return False
+        if alert.severity < self.min_severity:
+            return False
+        if self.segments and alert.kind is not AlertKind.RECOVER:
+            touched = {
+                seg
+                for mover in alert.top_movers
+                if (inst := universe.get(mover.symbol)) is not None
+                for seg in inst.segments
+            }
+            if not touched & set(self.segments):
+                return False
+        if self.quiet is not None and self.quiet.contains(now):
+            return self.quiet.critical_breaks_through and alert.severity is Severity.CRITICAL
+        return True

@@ -1,0 +1,37 @@
+"""The bot's commands, registered once for every platform."""
+
+from __future__ import annotations
+
+from handlers.exposure import exposure
+from handlers.help import make_help, start
+from handlers.registry import Command, Registry
+from handlers.status import status
+from handlers.subscribe import settings, subscribe, unsubscribe
+
+
+def build_registry() -> Registry:
+    registry = Registry()
+    registry.add(Command("start", start, "cmd.start.summary", "cmd.start.usage"))
+    registry.add(Command("help", make_help(registry), "cmd.help.summary", "cmd.help.usage"))
+    registry.add(Command("exposure", exposure, "cmd.exposure.summary", "cmd.exposure.usage"))
+    registry.add(
+        Command(
+            "subscribe",
+            subscribe,
+            "cmd.subscribe.summary",
+            "cmd.subscribe.usage",
+            admin_in_groups=True,
+        )
+    )
+    registry.add(
+        Command(
+            "unsubscribe",
+            unsubscribe,
+            "cmd.unsubscribe.summary",
+            "cmd.unsubscribe.usage",
+            admin_in_groups=True,
+        )
+    )
+    registry.add(Command("settings", settings, "cmd.settings.summary", "cmd.settings.usage"))
+    registry.add(Command("status", status, "cmd.status.summary", "cmd.status.usage"))
+    return registry

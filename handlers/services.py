@@ -1,0 +1,28 @@
+"""What handlers may use: the core services, never a platform object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.detect import DetectorParams
+from bot.marketdata import MarketData
+from bot.store import Store
+from bot.universe import Universe
+
+
+@dataclass(frozen=True)
+class Services:
+    """Shared by every handler call.
+
+    Attributes:
+        job_errors: the scheduler's last error per job (for ``/status``), read live.
+    """
+
+    universe: Universe
+    store: Store
+    market: MarketData
+    params: DetectorParams
+    clock: Callable[[], datetime]
+    job_errors: Mapping[str, str] = field(default_factory=dict)

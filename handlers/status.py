@@ -1,0 +1,87 @@
+"""``/status``: readings per region, the last price scans, open episodes, job errors."""
+
+from __future__ import annotations
+
+from bot.replies import Bullets, Heading, Paragraph, Reply, spans
+from handlers.registry import Context
+
+
+async def status(ctx: Context) -> Reply:
+    t = ctx.t
+    store = ctx.services.store
+    blocks: list[Heading | Paragraph | Bullets] = [Heading(t("status.title"))]
+
+    blocks.append(Paragraph(spans(t("status.readings"))))
+    readings = store.latest_readings()
+    if readings:
+        blocks.append(
+            Bullets(
+                tuple(
+                    spans(
+                        t(
+                            "status.reading",
+                            region=t(f"region.{region}"),
+                            label=t(f"label.{body['label']}"),
+                            severity=t(f"severity.{body['severity']}"),
+                            time=str(body["as_of"])[:16].replace("T", " "),
+                        )
+                    )
+                    for region, body in sorted(readings.items())
+                )
+            )
+        )
+    else:
+        blocks.append(Paragraph(spans(t("status.no_readings"))))
+
+    blocks.append(Paragraph(spans(t("status.scans"))))
+    scans = store.scan_status()
+    if scans:
+        items = []
+        for s in scans:
+            success = (
+                f"{s.last_success:%Y-%m-%d %H:%M} UTC" if s.last_success else t("status.never")
+            )
+            region = t(f"region.{s.region}")
+            if s.last_error:
+                items.append(
+                    spans(
+                        t(
+                            "status.scan_error",
+                            region=region,
+                            source=s.source,
+                            success=success,
+                            error=s.last_error[:200],
+                        )
+                    )
+                )
+            else:
+                items.append(
+                    spans(t("status.scan", region=region, source=s.source, success=success))
+                )
+        items += [spans(f"{job}: {error[:200]}") for job, error in ctx.services.job_errors.items()]
+        blocks.append(Bullets(tuple(items)))
+    else:
+        blocks.append(Paragraph(spans(t("status.no_scans"))))
+
+    blocks.append(Paragraph(spans(t("status.episodes"))))
+    episodes = store.episodes()
+    if episodes:
+        blocks.append(
+            Bullets(
+                tuple(
+                    spans(
+                        t(
+                            "status.episode",
+                            label=t(f"label.{e.label.value}"),
+                            regions=", ".join(t(f"region.{r}") for r in e.regions),
+                            since=f"{e.opened_at:%Y-%m-%d %H:%M} UTC",
+                            severity=t(f"severity.{e.severity}"),
+                        )
+                    )
+                    for e in episodes
+                )
+            )
+        )
+    else:
+        blocks.append(Paragraph(spans(t("status.no_episodes"))))
+    return Reply(tuple(blocks))

@@ -1,0 +1,146 @@
+"""``/subscribe``, ``/unsubscribe`` and ``/settings``: which alerts reach this chat."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.detect import Severity
+from bot.i18n import LANGUAGES
+from bot.replies import Heading, Paragraph, Reply, spans
+from bot.subscriptions import ChatSettings, QuietHours, SettingsError, parse_clock, parse_timezone
+from handlers.registry import Context, UsageError
+
+SUBSCRIBABLE = (Severity.WATCH, Severity.ALERT, Severity.CRITICAL)
+
+
+def _severity(value: str) -> Severity:
+    try:
+        severity = Severity.parse(value)
+    except ValueError:
+        raise UsageError("subscribe.bad_severity", value=value[:20]) from None
+    if severity not in SUBSCRIBABLE:
+        raise UsageError("subscribe.bad_severity", value=value[:20])
+    return severity
+
+
+def _segments(ctx: Context, values: tuple[str, ...]) -> tuple[str, ...]:
+    known = ctx.services.universe.segments
+    if len(values) == 1 and values[0].lower() in ("all", "alle"):
+        return ()
+    chosen = []
+    for value in values:
+        key = value.lower().strip(",")
+        if key not in known:
+            raise UsageError("subscribe.bad_segment", segment=value[:30], known=", ".join(known))
+        if key not in chosen:
+            chosen.append(key)
+    return tuple(chosen)
+
+
+def _chat(ctx: Context) -> ChatSettings:
+    inv = ctx.invocation
+    return ctx.services.store.chat(inv.platform, inv.chat_id)
+
+
+def _save(ctx: Context, chat: ChatSettings) -> None:
+    ctx.services.store.save_chat(chat, ctx.services.clock())
+
+
+def _describe(ctx: Context, chat: ChatSettings) -> Reply:
+    t = ctx.t
+    segments = ", ".join(chat.segments) if chat.segments else t("settings.all")
+    if chat.quiet is None:
+        quiet = t("settings.none")
+    else:
+        through = (
+            "settings.breaks_through" if chat.quiet.critical_breaks_through else ("settings.silent")
+        )
+        quiet = f"{chat.quiet.describe()} ({t(through)})"
+    lines = [
+        t("settings.subscribed", value=t("settings.yes" if chat.subscribed else "settings.no")),
+        t("settings.severity", value=t(f"severity.{chat.min_severity}")),
+        t("settings.segments", value=segments),
+        t("settings.quiet", value=quiet),
+        t("settings.language", value=ctx.language),
+    ]
+    return Reply((Heading(t("settings.title")), *(Paragraph(spans(line)) for line in lines)))
+
+
+async def subscribe(ctx: Context) -> Reply:
+    """``/subscribe [watch|alert|critical] [segment ...]``."""
+    args = ctx.args
+    chat = _chat(ctx)
+    severity = chat.min_severity if chat.subscribed else Severity.ALERT
+    if args and args[0].lower() in ("watch", "alert", "critical", "none"):
+        severity = _severity(args[0])
+        args = args[1:]
+    segments = _segments(ctx, args) if args else chat.segments
+    chat = replace(
+        chat,
+        subscribed=True,
+        min_severity=severity,
+        segments=segments,
+        language=chat.language or ctx.language,
+        disabled_reason=None,
+    )
+    _save(ctx, chat)
+    return Reply.text(
+        ctx.t(
+            "subscribe.done",
+            severity=ctx.t(f"severity.{severity}"),
+            segments=", ".join(segments) if segments else ctx.t("settings.all"),
+        )
+    )
+
+
+async def unsubscribe(ctx: Context) -> Reply:
+    chat = _chat(ctx)
+    if not chat.subscribed:
+        return Reply.text(ctx.t("unsubscribe.not_subscribed"))
+    _save(ctx, replace(chat, subscribed=False))
+    return Reply.text(ctx.t("unsubscribe.done"))
+
+
+def _quiet(args: tuple[str, ...]) -> QuietHours | None:
+    if len(args) == 1 and args[0].lower() in ("off", "aus", "none"):
+        return None
+    if len(args) not in (2, 3) or "-" not in args[0]:
+        raise UsageError("settings.bad_time", value=" ".join(args)[:30])
+    start, _, end = args[0].partition("-")
+    breaks = True
+    if len(args) == 3:
+        if args[2].lower() not in ("critical", "none"):
+            raise UsageError("settings.bad_key", value=args[2][:20])
+        breaks = args[2].lower() == "critical"
+    try:
+        return QuietHours(parse_clock(start), parse_clock(end), parse_timezone(args[1]), breaks)
+    except SettingsError as exc:
+        raise UsageError(exc.key, **exc.values) from None
+
+
+async def settings(ctx: Context) -> Reply:
+    """``/settings`` shows; ``/settings KEY VALUE...`` changes (admins only in groups)."""
+    chat = _chat(ctx)
+    if not ctx.args:
+        return _describe(ctx, chat)
+    inv = ctx.invocation
+    if inv.chat_type != "private" and not await inv.check_admin():
+        return Reply.text(ctx.t("error.admin_only", command="settings"))
+    key, values = ctx.args[0].lower(), ctx.args[1:]
+    if key == "severity" and len(values) == 1:
+        chat = replace(chat, min_severity=_severity(values[0]))
+    elif key == "segments" and values:
+        chat = replace(chat, segments=_segments(ctx, values))
+    elif key == "quiet" and values:
+        chat = replace(chat, quiet=_quiet(values))
+    elif key == "language" and len(values) == 1:
+        language = values[0].lower()
+        if language not in LANGUAGES:
+            raise UsageError("settings.bad_language")
+        chat = replace(chat, language="de" if language == "de" else "en")
+    else:
+        raise UsageError("settings.bad_key", value=" ".join(ctx.args)[:40])
+    _save(ctx, chat)
+    updated = Context(ctx.invocation, ctx.args, chat.language or ctx.language, ctx.services)
+    described = _describe(updated, chat)
+    return Reply((Paragraph(spans(updated.t("settings.updated"))), *described.blocks))
