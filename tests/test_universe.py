@@ -159,6 +159,7 @@ def test_a_replacement_file_that_is_missing_or_broken(tmp_path: Path) -> None:
     duplicate.write_text(
         '[regions.us]\nname="US"\ncalendar="XNYS"\ntimezone="America/New_York"\n'
         '[segments.compute]\nrole="infrastructure"\nname="C"\nshock_role="x"\n'
+        'name_de="C"\nshock_role_de="x"\n'
         '[[instruments]]\nsymbol="NVDA"\nname="Nvidia"\nregion="us"\ncurrency="USD"\n'
         'segments=["compute"]\n'
         '[[instruments]]\nsymbol="NVDA"\nname="Nvidia"\nregion="us"\ncurrency="USD"\n'
