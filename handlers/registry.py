@@ -143,7 +143,12 @@ class Dispatcher:
         self.rate = rate or RateLimit()
 
     def language_for(self, invocation: Invocation) -> Language:
-        stored = self.services.store.chat_language(invocation.platform, invocation.chat_id)
+        """The chat's chosen language, else the user's; never fails a command."""
+        try:
+            stored = self.services.store.chat_language(invocation.platform, invocation.chat_id)
+        except Exception:
+            log.exception("chat language of %s unavailable", invocation.chat_id)
+            stored = None
         return stored or resolve_language(invocation.user_language)
 
     async def dispatch(self, invocation: Invocation) -> Reply | None:
