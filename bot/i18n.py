@@ -296,8 +296,8 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "de": "ENTWARNUNG: {title} ({region})",
     },
     "alert.calm": {
-        "en": "Calm again since {since} UTC.",
-        "de": "Seit {since} UTC wieder ruhig.",
+        "en": "Back to normal as of {since} UTC.",
+        "de": "Wieder normal, Stand {since} UTC.",
     },
     "alert.moves": {
         "en": "AI infrastructure {basket} | market {market}",

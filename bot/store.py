@@ -129,17 +129,24 @@ class Store:
 
     def __init__(self, path: Path | str) -> None:
         self.path = path
-        if isinstance(path, Path):
+        if str(path) != ":memory:":
+            parent = Path(path).parent
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"cannot create {path.parent}: {exc.strerror}") from None
+                raise StoreError(f"cannot create {parent}: {exc.strerror}") from None
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {path}: {exc}") from None
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            self._db.close()
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(f"cannot open database {path}: {exc}") from None
 
     def _migrate(self) -> None:
@@ -330,7 +337,7 @@ class Store:
             "last_attempt = excluded.last_attempt, "
             "last_success = COALESCE(excluded.last_success, scans.last_success), "
             "last_error = excluded.last_error",
-            (region, source, _ts(at), None if error else _ts(at), error),
+            (region, source, _ts(at), None if error is not None else _ts(at), error),
         )
 
     def scan_status(self) -> list[ScanStatus]:

@@ -1,0 +1,321 @@
+"""The SQLite store: alert idempotency across restarts, round-trips, scan status, bad files."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.alerts import Alert, AlertKind
+from bot.detect import Label, Mover, Reading, Severity, Stats
+from bot.episodes import Episode
+from bot.store import SCHEMA_VERSION, ScanStatus, Store, StoreError
+
+T0 = datetime(2025, 1, 27, 14, 30, tzinfo=UTC)
+TOKYO = timezone(timedelta(hours=9))
+STATS = Stats(
+    basket_ret=-0.1734,
+    control_ret=-0.0123,
+    software_ret=0.0051,
+    beta=1.234,
+    z_div=-7.81,
+    z_sw=0.4,
+    z_mkt=-1.4,
+    z_div_loo=-6.9,
+    breadth=0.85,
+    broad_index_ret=-0.015,
+    top_movers=(Mover("NVDA", -0.169, -9.1), Mover("TSM", -0.132, -7.2)),
+    basket_names=14,
+)
+
+
+def minutes(n: float) -> datetime:
+    return T0 + timedelta(minutes=n)
+
+
+def make_alert(key: str, fired_at: datetime, kind: AlertKind = AlertKind.OPEN) -> Alert:
+    return Alert(
+        key=key,
+        episode_id="2025-01-27:us:down",
+        kind=kind,
+        label=Label.DIVERGENCE_DOWN,
+        severity=Severity.CRITICAL,
+        region="us",
+        direction="down",
+        fired_at=fired_at,
+        data_time=fired_at - timedelta(minutes=5),
+        stats=STATS,
+        agreeing_regions=("jp",),
+        reasons=("AI infrastructure -17.34% vs market -1.23%",),
+    )
+
+
+def make_reading(region: str, at: datetime, label: Label = Label.QUIET) -> Reading:
+    severity = Severity.NONE if label is Label.QUIET else Severity.ALERT
+    return Reading(region, at, label, severity, 0.93, STATS, False, (f"{region} at {at:%H:%M}",))
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    s = Store(":memory:")
+    yield s
+    s.close()
+
+
+# --- alerts ---------------------------------------------------------------------------------
+
+
+def test_record_alert_is_true_once_per_key(store: Store) -> None:
+    alert = make_alert("2025-01-27:us:down:open:critical", T0)
+
+    assert store.record_alert(alert) is True
+    assert store.record_alert(alert) is False
+    assert store.record_alert(make_alert(alert.key, minutes(5))) is False
+    assert store.alerts() == [alert.as_dict()]
+
+
+def test_a_restart_never_repeats_an_alert(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    alert = make_alert("2025-01-27:us:down:open:critical", T0)
+    first = Store(path)
+    assert first.record_alert(alert) is True
+    first.close()
+
+    second = Store(path)
+    try:
+        assert second.record_alert(alert) is False
+        assert second.record_alert(make_alert("2025-01-27:us:down:recover", minutes(90))) is True
+        assert [a["key"] for a in second.alerts()] == [
+            "2025-01-27:us:down:open:critical",
+            "2025-01-27:us:down:recover",
+        ]
+    finally:
+        second.close()
+
+
+def test_alerts_come_back_in_firing_order_and_since_filters(store: Store) -> None:
+    late = make_alert("c", minutes(120), AlertKind.RECOVER)
+    early = make_alert("a", T0)
+    middle = make_alert("b", minutes(60), AlertKind.ESCALATE)
+    for alert in (late, early, middle):
+        assert store.record_alert(alert)
+
+    assert store.alerts() == [early.as_dict(), middle.as_dict(), late.as_dict()]
+    assert store.alerts(since=minutes(60)) == [middle.as_dict(), late.as_dict()]
+    assert store.alerts(since=minutes(61)) == [late.as_dict()]
+    assert store.alerts(since=minutes(121)) == []
+    # the same instant given in another time zone filters the same way
+    assert store.alerts(since=minutes(60).astimezone(TOKYO)) == [middle.as_dict(), late.as_dict()]
+
+
+def test_stored_alerts_keep_their_json(store: Store) -> None:
+    alert = make_alert("k", T0)
+    store.record_alert(alert)
+
+    [body] = store.alerts()
+
+    assert body["time"] == "2025-01-27T14:30:00+00:00"
+    assert body["data_time"] == "2025-01-27T14:25:00+00:00"
+    assert body["kind"] == "open"
+    assert body["severity"] == "critical"
+    assert body["agreeing_regions"] == ["jp"]
+    assert body["top_movers"] == [
+        {"symbol": "NVDA", "ret": -0.169, "z": -9.1},
+        {"symbol": "TSM", "ret": -0.132, "z": -7.2},
+    ]
+
+
+# --- episodes -------------------------------------------------------------------------------
+
+
+OPEN_EPISODE = Episode(
+    id="2025-01-27:us:down",
+    group="us",
+    session=date(2025, 1, 27),
+    direction="down",
+    label=Label.BROAD_SELLOFF,
+    severity=Severity.CRITICAL,
+    opened_at=T0,
+    updated_at=minutes(45),
+    regions=("us_pre", "us"),
+    quiet_readings=2,
+    quiet_since=minutes(30),
+    closed_at=None,
+)
+CLOSED_EPISODE = Episode(
+    id="2025-01-27:asia:up",
+    group="asia",
+    session=date(2025, 1, 27),
+    direction="up",
+    label=Label.DIVERGENCE_UP,
+    severity=Severity.WATCH,
+    opened_at=T0 - timedelta(hours=6),
+    updated_at=T0 - timedelta(hours=2),
+    regions=("jp",),
+    quiet_readings=3,
+    quiet_since=T0 - timedelta(hours=3),
+    closed_at=T0 - timedelta(hours=2),
+)
+
+
+def test_episodes_round_trip_every_field(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    first = Store(path)
+    first.save_episodes([OPEN_EPISODE, CLOSED_EPISODE])
+    first.close()
+
+    second = Store(path)
+    try:
+        assert second.episodes() == [OPEN_EPISODE]
+        assert second.episodes(open_only=False) == [CLOSED_EPISODE, OPEN_EPISODE]
+        [loaded] = second.episodes()
+    finally:
+        second.close()
+    assert loaded.session == date(2025, 1, 27)
+    assert loaded.regions == ("us_pre", "us")
+    assert loaded.label is Label.BROAD_SELLOFF
+    assert loaded.severity is Severity.CRITICAL
+    for moment in (loaded.opened_at, loaded.updated_at, loaded.quiet_since):
+        assert moment is not None
+        assert moment.utcoffset() == timedelta(0)
+    assert loaded.opened_at == T0
+    assert loaded.quiet_since == minutes(30)
+    assert loaded.closed_at is None
+
+
+def test_episodes_in_another_time_zone_come_back_as_the_same_instant(store: Store) -> None:
+    tokyo = Episode(
+        id="2025-01-28:asia:down",
+        group="asia",
+        session=date(2025, 1, 28),
+        direction="down",
+        label=Label.DIVERGENCE_DOWN,
+        severity=Severity.ALERT,
+        opened_at=datetime(2025, 1, 28, 10, 0, tzinfo=TOKYO),
+        updated_at=datetime(2025, 1, 28, 11, 0, tzinfo=TOKYO),
+    )
+    store.save_episodes([tokyo])
+
+    [loaded] = store.episodes()
+
+    assert loaded == tokyo
+    assert loaded.opened_at == datetime(2025, 1, 28, 1, 0, tzinfo=UTC)
+    assert loaded.opened_at.utcoffset() == timedelta(0)
+    assert loaded.regions == ()
+    assert loaded.quiet_since is None
+
+
+def test_saving_an_episode_again_replaces_it(store: Store) -> None:
+    store.save_episodes([OPEN_EPISODE])
+    closed = replace(OPEN_EPISODE, closed_at=minutes(90))
+
+    store.save_episodes([closed])
+
+    assert store.episodes() == []
+    assert store.episodes(open_only=False) == [closed]
+
+
+# --- readings -------------------------------------------------------------------------------
+
+
+def test_latest_readings_gives_the_newest_per_region(store: Store) -> None:
+    jp_old = make_reading("jp", T0 - timedelta(hours=6))
+    us_old = make_reading("us", T0)
+    jp_new = make_reading("jp", T0 - timedelta(hours=5), Label.DIVERGENCE_DOWN)
+    us_new = make_reading("us", minutes(60), Label.BROAD_SELLOFF)
+    for r in (jp_old, us_old, jp_new, us_new):
+        store.save_reading(r, taken_at=r.as_of + timedelta(minutes=1))
+
+    latest = store.latest_readings()
+
+    assert latest == {"jp": jp_new.as_dict(), "us": us_new.as_dict()}
+    assert latest["us"]["label"] == "broad_selloff"
+    assert latest["us"]["as_of"] == "2025-01-27T15:30:00+00:00"
+
+
+def test_latest_readings_is_empty_without_readings(store: Store) -> None:
+    assert store.latest_readings() == {}
+
+
+# --- scans ----------------------------------------------------------------------------------
+
+
+def test_record_scan_keeps_the_last_success_and_clears_the_error(store: Store) -> None:
+    store.record_scan("jp", "yahoo", T0, error="timeout")
+    assert store.scan_status() == [ScanStatus("jp", "yahoo", T0, None, "timeout")]
+
+    store.record_scan("jp", "yahoo", minutes(10))
+    assert store.scan_status() == [ScanStatus("jp", "yahoo", minutes(10), minutes(10), None)]
+
+    store.record_scan("jp", "yahoo", minutes(20), error="HTTP 503")
+    assert store.scan_status() == [ScanStatus("jp", "yahoo", minutes(20), minutes(10), "HTTP 503")]
+
+    store.record_scan("jp", "yahoo", minutes(30))
+    store.record_scan("eu", "yahoo", minutes(31), error="no data")
+    assert store.scan_status() == [
+        ScanStatus("eu", "yahoo", minutes(31), None, "no data"),
+        ScanStatus("jp", "yahoo", minutes(30), minutes(30), None),
+    ]
+
+
+# --- files the store cannot use ---------------------------------------------------------------
+
+
+def test_a_newer_schema_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "newer.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+
+    with pytest.raises(StoreError, match=re.escape(str(path))) as info:
+        Store(path)
+
+    assert f"schema {SCHEMA_VERSION + 1}" in str(info.value)
+
+
+def test_the_current_schema_reopens(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    Store(path).close()
+    Store(path).close()
+
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    finally:
+        db.close()
+
+
+def test_missing_parent_directories_are_created(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "bot.sqlite3"
+    Store(path).close()
+    assert path.is_file()
+
+
+def test_a_parent_that_cannot_be_created_raises_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a regular file")
+
+    with pytest.raises(StoreError, match="cannot create"):
+        Store(blocker / "sub" / "bot.sqlite3")
+
+
+def test_a_path_under_a_regular_file_given_as_text_raises_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a regular file")
+
+    with pytest.raises(StoreError, match="cannot open database"):
+        Store(str(blocker / "bot.sqlite3"))
+
+
+def test_a_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.sqlite3"
+    path.write_bytes(bytes(range(256)) * 16)
+
+    with pytest.raises(StoreError, match=re.escape(str(path))):
+        Store(path)
