@@ -309,7 +309,7 @@ def test_a_path_under_a_regular_file_given_as_text_raises_store_error(tmp_path: 
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a regular file")
 
-    with pytest.raises(StoreError, match="cannot open database"):
+    with pytest.raises(StoreError, match="cannot create"):
         Store(str(blocker / "bot.sqlite3"))
 
 
