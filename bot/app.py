@@ -11,12 +11,21 @@ from datetime import UTC, datetime, timedelta
 
 from bot.adapters.base import AlertSink, Dispatcher
 from bot.adapters.console import ConsoleAdapter
-from bot.adapters.telegram import TelegramAdapter, TelegramConfig
+from bot.adapters.telegram import (
+    TelegramAdapter,
+    TelegramConfig,
+    TelegramTransport,
+    is_group_chat,
+    render_alert,
+)
 from bot.config import LoadedConfig
+from bot.delivery import OutboxSink
 from bot.episodes import EpisodeBook
 from bot.marketdata import MarketData
+from bot.outbox import Outbox
 from bot.pipeline import AlertPipeline
 from bot.regions import scan_regions
+from bot.sender import OutboxSender, SenderSettings
 from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.prices import PriceSource
 from bot.sources.yahoo import YahooPriceSource
@@ -79,6 +88,7 @@ class App:
         self.clock = clock
         self.health = JobHealth()
         self.telegram: TelegramAdapter | None = None
+        self.senders: list[asyncio.Task[None]] = []
 
     async def run(self, stop: asyncio.Event) -> None:
         """Scan on schedule until ``stop`` is set; then shut everything down."""
@@ -101,9 +111,33 @@ class App:
             sinks: list[AlertSink] = list(self.extra_sinks)
             tg = telegram_config(self.loaded)
             if tg is not None:
-                self.telegram = TelegramAdapter(tg, commands, store, universe, self.clock)
+                self.telegram = TelegramAdapter(tg, commands)
                 await self.telegram.start()
-                sinks.append(self.telegram)
+                sender = OutboxSender(
+                    Outbox(store),
+                    TelegramTransport(self.telegram.app.bot),
+                    SenderSettings(),
+                    on_unreachable=lambda chat, why: store.disable_chat(
+                        "telegram", chat, why, self.clock()
+                    ),
+                    on_migrate=lambda old, new: store.migrate_chat(
+                        "telegram", old, new, self.clock()
+                    ),
+                    clock=self.clock,
+                )
+                self.senders.append(asyncio.create_task(sender.run(stop), name="telegram-sender"))
+                sinks.append(
+                    OutboxSink(
+                        "telegram",
+                        sender.outbox,
+                        store,
+                        universe,
+                        render_alert,
+                        is_group_chat,
+                        self.clock,
+                        sender,
+                    )
+                )
             if not sinks:
                 sinks.append(ConsoleAdapter(sys.stdout))
             book = EpisodeBook(settings.episodes, store.episodes())
@@ -153,6 +187,9 @@ class App:
             log.info("shutting down")
             scheduler.shutdown(wait=False)
         finally:
+            stop.set()
+            if self.senders:
+                await asyncio.gather(*self.senders, return_exceptions=True)
             if self.telegram is not None:
                 await self.telegram.stop()
             store.close()

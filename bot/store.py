@@ -157,6 +157,11 @@ class Store:
             )
         self._db.executescript(f"BEGIN;\n{_SCHEMA}\nPRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;")
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open database, for sibling modules that own their own tables (the outbox)."""
+        return self._db
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         self._db.execute("BEGIN IMMEDIATE")

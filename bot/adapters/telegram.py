@@ -2,29 +2,27 @@
 
 The only module that imports ``telegram``. It turns updates into neutral invocations, renders
 neutral replies and alerts as HTML (every dynamic field escaped, split at 4096 characters on
-line boundaries) and maps Telegram's failures: a blocked bot or a vanished chat disables the
-chat's subscription; a group that became a supergroup keeps its subscription under the new id.
+line boundaries) and classifies Telegram's failures for the outbox sender: a blocked bot or a
+vanished chat is unreachable (its subscription is disabled); a group that became a supergroup
+moves (its subscription follows); a 429 says how long to wait.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from telegram import BotCommand, BotCommandScopeDefault, LinkPreviewOptions, Update
+from telegram import Bot, BotCommand, BotCommandScopeDefault, LinkPreviewOptions, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from bot.alerts import Alert
-from bot.i18n import LANGUAGES, translate
+from bot.i18n import LANGUAGES, Language, translate
 from bot.render import alert_text
 from bot.render_chat import telegram_alert, telegram_html
-from bot.store import Store
-from bot.universe import Universe
+from bot.sender import TransportError
 from handlers.registry import ChatType as NeutralChatType
 from handlers.registry import Dispatcher, Invocation
 
@@ -69,23 +67,13 @@ def parse_command(text: str, bot_username: str | None) -> tuple[str, str] | None
 
 
 class TelegramAdapter:
-    """Runs the bot on Telegram and delivers alerts to subscribed chats."""
+    """Runs the bot on Telegram: commands in, replies out. Alerts go through the outbox."""
 
     name = PLATFORM
 
-    def __init__(
-        self,
-        config: TelegramConfig,
-        dispatcher: Dispatcher,
-        store: Store,
-        universe: Universe,
-        clock: Callable[[], datetime],
-    ) -> None:
+    def __init__(self, config: TelegramConfig, dispatcher: Dispatcher) -> None:
         self.config = config
         self.dispatcher = dispatcher
-        self.store = store
-        self.universe = universe
-        self.clock = clock
         self.app: Application = (  # type: ignore[type-arg]
             ApplicationBuilder()
             .token(config.token)
@@ -184,48 +172,43 @@ class TelegramAdapter:
             link_preview_options=LinkPreviewOptions(is_disabled=True),
         )
 
-    async def send_alert(self, alert: Alert) -> None:
-        """Deliver to every subscribed chat that wants this alert."""
-        now = self.clock()
-        for chat in self.store.subscribed_chats(PLATFORM):
-            if not chat.wants(alert, self.universe, now):
-                continue
-            text = alert_text(alert, chat.language or "en")
-            for chunk in telegram_alert(text):
-                if not await self.deliver(chat.chat_id, chunk, alert.key):
-                    break
 
-    async def deliver(self, chat_id: str, html_text: str, what: str) -> bool:
-        """Send one message, handling Telegram's answers; ``False`` if the chat is unusable."""
-        target = chat_id
-        for _ in range(3):
-            try:
-                await self._send(target, html_text)
-                return True
-            except ChatMigrated as exc:
-                new_id = str(exc.new_chat_id)
-                log.info("telegram: chat %s became %s; subscription moved", target, new_id)
-                self.store.migrate_chat(PLATFORM, target, new_id, self.clock())
-                target = new_id
-            except Forbidden as exc:
-                log.warning(
-                    "telegram: chat %s unreachable (%s); subscription disabled", target, exc.message
-                )
-                self.store.disable_chat(PLATFORM, target, exc.message, self.clock())
-                return False
-            except BadRequest as exc:
-                if any(p in exc.message.lower() for p in PERMANENT_BAD_REQUESTS):
-                    log.warning("telegram: chat %s: %s; subscription disabled", target, exc.message)
-                    self.store.disable_chat(PLATFORM, target, exc.message, self.clock())
-                    return False
-                log.error("telegram: %s to chat %s rejected: %s", what, target, exc.message)
-                return True
-            except RetryAfter as exc:
-                wait = exc.retry_after
-                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-                log.warning("telegram: flood limit for chat %s; waiting %.0f s", target, seconds)
-                await asyncio.sleep(seconds)
-            except TelegramError as exc:
-                log.error("telegram: %s to chat %s failed: %s", what, target, exc.message)
-                return True
-        return True
+def render_alert(alert: Alert, language: Language) -> list[str]:
+    """An alert as Telegram HTML messages in a chat's language."""
+    return telegram_alert(alert_text(alert, language))
+
+
+def is_group_chat(chat_id: str) -> bool:
+    """Groups, supergroups and channels have negative ids on Telegram."""
+    return chat_id.startswith("-")
+
+
+class TelegramTransport:
+    """Sends outbox messages through the Bot API and classifies Telegram's answers."""
+
+    platform = PLATFORM
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, chat_id: str, text: str) -> None:
+        try:
+            await self.bot.send_message(
+                int(chat_id),
+                text,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            raise TransportError(exc.message, retry_after=seconds) from None
+        except ChatMigrated as exc:
+            raise TransportError(exc.message, migrate_to=str(exc.new_chat_id)) from None
+        except Forbidden as exc:
+            raise TransportError(exc.message, unreachable=True) from None
+        except BadRequest as exc:
+            gone = any(p in exc.message.lower() for p in PERMANENT_BAD_REQUESTS)
+            raise TransportError(exc.message, unreachable=gone, permanent=not gone) from None
+        except TelegramError as exc:  # TimedOut, NetworkError, server errors: try again later
+            raise TransportError(exc.message) from None

@@ -1,0 +1,70 @@
+"""Alerts into the outbox: one message row per (alert, chat, part), per chat language."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.alerts import Alert
+from bot.i18n import Language
+from bot.outbox import NewMessage, Outbox
+from bot.sender import OutboxSender
+from bot.store import Store
+from bot.universe import Universe
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[[Alert, Language], list[str]]
+
+
+class OutboxSink:
+    """An alert sink for one chat platform: renders per chat, enqueues, wakes the sender."""
+
+    def __init__(
+        self,
+        platform: str,
+        outbox: Outbox,
+        store: Store,
+        universe: Universe,
+        render: Renderer,
+        is_group: Callable[[str], bool],
+        clock: Callable[[], datetime],
+        sender: OutboxSender | None = None,
+    ) -> None:
+        self.name = platform
+        self.platform = platform
+        self.outbox = outbox
+        self.store = store
+        self.universe = universe
+        self.render = render
+        self.is_group = is_group
+        self.clock = clock
+        self.sender = sender
+
+    async def send_alert(self, alert: Alert) -> None:
+        now = self.clock()
+        messages: list[NewMessage] = []
+        rendered: dict[Language, list[str]] = {}
+        for chat in self.store.subscribed_chats(self.platform):
+            if not chat.wants(alert, self.universe, now):
+                continue
+            language = chat.language or "en"
+            if language not in rendered:
+                rendered[language] = self.render(alert, language)
+            for part, text in enumerate(rendered[language]):
+                messages.append(
+                    NewMessage(
+                        key=f"{alert.key}|{self.platform}|{chat.chat_id}|{part}",
+                        platform=self.platform,
+                        chat_id=chat.chat_id,
+                        is_group=self.is_group(chat.chat_id),
+                        alert_key=alert.key,
+                        severity=int(alert.severity),
+                        text=text,
+                    )
+                )
+        added = self.outbox.enqueue(messages, now)
+        log.info("%s: alert %s queued for %d messages", self.platform, alert.key, added)
+        if self.sender is not None:
+            self.sender.wake()

@@ -1,0 +1,68 @@
+"""Send-rate limits of a chat platform, as pure bookkeeping over a clock the caller passes.
+
+Telegram: about one message per second per chat, 20 per minute per group or channel and 30 per
+second overall. Pauses from a 429's ``retry_after`` apply to the one chat that got it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-chat spacing, per-group window and an overall rate (messages per second)."""
+
+    per_chat_interval: timedelta = timedelta(seconds=1)
+    group_per_minute: int = 20
+    overall_per_second: float = 29.5
+
+
+@dataclass
+class RateLimiter:
+    """When may the next message go to a chat? Each decision is recorded with :meth:`sent`."""
+
+    limits: Limits = field(default_factory=Limits)
+    _last_to_chat: dict[str, datetime] = field(default_factory=dict)
+    _group_window: dict[str, deque[datetime]] = field(default_factory=dict)
+    _paused_until: dict[str, datetime] = field(default_factory=dict)
+    _next_overall: datetime | None = None
+
+    def ready_at(self, chat_id: str, is_group: bool, now: datetime) -> datetime:
+        """The earliest time a message to ``chat_id`` may go (``now`` if it may go now)."""
+        at = now
+        paused = self._paused_until.get(chat_id)
+        if paused is not None:
+            at = max(at, paused)
+        last = self._last_to_chat.get(chat_id)
+        if last is not None:
+            at = max(at, last + self.limits.per_chat_interval)
+        if is_group:
+            window = self._group_window.get(chat_id)
+            if window is not None:
+                while window and now - window[0] >= timedelta(minutes=1):
+                    window.popleft()
+                if len(window) >= self.limits.group_per_minute:
+                    at = max(at, window[0] + timedelta(minutes=1))
+        return at
+
+    def overall_ready_at(self, now: datetime) -> datetime:
+        return now if self._next_overall is None else max(now, self._next_overall)
+
+    def sent(self, chat_id: str, is_group: bool, at: datetime) -> None:
+        self._last_to_chat[chat_id] = at
+        if is_group:
+            self._group_window.setdefault(chat_id, deque()).append(at)
+        step = timedelta(seconds=1 / self.limits.overall_per_second)
+        base = at if self._next_overall is None else max(at, self._next_overall)
+        self._next_overall = base + step
+
+    def pause(self, chat_id: str, until: datetime) -> None:
+        """Hold one chat back (a 429 for it); the others are not affected."""
+        self._paused_until[chat_id] = max(until, self._paused_until.get(chat_id, until))
+
+    def forget(self, chat_id: str) -> None:
+        for book in (self._last_to_chat, self._group_window, self._paused_until):
+            book.pop(chat_id, None)
