@@ -12,6 +12,28 @@ from bot.detect import Label, Mover, Severity, Stats
 Direction = Literal["down", "up"]
 
 
+@dataclass(frozen=True)
+class Headline:
+    """A matched news item shown with an alert ("why it fired") or by ``/news``."""
+
+    title: str
+    feed: str
+    link: str | None
+    published: datetime | None
+    symbols: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "title": self.title,
+            "feed": self.feed,
+            "link": self.link,
+            "published": self.published.isoformat() if self.published else None,
+            "symbols": list(self.symbols),
+            "themes": list(self.themes),
+        }
+
+
 class AlertKind(StrEnum):
     """Where in its episode an alert stands."""
 
@@ -31,12 +53,13 @@ class Alert:
         label: the detector's label that fired (for a recovery: the episode's label).
         severity: the severity notified (raised one level when two regions agree).
         region: the scan region whose reading fired it (``jp``, ``eu``, ``us_pre``, ``us``).
-        direction: ``down`` or ``up``.
+        direction: ``down`` or ``up``; ``None`` for a news burst.
         fired_at: when the bot raised it (UTC).
         data_time: the time of the prices it rests on (UTC).
         stats: basket, control and software moves, z-scores, breadth, top movers.
         agreeing_regions: other regions with an open episode in the same direction.
         reasons: the detector's explanation, one line each.
+        headlines: matched news of the preceding hours that explain it.
     """
 
     key: str
@@ -45,12 +68,13 @@ class Alert:
     label: Label
     severity: Severity
     region: str
-    direction: Direction
+    direction: Direction | None
     fired_at: datetime
     data_time: datetime
     stats: Stats | None = None
     agreeing_regions: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
+    headlines: tuple[Headline, ...] = ()
 
     @property
     def top_movers(self) -> tuple[Mover, ...]:
@@ -83,4 +107,5 @@ class Alert:
             "agreeing_regions": list(self.agreeing_regions),
             "top_movers": [m.as_dict() for m in self.top_movers],
             "reasons": list(self.reasons),
+            "headlines": [h.as_dict() for h in self.headlines],
         }

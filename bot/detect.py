@@ -42,6 +42,8 @@ class Label(StrEnum):
     BROAD_RALLY = "broad_rally"
     SINGLE_STOCK = "single_stock"
     NO_DECISION = "no_decision"
+    NEWS_BURST = "news_burst"
+    """Not a detector verdict: a burst of headlines on one theme (the news watch)."""
 
     @property
     def is_divergence(self) -> bool:

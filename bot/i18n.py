@@ -319,6 +319,8 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "de": "Gleiche Bewegung in {regions}: eine Stufe höher.",
     },
     "alert.data_time": {"en": "Data as of {time} UTC", "de": "Daten von {time} UTC"},
+    "alert.why": {"en": "Why it fired:", "de": "Warum:"},
+    "alert.burst_headline": {"en": "{severity}: {title}", "de": "{severity}: {title}"},
     # --- vocabulary -----------------------------------------------------------------------
     "label.quiet": {"en": "quiet", "de": "ruhig"},
     "label.ai_infra_divergence_down": {
@@ -333,6 +335,7 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "label.broad_rally": {"en": "broad rally", "de": "breite Rally"},
     "label.single_stock": {"en": "single-stock move", "de": "Einzelwert-Bewegung"},
     "label.no_decision": {"en": "no decision", "de": "keine Entscheidung"},
+    "label.news_burst": {"en": "news burst", "de": "Nachrichtenwelle"},
     "severity.none": {"en": "none", "de": "keine"},
     "severity.watch": {"en": "watch", "de": "beobachten"},
     "severity.alert": {"en": "alert", "de": "Warnung"},

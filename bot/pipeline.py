@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 
 from bot.adapters.base import Dispatcher
-from bot.alerts import Alert
-from bot.detect import Reading
+from bot.alerts import Alert, AlertKind, Headline
+from bot.detect import Label, Reading
 from bot.episodes import EpisodeBook
 from bot.regions import ScanRegion
 from bot.store import Store
@@ -18,10 +20,17 @@ log = logging.getLogger(__name__)
 class AlertPipeline:
     """Stores each reading, moves the episodes and delivers each new alert once."""
 
-    def __init__(self, book: EpisodeBook, store: Store, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self,
+        book: EpisodeBook,
+        store: Store,
+        dispatcher: Dispatcher,
+        explain: Callable[[Alert, datetime], tuple[Headline, ...]] | None = None,
+    ) -> None:
         self.book = book
         self.store = store
         self.dispatcher = dispatcher
+        self.explain = explain
 
     async def handle(
         self, reading: Reading, region: ScanRegion, session: date, now: datetime
@@ -32,8 +41,18 @@ class AlertPipeline:
         )
         if outcome.changed:
             self.store.save_episodes(outcome.changed)
+        return await self.deliver(outcome.alerts, now)
+
+    async def deliver(self, alerts: list[Alert], now: datetime) -> list[Alert]:
+        """Record each alert once (by key), explain it with headlines, hand it to the sinks."""
         delivered = []
-        for alert in outcome.alerts:
+        for alert in alerts:
+            if (
+                self.explain is not None
+                and alert.kind is not AlertKind.RECOVER
+                and alert.label is not Label.NEWS_BURST
+            ):
+                alert = replace(alert, headlines=self.explain(alert, now))
             if not self.store.record_alert(alert):
                 log.info("alert %s was raised before; not sent again", alert.key)
                 continue

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.alerts import Alert, AlertKind
+from bot.alerts import Alert, AlertKind, Headline
+from bot.detect import Label
 from bot.i18n import Language, number, percent, translate
 
 
 @dataclass(frozen=True)
 class AlertText:
-    """An alert broken into parts an adapter can style: a headline and body lines."""
+    """An alert broken into parts an adapter can style.
+
+    Attributes:
+        headline: the first line.
+        lines: the body, one fact per line.
+        why: a caption for the news, and the news items that explain the alert.
+    """
 
     headline: str
     lines: tuple[str, ...]
+    why: str = ""
+    news: tuple[Headline, ...] = ()
 
 
 def alert_text(alert: Alert, language: Language = "en") -> AlertText:
@@ -25,6 +34,13 @@ def alert_text(alert: Alert, language: Language = "en") -> AlertText:
     title = t(f"label.{alert.label.value}")
     region = t(f"region.{alert.region}")
     data_time = t("alert.data_time", time=f"{alert.data_time:%Y-%m-%d %H:%M}")
+    if alert.label is Label.NEWS_BURST:
+        headline = t(
+            "alert.burst_headline",
+            severity=t(f"severity.{alert.severity}").upper(),
+            title=title,
+        )
+        return AlertText(headline, (*alert.reasons, data_time), t("alert.why"), alert.headlines)
     if alert.kind is AlertKind.RECOVER:
         calm = t("alert.calm", since=f"{alert.fired_at:%Y-%m-%d %H:%M}")
         return AlertText(t("alert.recovered", title=title, region=region), (calm, data_time))
@@ -64,4 +80,5 @@ def alert_text(alert: Alert, language: Language = "en") -> AlertText:
         regions = ", ".join(t(f"region.{r}") for r in alert.agreeing_regions)
         lines.append(t("alert.agree", regions=regions))
     lines.append(data_time)
-    return AlertText(headline, tuple(lines))
+    why = t("alert.why") if alert.headlines else ""
+    return AlertText(headline, tuple(lines), why, alert.headlines)

@@ -103,8 +103,16 @@ def telegram_html(reply: Reply, limit: int = TELEGRAM_LIMIT) -> list[str]:
 
 
 def telegram_alert(text: AlertText, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """An alert as Telegram HTML; headlines link to their articles."""
     units = [f"<b>{html.escape(text.headline, quote=False)}</b>"]
     units += [html.escape(line, quote=False) for line in text.lines]
+    if text.news:
+        units.append(f"<i>{html.escape(text.why, quote=False)}</i>")
+        for item in text.news:
+            title = html.escape(item.title, quote=False)
+            if item.link:
+                title = f'<a href="{html.escape(item.link, quote=True)}">{title}</a>'
+            units.append(f"• {title} ({html.escape(item.feed, quote=False)})")
     return pack(units, limit)
 
 

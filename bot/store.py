@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from bot.alerts import Alert
+from bot.alerts import Alert, Headline
 from bot.detect import Label, Reading, Severity
 from bot.episodes import Episode
 from bot.i18n import Language
@@ -67,6 +67,25 @@ CREATE TABLE IF NOT EXISTS chats (
     mention_role TEXT,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (platform, chat_id)
+);
+CREATE TABLE IF NOT EXISTS headlines (
+    id INTEGER PRIMARY KEY,
+    feed TEXT NOT NULL,
+    title TEXT NOT NULL,
+    link TEXT,
+    published TEXT,
+    seen_at TEXT NOT NULL,
+    symbols TEXT NOT NULL,
+    themes TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS headlines_seen ON headlines (seen_at);
+CREATE TABLE IF NOT EXISTS news_keys (
+    key TEXT PRIMARY KEY,
+    seen_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feeds (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS scans (
     region TEXT NOT NULL,
@@ -333,6 +352,70 @@ class Store:
                 "UPDATE chats SET chat_id = ?, updated_at = ? WHERE platform = ? AND chat_id = ?",
                 (new_id, _ts(now), platform, old_id),
             )
+
+    def save_headlines(self, headlines: Iterable[Headline], seen_at: datetime) -> None:
+        """Store matched headlines (only items naming an instrument or a theme are kept)."""
+        with self.transaction() as db:
+            for h in headlines:
+                db.execute(
+                    "INSERT INTO headlines (feed, title, link, published, seen_at, symbols, "
+                    "themes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        h.feed,
+                        h.title,
+                        h.link,
+                        _ts(h.published),
+                        _ts(seen_at),
+                        json.dumps(list(h.symbols)),
+                        json.dumps(list(h.themes)),
+                    ),
+                )
+
+    def recent_headlines(
+        self, *, since: datetime | None = None, until: datetime | None = None, limit: int = 200
+    ) -> list[Headline]:
+        """Headlines seen in a time range, newest first."""
+        rows = self._db.execute(
+            "SELECT feed, title, link, published, symbols, themes FROM headlines "
+            "WHERE seen_at >= ? AND seen_at <= ? ORDER BY COALESCE(published, seen_at) DESC, "
+            "id DESC LIMIT ?",
+            (_ts(since) or "", _ts(until) or "9999", limit),
+        ).fetchall()
+        return [
+            Headline(
+                title,
+                feed,
+                link,
+                _dt(published),
+                tuple(json.loads(symbols)),
+                tuple(json.loads(themes)),
+            )
+            for feed, title, link, published, symbols, themes in rows
+        ]
+
+    def news_keys(self) -> list[str]:
+        """Every dedupe key seen so far (a restart reloads them)."""
+        return [key for (key,) in self._db.execute("SELECT key FROM news_keys").fetchall()]
+
+    def add_news_keys(self, keys: Iterable[str], seen_at: datetime) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO news_keys (key, seen_at) VALUES (?, ?)",
+                [(key, _ts(seen_at)) for key in keys],
+            )
+
+    def feed_state(self, name: str) -> dict[str, object] | None:
+        row = self._db.execute("SELECT state FROM feeds WHERE name = ?", (name,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def save_feed_state(self, name: str, state: dict[str, object]) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO feeds (name, state) VALUES (?, ?)", (name, json.dumps(state))
+        )
+
+    def feed_states(self) -> dict[str, dict[str, object]]:
+        rows = self._db.execute("SELECT name, state FROM feeds ORDER BY name").fetchall()
+        return {name: dict(json.loads(state)) for name, state in rows}
 
     def record_scan(self, region: str, source: str, at: datetime, error: str | None = None) -> None:
         """Note a scan attempt; a success clears the last error."""

@@ -33,7 +33,11 @@ class ConsoleAdapter:
         if self.colour:
             code = GREEN if alert.kind is AlertKind.RECOVER else COLOURS.get(alert.severity, "")
             headline = f"{code}{headline}{RESET}"
-        body = "\n".join(f"  {line}" for line in text.lines)
+        lines = list(text.lines)
+        if text.news:
+            lines.append(text.why)
+            lines += [f"- {item.title} ({item.feed})" for item in text.news]
+        body = "\n".join(f"  {line}" for line in lines)
         self.stream.write(f"{alert.fired_at:%Y-%m-%d %H:%M} UTC  {headline}\n{body}\n\n")
         self.stream.flush()
 
