@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# python-telegram-bot: retry_after as a timedelta, without its deprecation warning (which the
+# suite would turn into an error whenever a fake server answers 429).
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 import pytest
 

@@ -26,6 +26,8 @@ from bot.sender import TransportError
 from handlers.registry import ChatType as NeutralChatType
 from handlers.registry import Dispatcher, Invocation
 
+os.environ.setdefault("PTB_TIMEDELTA", "true")  # retry_after as timedelta, no warning
+
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
