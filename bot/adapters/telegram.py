@@ -10,6 +10,7 @@ moves (its subscription follows); a 429 says how long to wait.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 
