@@ -34,6 +34,22 @@ class Headline:
         }
 
 
+@dataclass(frozen=True)
+class BurstInfo:
+    """What a news-burst alert is about."""
+
+    theme: str
+    name_en: str
+    name_de: str
+    count: int
+    sources: tuple[str, ...]
+    window_minutes: int
+    usual_per_window: float
+
+    def name(self, language: str) -> str:
+        return self.name_de if language == "de" else self.name_en
+
+
 class AlertKind(StrEnum):
     """Where in its episode an alert stands."""
 
@@ -75,6 +91,7 @@ class Alert:
     agreeing_regions: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
     headlines: tuple[Headline, ...] = ()
+    burst: BurstInfo | None = None
 
     @property
     def top_movers(self) -> tuple[Mover, ...]:
@@ -108,4 +125,13 @@ class Alert:
             "top_movers": [m.as_dict() for m in self.top_movers],
             "reasons": list(self.reasons),
             "headlines": [h.as_dict() for h in self.headlines],
+            "burst": None
+            if self.burst is None
+            else {
+                "theme": self.burst.theme,
+                "count": self.burst.count,
+                "sources": list(self.burst.sources),
+                "window_minutes": self.burst.window_minutes,
+                "usual_per_window": round(self.burst.usual_per_window, 2),
+            },
         }

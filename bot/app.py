@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+import httpx
+
 from bot.adapters.base import AlertSink, Dispatcher
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.telegram import (
@@ -22,9 +24,12 @@ from bot.config import LoadedConfig
 from bot.delivery import OutboxSink
 from bot.episodes import EpisodeBook
 from bot.marketdata import MarketData
+from bot.news.explain import Explainer
+from bot.news.match import Matcher, load_themes
 from bot.outbox import Outbox
 from bot.pipeline import AlertPipeline
 from bot.regions import scan_regions
+from bot.replay import burst_detector
 from bot.sender import OutboxSender, SenderSettings
 from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.prices import PriceSource
@@ -34,8 +39,9 @@ from handlers.commands import build_registry
 from handlers.registry import Dispatcher as CommandDispatcher
 from handlers.registry import RateLimit
 from handlers.services import Services
+from jobs.news_poll import NewsWatch
 from jobs.price_scan import PriceScan, ScanSettings
-from jobs.scheduler import JobHealth, ScheduledJob, build_scheduler
+from jobs.scheduler import JobHealth, ScheduledJob, add_news_jobs, build_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +95,7 @@ class App:
         self.health = JobHealth()
         self.telegram: TelegramAdapter | None = None
         self.senders: list[asyncio.Task[None]] = []
+        self.http: httpx.AsyncClient | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Scan on schedule until ``stop`` is set; then shut everything down."""
@@ -97,6 +104,7 @@ class App:
         store = Store(settings.storage.path)
         try:
             source = price_source(self.loaded)
+            matcher = Matcher(universe, load_themes()) if settings.news.enabled else None
             services = Services(
                 universe=universe,
                 store=store,
@@ -104,6 +112,7 @@ class App:
                 params=settings.detector,
                 clock=self.clock,
                 job_errors=self.health.errors,
+                matcher=matcher,
             )
             commands = CommandDispatcher(
                 build_registry(), services, RateLimit(calls=settings.commands.per_user_per_minute)
@@ -141,7 +150,10 @@ class App:
             if not sinks:
                 sinks.append(ConsoleAdapter(sys.stdout))
             book = EpisodeBook(settings.episodes, store.episodes())
-            pipeline = AlertPipeline(book, store, Dispatcher(sinks))
+            explain = Explainer(
+                store, universe, settings.news.headline_hours, settings.news.headlines_per_alert
+            )
+            pipeline = AlertPipeline(book, store, Dispatcher(sinks), explain)
             sched = settings.scheduler
             scan_settings = ScanSettings(
                 interval=timedelta(minutes=sched.scan_interval_minutes),
@@ -173,6 +185,10 @@ class App:
                 timedelta(seconds=sched.misfire_grace_seconds),
                 self.health,
             )
+            if matcher is not None:
+                self.http = httpx.AsyncClient()
+                watch = NewsWatch(store, matcher, burst_detector(settings), pipeline, self.clock)
+                add_news_jobs(scheduler, watch, self.http, settings.news, self.health)
             scheduler.start()
             for job in scheduler.get_jobs():
                 log.info("scheduled %s: next run %s", job.id, job.next_run_time)
@@ -192,6 +208,8 @@ class App:
                 await asyncio.gather(*self.senders, return_exceptions=True)
             if self.telegram is not None:
                 await self.telegram.stop()
+            if self.http is not None:
+                await self.http.aclose()
             store.close()
         log.info("stopped")
 

@@ -20,8 +20,11 @@ from bot.backtest import BacktestResult, is_shock, reading_json, run_backtest
 from bot.config import ConfigError, LoadedConfig, install_log_redaction, load_config
 from bot.demo import build_series, load_scenario
 from bot.detect import Label, Reading
+from bot.news.local import FeedRead, read_paths, read_url
+from bot.news.match import Matcher, load_themes
 from bot.replay import run_replay
 from bot.sources.csv_prices import CsvPriceSource
+from bot.sources.feeds import FetchLimits
 from bot.sources.prices import PriceError
 from bot.store import Store, StoreError
 
@@ -93,7 +96,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="SQLite file to keep episodes and sent alerts in (default: memory)",
     )
+    rp.add_argument(
+        "--feeds",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="recorded feed files; items arrive at their publication time",
+    )
     rp.add_argument("--json", action="store_true", help="one JSON object per alert on stdout")
+
+    nw = sub.add_parser(
+        "news",
+        help="parse feed files or URLs once and show what each item matches",
+        description="Read local feed files (or directories of them) and http(s) URLs once, "
+        "and print each item with the instruments and themes it names.",
+    )
+    nw.add_argument("--feeds", nargs="+", required=True, metavar="PATH_OR_URL")
+    nw.add_argument("--config", type=Path, metavar="FILE")
+    nw.add_argument("--json", action="store_true", help="one JSON object per item on stdout")
 
     demo = sub.add_parser("demo", help="replay the bundled DeepSeek scenario to the console")
     demo.add_argument("--json", action="store_true", help="one JSON object per alert on stdout")
@@ -271,6 +292,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not batch.series:
         sys.stderr.write("error: no readable price file\n")
         return EXIT_USAGE
+    items = []
+    for read in read_paths(args.feeds):
+        if read.parsed is None or not read.parsed.ok:
+            status = read.error or (read.parsed.status if read.parsed else "")
+            sys.stderr.write(f"warning: {read.source}: {status}\n")
+        if read.parsed is not None:
+            items += read.parsed.items
     try:
         alerts = asyncio.run(
             run_replay(
@@ -282,12 +310,59 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 start=args.start,
                 end=args.end,
                 interval=args.interval,
+                news=items,
             )
         )
     finally:
         store.close()
     log.info("replay delivered %d alerts", len(alerts))
     return 0
+
+
+def cmd_news(args: argparse.Namespace) -> int:
+    loaded = _load(args.config)
+    news = loaded.settings.news
+    limits = FetchLimits(
+        timeout_seconds=news.timeout_seconds,
+        max_bytes=int(news.max_megabytes * 1024 * 1024),
+        max_redirects=news.max_redirects,
+    )
+    reads: list[FeedRead] = []
+    for source in args.feeds:
+        if source.startswith(("http://", "https://")):
+            reads.append(asyncio.run(read_url(source, limits)))
+        else:
+            reads += read_paths([Path(source)])
+    matcher = Matcher(loaded.universe, load_themes())
+    failed = 0
+    for read in reads:
+        status = read.error or (read.parsed.status if read.parsed else "unreadable")
+        ok = read.parsed is not None and read.parsed.ok
+        failed += not ok
+        sys.stderr.write(f"{'ok' if ok else 'problem'}: {read.source}: {status}\n")
+        if read.parsed is None:
+            continue
+        for item in read.parsed.items:
+            match = matcher.match(item)
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "feed": item.feed,
+                            "title": item.title,
+                            "link": item.link,
+                            "published": item.published.isoformat() if item.published else None,
+                            "language": item.language,
+                            "symbols": list(match.symbols),
+                            "themes": list(match.themes),
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+            else:
+                tags = ", ".join([*match.symbols, *match.themes]) or "-"
+                print(f"[{tags}] {item.title}")
+    return 0 if reads and failed < len(reads) else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -336,5 +411,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": cmd_run,
         "replay": cmd_replay,
         "demo": cmd_demo,
+        "news": cmd_news,
     }
     return commands[args.command](args)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from bot.detect import DetectorParams
 from bot.episodes import EpisodeRules
+from bot.news.items import FeedConfig
 from bot.universe import Universe, UniverseError, UniverseOverrides, load_universe
 
 ENV_PREFIX = "BOT__"
@@ -83,6 +84,61 @@ class CommandSettings(_Section):
     per_user_per_minute: int = Field(default=10, ge=1, le=600)
 
 
+def _feed(name: str, url: str, language: str = "en") -> FeedConfig:
+    return FeedConfig.model_validate({"name": name, "url": url, "language": language})
+
+
+DEFAULT_FEEDS = (
+    _feed(name="CNBC Technology", url="https://www.cnbc.com/id/19854910/device/rss/rss.html"),
+    _feed(
+        name="CNBC Top News",
+        url="https://search.cnbc.com/rs/search/combinedcms/view.xml?partnerId=wrss01&id=100003114",
+    ),
+    _feed(name="WSJ Technology", url="https://feeds.a.dj.com/rss/RSSWSJD.xml"),
+    _feed(name="NYT Technology", url="https://rss.nytimes.com/services/xml/rss/nyt/Technology.xml"),
+    _feed(name="BBC Technology", url="https://feeds.bbci.co.uk/news/technology/rss.xml"),
+    _feed(name="Ars Technica", url="https://feeds.arstechnica.com/arstechnica/index"),
+    _feed(name="EE Times", url="https://www.eetimes.com/feed/"),
+    _feed(name="MarketWatch", url="https://feeds.content.dowjones.io/public/rss/mw_topstories"),
+    _feed(
+        name="tagesschau Wirtschaft",
+        url="https://www.tagesschau.de/wirtschaft/index~rss2.xml",
+        language="de",
+    ),
+    _feed(
+        name="Spiegel Wirtschaft",
+        url="https://www.spiegel.de/wirtschaft/index.rss",
+        language="de",
+    ),
+    _feed(name="manager magazin", url="https://www.manager-magazin.de/index.rss", language="de"),
+    _feed(name="n-tv Wirtschaft", url="https://www.n-tv.de/wirtschaft/rss", language="de"),
+    _feed(
+        name="Handelsblatt",
+        url="https://www.handelsblatt.com/contentexport/feed/schlagzeilen",
+        language="de",
+    ),
+)
+
+
+class NewsSettings(_Section):
+    """The news watch."""
+
+    enabled: bool = True
+    feeds: tuple[FeedConfig, ...] = DEFAULT_FEEDS
+    timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    max_megabytes: float = Field(default=5.0, gt=0, le=100)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    pause_after_failures: int = Field(default=5, ge=1, le=100)
+    pause_minutes: int = Field(default=360, ge=1, le=7 * 24 * 60)
+    burst_window_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    burst_min_sources: int = Field(default=3, ge=1, le=50)
+    burst_baseline_days: int = Field(default=7, ge=1, le=60)
+    burst_min_ratio: float = Field(default=4.0, gt=0, le=100)
+    burst_cooldown_minutes: int = Field(default=240, ge=0, le=7 * 24 * 60)
+    headlines_per_alert: int = Field(default=3, ge=0, le=10)
+    headline_hours: float = Field(default=24.0, gt=0, le=168)
+
+
 class StorageSettings(_Section):
     path: Path = Path("data/bot.sqlite3")
 
@@ -99,6 +155,7 @@ class Settings(_Section):
     universe: UniverseOverrides = UniverseOverrides()
     scheduler: SchedulerSettings = SchedulerSettings()
     episodes: EpisodeRules = EpisodeRules()
+    news: NewsSettings = NewsSettings()
     telegram: TelegramSettings = TelegramSettings()
     commands: CommandSettings = CommandSettings()
     storage: StorageSettings = StorageSettings()

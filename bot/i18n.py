@@ -80,6 +80,28 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "de": "Lage je Region, Kursabfragen, offene Ereignisse",
     },
     "cmd.status.usage": {"en": "/status", "de": "/status"},
+    "cmd.news.summary": {
+        "en": "Latest matched headlines",
+        "de": "Neueste passende Schlagzeilen",
+    },
+    "cmd.news.usage": {
+        "en": "/news [TICKER|theme], e.g. /news NVDA or /news deepseek",
+        "de": "/news [Kürzel|Thema], z. B. /news NVDA oder /news deepseek",
+    },
+    "news.title": {"en": "Latest headlines", "de": "Neueste Schlagzeilen"},
+    "news.title_for": {"en": "Latest headlines: {query}", "de": "Neueste Schlagzeilen: {query}"},
+    "news.none": {
+        "en": "No matching headlines yet.",
+        "de": "Noch keine passenden Schlagzeilen.",
+    },
+    "news.unknown": {
+        "en": "{query!r} is neither a ticker of the list nor a theme. Themes: {themes}",
+        "de": "{query!r} ist weder ein Kürzel der Liste noch ein Thema. Themen: {themes}",
+    },
+    "news.off": {
+        "en": "The news watch is switched off.",
+        "de": "Die Nachrichtenbeobachtung ist ausgeschaltet.",
+    },
     "help.title": {"en": "Commands", "de": "Befehle"},
     "help.admin": {"en": "admins only in groups", "de": "in Gruppen nur für Admins"},
     "help.segments": {
@@ -279,6 +301,19 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "status.never": {"en": "never", "de": "nie"},
     "status.no_scans": {"en": "No price scans yet.", "de": "Noch keine Kursabfragen."},
     "status.episodes": {"en": "Open episodes", "de": "Offene Ereignisse"},
+    "status.feeds": {"en": "News feeds", "de": "Nachrichtenquellen"},
+    "status.feeds_ok": {
+        "en": "{count} feeds, all fetched fine.",
+        "de": "{count} Quellen, alle in Ordnung.",
+    },
+    "status.feed_failing": {
+        "en": "{name}: {failures} failures in a row, last: {error}",
+        "de": "{name}: {failures} Fehler in Folge, zuletzt: {error}",
+    },
+    "status.feed_paused": {
+        "en": "{name}: next try after {until} UTC, {failures} failures in a row ({error})",
+        "de": "{name}: nächster Versuch nach {until} UTC, {failures} Fehler in Folge ({error})",
+    },
     "status.episode": {
         "en": "{label} in {regions} since {since} ({severity})",
         "de": "{label} in {regions} seit {since} ({severity})",
@@ -320,7 +355,17 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     "alert.data_time": {"en": "Data as of {time} UTC", "de": "Daten von {time} UTC"},
     "alert.why": {"en": "Why it fired:", "de": "Warum:"},
-    "alert.burst_headline": {"en": "{severity}: {title}", "de": "{severity}: {title}"},
+    "alert.burst_headline": {
+        "en": "{severity}: {title}: {theme}",
+        "de": "{severity}: {title}: {theme}",
+    },
+    "alert.burst_line": {
+        "en": "{count} headlines from {sources} sources in {minutes} min ({names}); usually "
+        "{usual} per {minutes} min.",
+        "de": "{count} Schlagzeilen aus {sources} Quellen in {minutes} Min. ({names}); sonst "
+        "{usual} je {minutes} Min.",
+    },
+    "alert.news": {"en": "Headlines:", "de": "Schlagzeilen:"},
     # --- vocabulary -----------------------------------------------------------------------
     "label.quiet": {"en": "quiet", "de": "ruhig"},
     "label.ai_infra_divergence_down": {
@@ -344,6 +389,7 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "region.eu": {"en": "Europe", "de": "Europa"},
     "region.us_pre": {"en": "US pre-market", "de": "US-Vorbörse"},
     "region.us": {"en": "US session", "de": "US-Handel"},
+    "region.news": {"en": "news", "de": "Nachrichten"},
     "role.infrastructure": {"en": "AI infrastructure", "de": "KI-Infrastruktur"},
     "role.platform": {"en": "platform (hyperscaler)", "de": "Plattform (Hyperscaler)"},
     "role.beneficiary": {"en": "beneficiary", "de": "Profiteur"},

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.alerts import Alert, AlertKind, Headline
-from bot.detect import Label
 from bot.i18n import Language, number, percent, translate
 
 
@@ -34,13 +33,24 @@ def alert_text(alert: Alert, language: Language = "en") -> AlertText:
     title = t(f"label.{alert.label.value}")
     region = t(f"region.{alert.region}")
     data_time = t("alert.data_time", time=f"{alert.data_time:%Y-%m-%d %H:%M}")
-    if alert.label is Label.NEWS_BURST:
+    if alert.burst is not None:
+        b = alert.burst
         headline = t(
             "alert.burst_headline",
             severity=t(f"severity.{alert.severity}").upper(),
             title=title,
+            theme=b.name(language),
         )
-        return AlertText(headline, (*alert.reasons, data_time), t("alert.why"), alert.headlines)
+        line = t(
+            "alert.burst_line",
+            count=b.count,
+            sources=len(b.sources),
+            names=", ".join(b.sources),
+            minutes=b.window_minutes,
+            usual=number(language, b.usual_per_window, 1),
+        )
+        time = t("alert.data_time", time=f"{alert.fired_at:%Y-%m-%d %H:%M}")
+        return AlertText(headline, (line, time), t("alert.news"), alert.headlines)
     if alert.kind is AlertKind.RECOVER:
         calm = t("alert.calm", since=f"{alert.fired_at:%Y-%m-%d %H:%M}")
         return AlertText(t("alert.recovered", title=title, region=region), (calm, data_time))

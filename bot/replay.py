@@ -12,12 +12,17 @@ from bot.adapters.base import AlertSink, Dispatcher
 from bot.alerts import Alert
 from bot.config import Settings
 from bot.episodes import EpisodeBook
+from bot.news.burst import BurstDetector, BurstRules
+from bot.news.explain import Explainer
+from bot.news.items import NewsItem
+from bot.news.match import Matcher, load_themes
 from bot.pipeline import AlertPipeline
 from bot.regions import next_fire_time, scan_regions, window_at
 from bot.sources.prices import PriceSeries
 from bot.sources.recorded import RecordedPriceSource
 from bot.store import Store
 from bot.universe import Universe
+from jobs.news_poll import NewsWatch
 from jobs.price_scan import PriceScan, ScanSettings
 
 log = logging.getLogger(__name__)
@@ -80,6 +85,42 @@ def schedule(
     return sorted(planned, key=lambda s: (s.at, s.order))
 
 
+def burst_detector(settings: Settings) -> BurstDetector:
+    news = settings.news
+    return BurstDetector(
+        BurstRules(
+            window_minutes=news.burst_window_minutes,
+            min_sources=news.burst_min_sources,
+            baseline_days=news.burst_baseline_days,
+            min_ratio=news.burst_min_ratio,
+            cooldown_minutes=news.burst_cooldown_minutes,
+        )
+    )
+
+
+class NewsReplay:
+    """Recorded feed items, each taken in once the simulated clock passes its publication."""
+
+    def __init__(self, watch: NewsWatch, items: Sequence[NewsItem], start: datetime) -> None:
+        self.watch = watch
+        undated = [i for i in items if i.published is None]
+        self.pending = sorted(
+            (i for i in items if i.published is not None),
+            key=lambda i: i.published or start,
+        )
+        watch.ingest(undated, start, seed=True)
+
+    async def until(self, now: datetime) -> None:
+        due = [i for i in self.pending if i.published is not None and i.published <= now]
+        if not due:
+            return
+        self.pending = self.pending[len(due) :]
+        for item in due:
+            at = item.published or now
+            result = self.watch.ingest([item], at, seed=False)
+            await self.watch.raise_bursts(result.bursts, at)
+
+
 async def run_replay(
     series: Mapping[str, PriceSeries],
     universe: Universe,
@@ -90,15 +131,30 @@ async def run_replay(
     start: date,
     end: date,
     interval: ReplayInterval = "1h",
+    news: Sequence[NewsItem] = (),
 ) -> list[Alert]:
-    """Replay ``start`` to ``end`` (inclusive, UTC days); returns the alerts delivered."""
+    """Replay ``start`` to ``end`` (inclusive, UTC days); returns the alerts delivered.
+
+    ``news`` items (from recorded feeds) are taken in as the clock passes their publication
+    time: they can burst, and they explain the price alerts that follow them.
+    """
     begin = datetime.combine(start, time(0), UTC)
     finish = datetime.combine(end, time(23, 59, 59), UTC)
     clock = SimulatedClock(begin)
     source = RecordedPriceSource(series, clock.now, universe.calendars_by_symbol())
     collected = CollectingSink()
+    explain = Explainer(
+        store, universe, settings.news.headline_hours, settings.news.headlines_per_alert
+    )
     pipeline = AlertPipeline(
-        EpisodeBook(settings.episodes, store.episodes()), store, Dispatcher([*sinks, collected])
+        EpisodeBook(settings.episodes, store.episodes()),
+        store,
+        Dispatcher([*sinks, collected]),
+        explain if news else None,
+    )
+    matcher = Matcher(universe, load_themes())
+    feed = NewsReplay(
+        NewsWatch(store, matcher, burst_detector(settings), pipeline, clock.now), news, begin
     )
     sched = settings.scheduler
     step = timedelta(hours=1)
@@ -120,5 +176,7 @@ async def run_replay(
     log.info("replay %s .. %s: %d scans", start, end, len(planned))
     for item in planned:
         clock.set(item.at)
+        await feed.until(item.at)
         await item.scan(item.at)
+    await feed.until(finish)
     return collected.alerts

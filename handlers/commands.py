@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.exposure import exposure
 from handlers.help import make_help, start
+from handlers.news import news
 from handlers.registry import Command, Registry
 from handlers.status import status
 from handlers.subscribe import settings, subscribe, unsubscribe
@@ -34,4 +35,5 @@ def build_registry() -> Registry:
     )
     registry.add(Command("settings", settings, "cmd.settings.summary", "cmd.settings.usage"))
     registry.add(Command("status", status, "cmd.status.summary", "cmd.status.usage"))
+    registry.add(Command("news", news, "cmd.news.summary", "cmd.news.usage"))
     return registry

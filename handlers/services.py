@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.detect import DetectorParams
 from bot.marketdata import MarketData
+from bot.news.match import Matcher
 from bot.store import Store
 from bot.universe import Universe
 
@@ -18,6 +19,7 @@ class Services:
 
     Attributes:
         job_errors: the scheduler's last error per job (for ``/status``), read live.
+        matcher: the news matcher (``/news``); ``None`` when the news watch is off.
     """
 
     universe: Universe
@@ -26,3 +28,4 @@ class Services:
     params: DetectorParams
     clock: Callable[[], datetime]
     job_errors: Mapping[str, str] = field(default_factory=dict)
+    matcher: Matcher | None = None

@@ -84,4 +84,34 @@ async def status(ctx: Context) -> Reply:
         )
     else:
         blocks.append(Paragraph(spans(t("status.no_episodes"))))
+    feeds = store.feed_states()
+    if feeds:
+        blocks.append(Paragraph(spans(t("status.feeds"))))
+        failing = []
+        for name, state in feeds.items():
+            failures = state.get("failures")
+            if not isinstance(failures, int) or failures == 0:
+                continue
+            error = str(state.get("last_error") or "")[:200]
+            until = state.get("paused_until")
+            if isinstance(until, str):
+                failing.append(
+                    spans(
+                        t(
+                            "status.feed_paused",
+                            name=name,
+                            until=until[:16],
+                            failures=failures,
+                            error=error,
+                        )
+                    )
+                )
+            else:
+                failing.append(
+                    spans(t("status.feed_failing", name=name, failures=failures, error=error))
+                )
+        if failing:
+            blocks.append(Bullets(tuple(failing)))
+        else:
+            blocks.append(Paragraph(spans(t("status.feeds_ok", count=len(feeds)))))
     return Reply(tuple(blocks))

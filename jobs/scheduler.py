@@ -11,11 +11,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.config import NewsSettings
 from bot.regions import ScanRegion, next_fire_time
+from bot.sources.feeds import FetchLimits
+from jobs.news_poll import NewsWatch
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +105,35 @@ def build_scheduler(
         )
     scheduler.add_listener(health.listen, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     return scheduler
+
+
+def add_news_jobs(
+    scheduler: AsyncIOScheduler,
+    watch: NewsWatch,
+    client: httpx.AsyncClient,
+    settings: NewsSettings,
+    health: JobHealth,
+) -> None:
+    """One polling job per feed, each on its own interval, first run soon after start."""
+    limits = FetchLimits(
+        timeout_seconds=settings.timeout_seconds,
+        max_bytes=int(settings.max_megabytes * 1024 * 1024),
+        max_redirects=settings.max_redirects,
+        pause_after_failures=settings.pause_after_failures,
+        pause_minutes=settings.pause_minutes,
+    )
+    for n, feed in enumerate(settings.feeds):
+        scheduler.add_job(
+            watch.poll,
+            trigger=IntervalTrigger(
+                minutes=feed.interval_minutes,
+                start_date=datetime.now(UTC) + timedelta(seconds=5 + 3 * n),
+                timezone=UTC,
+            ),
+            args=(client, feed, limits),
+            id=f"news-{n}",
+            name=f"news {feed.name}",
+            misfire_grace_time=60,
+            coalesce=True,
+            max_instances=1,
+        )

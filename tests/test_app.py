@@ -30,6 +30,7 @@ async def test_run_starts_offline_and_stops_cleanly(
     config.write_text(
         f'[prices]\nsource = "csv"\ncsv_dirs = ["{PRICES / "daily_close"}"]\n'
         f'[storage]\npath = "{tmp_path / "bot.sqlite3"}"\n'
+        "[news]\nenabled = false\n"
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
