@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import detector, machine
+from benchmarks import detector, machine, news
 
 BACKTEST_TARGET_SECONDS = 3.0
 
@@ -21,6 +21,14 @@ def main() -> None:
         f"best {full['seconds_best']:.2f} s, median {full['seconds_median']:.2f} s "
         f"({verdict} the {BACKTEST_TARGET_SECONDS:.0f} s target), peak RSS "
         f"{full['peak_rss_mib']:.0f} MiB |"
+    )
+
+    feed = news.parse_and_match()
+    print(
+        f"| news parse and match, Reuters file ({feed['megabytes']:.1f} MB, "
+        f"{feed['items']:.0f} items, {feed['matched']:.0f} matched) | parse "
+        f"{feed['parse_s'] * 1000:.0f} ms + match {feed['match_s'] * 1000:.0f} ms: "
+        f"{feed['items_per_s']:.0f} items/s, {feed['mb_per_s']:.1f} MB/s |"
     )
 
 

@@ -362,7 +362,7 @@ def cmd_news(args: argparse.Namespace) -> int:
             else:
                 tags = ", ".join([*match.symbols, *match.themes]) or "-"
                 print(f"[{tags}] {item.title}")
-    return 0 if reads and failed < len(reads) else 1
+    return 0 if reads and not failed else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
