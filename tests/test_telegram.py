@@ -1,0 +1,739 @@
+"""The Telegram adapter end to end: the real python-telegram-bot Application inside
+``TelegramAdapter`` polls the fake Bot API over HTTP on 127.0.0.1 and answers on real prices;
+alerts travel ``OutboxSink -> OutboxSender -> TelegramTransport`` to the same fake.
+
+Every reply is parsed by the fake as Telegram HTML (it answers 400 to invalid HTML), so a
+message that arrives proves its markup was valid. A command whose reply may be missing (or
+split) is followed by a sentinel ``/start`` in another chat: PTB handles updates one at a time,
+so once the sentinel is answered everything before it has been answered too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.adapters.telegram import (
+    TelegramAdapter,
+    TelegramConfig,
+    TelegramTransport,
+    is_group_chat,
+    render_alert,
+)
+from bot.alerts import Alert, AlertKind, Headline
+from bot.config import RedactSecrets, Settings, install_log_redaction, load_config
+from bot.delivery import OutboxSink
+from bot.detect import Label, Mover, Severity, Stats
+from bot.i18n import translate
+from bot.marketdata import MarketData
+from bot.outbox import Outbox
+from bot.render_chat import TELEGRAM_LIMIT
+from bot.replies import Paragraph, Reply, spans
+from bot.sender import OutboxSender, SenderSettings
+from bot.sources.csv_prices import CsvPriceSource
+from bot.store import Store
+from bot.universe import Universe, UniverseOverrides, load_universe
+from handlers.commands import build_registry
+from handlers.registry import Command, Context, Dispatcher, RateLimit, Registry
+from handlers.services import Services
+from tests.conftest import PRICES
+from tests.fakes.telegram_api import FakeBotApi, SentMessage, utf16_len
+
+TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
+SECRET_PART = TOKEN.split(":", 1)[1]
+USER = 4242  # an English-speaking user in a private chat (private chat id == user id)
+DE_USER = 4343  # a German-speaking user in a private chat
+SENTINEL = 9999  # a private chat whose /start marks "every earlier update was handled"
+GROUP = -4001
+SUPERGROUP = -1009876543210
+ADMIN = 5151
+OWNER = 5353
+MEMBER = 5252
+
+CONFIG = load_config(None, {})
+NOW = datetime(2026, 8, 4, 12, 0, tzinfo=UTC)
+COMMAND_NAMES = [c.name for c in build_registry().commands]
+
+SCRIPT_NAME = "<script>alert(1)</script> & Co"
+SCRIPT_UNIVERSE = load_universe(
+    UniverseOverrides(
+        add=({**CONFIG.universe.instruments["AAPL"].model_dump(), "name": SCRIPT_NAME},)
+    )
+)
+
+
+async def _long_report(ctx: Context) -> Reply:
+    return Reply(tuple(Paragraph(spans(line)) for line in LONG_LINES))
+
+
+LONG_LINES = [f"line {n:03d} & <{n}> " + "x" * 40 for n in range(300)]
+LONG_REGISTRY = Registry(
+    [Command("report", _long_report, "cmd.status.summary", "cmd.status.usage")]
+)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+# ------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi(token=TOKEN) as fake:
+        fake.add_chat(USER, "private", first_name="Ada", language_code="en")
+        fake.add_chat(DE_USER, "private", first_name="Grete", language_code="de")
+        fake.add_chat(SENTINEL, "private", first_name="Sentinel", language_code="en")
+        fake.add_chat(GROUP, "group", title="Investors & <Friends>")
+        yield fake
+        assert fake.errors == []  # the fake never crashed (that would be a 500)
+
+
+@pytest.fixture
+def universe() -> Universe:
+    return CONFIG.universe
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return build_registry()
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    db = Store(":memory:")
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def services(universe: Universe, store: Store) -> Services:
+    clock = Clock(NOW)
+    source = CsvPriceSource([PRICES / "daily_close"])
+    return Services(
+        universe=universe,
+        store=store,
+        market=MarketData(source, universe, CONFIG.settings.detector, clock),
+        params=CONFIG.settings.detector,
+        clock=clock,
+    )
+
+
+def make_adapter(api: FakeBotApi, services: Services, registry: Registry) -> TelegramAdapter:
+    config = TelegramConfig(
+        token=TOKEN, base_url=api.base_url, base_file_url=api.base_file_url, poll_timeout=1
+    )
+    return TelegramAdapter(config, Dispatcher(registry, services, RateLimit(calls=1000)))
+
+
+@pytest.fixture
+async def adapter(
+    api: FakeBotApi, services: Services, registry: Registry
+) -> AsyncIterator[TelegramAdapter]:
+    tg = make_adapter(api, services, registry)
+    try:
+        await tg.start()
+        yield tg
+    finally:
+        await tg.stop()
+
+
+@dataclass
+class Delivery:
+    """The alert path of the app: sink -> outbox -> sender -> Telegram transport."""
+
+    sink: OutboxSink
+    sender: OutboxSender
+    outbox: Outbox
+    clock: Clock
+    slept: list[float]
+
+    async def deliver(self, alert: Alert) -> None:
+        await self.sink.send_alert(alert)
+        await self.sender.drain()
+
+
+def make_delivery(adapter: TelegramAdapter, store: Store, universe: Universe) -> Delivery:
+    clock = Clock(NOW)
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:  # time passes without waiting
+        slept.append(seconds)
+        clock.now += timedelta(seconds=seconds)
+
+    outbox = Outbox(store)
+    sender = OutboxSender(
+        outbox,
+        TelegramTransport(adapter.app.bot),
+        SenderSettings(),
+        on_unreachable=lambda chat, why: store.disable_chat("telegram", chat, why, clock()),
+        on_migrate=lambda old, new: store.migrate_chat("telegram", old, new, clock()),
+        clock=clock,
+        sleep=sleep,
+        rng=random.Random(7),
+    )
+    sink = OutboxSink(
+        "telegram", outbox, store, universe, render_alert, is_group_chat, clock, sender
+    )
+    return Delivery(sink, sender, outbox, clock, slept)
+
+
+@pytest.fixture
+def delivery(adapter: TelegramAdapter, store: Store, universe: Universe) -> Delivery:
+    return make_delivery(adapter, store, universe)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+async def ask(
+    api: FakeBotApi, chat_id: int, user_id: int, text: str, *, language: str = "en"
+) -> list[SentMessage]:
+    """Send ``text`` as ``user_id`` in ``chat_id``; return every message the bot answered."""
+    before = api.sent_count(chat_id)
+    api.push_command(chat_id, user_id, text, language_code=language)
+    answered = api.sent_count(SENTINEL) + 1
+    api.push_command(SENTINEL, SENTINEL, "/start", language_code="en")
+    await api.wait_for_sent(SENTINEL, answered, timeout=30)  # /exposure computes on real data
+    return api.sent(chat_id)[before:]
+
+
+async def say(
+    api: FakeBotApi, chat_id: int, user_id: int, text: str, *, language: str = "en"
+) -> str:
+    """The plain text of a reply (one or more messages, each valid HTML within the limit)."""
+    messages = await ask(api, chat_id, user_id, text, language=language)
+    assert messages, f"no reply to {text!r}"
+    for message in messages:
+        assert message.parse_mode == "HTML"
+        assert len(message.text) <= TELEGRAM_LIMIT
+    return "\n".join(m.plain_text for m in messages)
+
+
+def make_alert(episode: str = "us-2026-08-04-down", headlines: tuple[Headline, ...] = ()) -> Alert:
+    return Alert(
+        key=f"{episode}|open",
+        episode_id=episode,
+        kind=AlertKind.OPEN,
+        label=Label.DIVERGENCE_DOWN,
+        severity=Severity.CRITICAL,
+        region="us",
+        direction="down",
+        fired_at=NOW,
+        data_time=NOW - timedelta(minutes=20),
+        stats=Stats(
+            basket_ret=-0.092,
+            control_ret=0.004,
+            software_ret=0.012,
+            beta=1.35,
+            z_div=-6.4,
+            z_sw=0.8,
+            z_mkt=0.3,
+            z_div_loo=-6.1,
+            breadth=0.95,
+            broad_index_ret=-0.01,
+            top_movers=(Mover("NVDA", -0.17, -7.9), Mover("AVGO", -0.174, -7.2)),
+            basket_names=22,
+        ),
+        headlines=headlines,
+    )
+
+
+EN_HEADLINE = "CRITICAL: AI-infrastructure sell-off while the market holds (US session, new)"
+DE_HEADLINE = "KRITISCH: KI-Infrastruktur fällt, der Markt hält (US-Handel, neu)"
+
+
+def send_statuses(api: FakeBotApi, chat_id: int) -> list[int]:
+    """HTTP statuses of every sendMessage to one chat, in order."""
+    return [r.status for r in api.calls("sendMessage") if r.params.get("chat_id") == chat_id]
+
+
+async def subscribe_group(api: FakeBotApi, args: str = "") -> None:
+    api.set_member_status(GROUP, ADMIN, "administrator")
+    assert "Subscribed" in await say(api, GROUP, ADMIN, f"/subscribe {args}".strip())
+
+
+# ------------------------------------------------------------------------------ start-up
+
+
+async def test_startup_registers_the_command_menu_in_both_languages(
+    api: FakeBotApi, adapter: TelegramAdapter
+) -> None:
+    english = api.commands()
+    german = api.commands(language_code="de")
+
+    assert [c["command"] for c in english] == COMMAND_NAMES
+    assert [c["command"] for c in german] == COMMAND_NAMES
+    core = {"start", "help", "exposure", "subscribe", "unsubscribe", "settings", "status"}
+    assert core <= set(COMMAND_NAMES)
+    en = {c["command"]: c["description"] for c in english}
+    de = {c["command"]: c["description"] for c in german}
+    assert en["start"] == translate("en", "cmd.start.summary") == "Introduction"
+    assert de["start"] == translate("de", "cmd.start.summary") == "Einführung"
+    assert de["exposure"] == "KI-Lieferketten-Risiko einer Aktie oder eines Depots"
+    assert en["subscribe"] == "Alerts in this chat"
+    calls = api.calls("setMyCommands")
+    assert [c.params.get("language_code") for c in calls] == [None, "de"]
+    assert all(c.params["scope"] == {"type": "default"} for c in calls)
+    assert all(c.status == 200 for c in calls)
+    await api.wait_until(lambda: api.polling)  # start() left it polling for updates
+    assert adapter.app.bot.username == "fake_test_bot"
+
+
+# ------------------------------------------------------------------------------ private chats
+
+
+async def test_commands_in_a_private_chat_in_english(
+    api: FakeBotApi, adapter: TelegramAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    start = await say(api, USER, USER, "/start")
+    assert "I watch the AI supply chain" in start
+    assert "Try /exposure NVDA, or /subscribe to get alerts here." in start
+    reply = api.sent(USER)[-1]
+    assert reply.params["link_preview_options"] == {"is_disabled": True}
+
+    help_text = await say(api, USER, USER, "/help")
+    assert help_text.startswith("Commands")
+    for name in COMMAND_NAMES:
+        assert f"/{name} " in help_text
+    assert "/subscribe Alerts in this chat (admins only in groups)" in help_text
+    assert "Segments for /subscribe and /settings: compute, foundry" in help_text
+    code = [e for e in api.sent(USER)[-1].entities if e["type"] == "code"]
+    assert len(code) == 2 * len(COMMAND_NAMES)  # every name and every usage as <code>
+
+    exposure = await say(api, USER, USER, "/exposure NVDA")
+    assert exposure.startswith("NVDA · Nvidia")
+    assert "in the AI supply-chain list" in exposure
+    assert "Compute (GPUs and custom silicon) (AI infrastructure)" in exposure
+    assert "DeepSeek Monday (2025-01-27): NVDA -17.0%" in exposure
+    assert "Prices up to 2026-08-03." in exposure
+    assert api.sent(USER)[-1].text.startswith("<b>NVDA · Nvidia</b>")
+
+    portfolio = await say(api, USER, USER, "/exposure NVDA:40 MSFT:30 CRM:30")
+    assert portfolio.startswith("Portfolio of 3 positions")
+    assert re.search(r"Compute \(GPUs and custom silicon\)\s+40%", portfolio)
+    assert "What drives the exposure: NVDA" in portfolio
+    match = re.search(r"it would have moved ([+-]\d+\.\d)%", portfolio)
+    assert match
+    assert -7.0 < float(match.group(1)) < -5.5
+    assert [e["type"] for e in api.sent(USER)[-1].entities].count("pre") == 2  # two tables
+
+    status = await say(api, USER, USER, "/status")
+    assert status.splitlines()[0] == "Status"
+    assert "No readings yet." in status
+    assert "No price scans yet." in status
+
+    settings = await say(api, USER, USER, "/settings")
+    assert settings.splitlines() == [
+        "Settings of this chat",
+        "Alerts: off",
+        "Minimum severity: alert",
+        "Segments: all",
+        "Quiet hours: none",
+        "Language: en",
+    ]
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_commands_in_a_private_chat_in_german(
+    api: FakeBotApi, adapter: TelegramAdapter
+) -> None:
+    start = await say(api, DE_USER, DE_USER, "/start", language="de")
+    assert "Ich beobachte die KI-Lieferkette" in start
+    assert "Probiere /exposure NVDA" in start
+
+    help_text = await say(api, DE_USER, DE_USER, "/help", language="de")
+    assert help_text.startswith("Befehle")
+    for name in COMMAND_NAMES:
+        assert f"/{name} " in help_text
+    assert "/subscribe Warnungen in diesem Chat (in Gruppen nur für Admins)" in help_text
+
+    exposure = await say(api, DE_USER, DE_USER, "/exposure NVDA", language="de")
+    assert exposure.startswith("NVDA · Nvidia")
+    assert "in der KI-Lieferkettenliste" in exposure
+    assert "Rechenchips (GPUs und eigene KI-Chips) (KI-Infrastruktur)" in exposure
+    assert "DeepSeek-Montag (27.01.2025): NVDA -17,0 %" in exposure
+    assert "Kurse bis 2026-08-03." in exposure
+
+    portfolio = await say(api, DE_USER, DE_USER, "/exposure NVDA:40 MSFT:30 CRM:30", language="de")
+    assert portfolio.startswith("Depot mit 3 Positionen")
+    assert re.search(r"Rechenchips \(GPUs und eigene KI-Chips\)\s+40 %", portfolio)
+    assert "Was das Risiko treibt: NVDA" in portfolio
+    assert re.search(r"hätte es sich um -\d+,\d % bewegt", portfolio)
+
+    status = await say(api, DE_USER, DE_USER, "/status", language="de")
+    assert "Noch keine Messungen." in status
+    assert "Noch keine Kursabfragen." in status
+
+    settings = await say(api, DE_USER, DE_USER, "/settings", language="de")
+    assert settings.splitlines() == [
+        "Einstellungen dieses Chats",
+        "Warnungen: aus",
+        "Mindeststufe: Warnung",
+        "Segmente: alle",
+        "Ruhezeiten: keine",
+        "Sprache: de",
+    ]
+
+
+# ------------------------------------------------------------------------------ groups
+
+
+async def test_in_groups_only_administrators_subscribe_and_unsubscribe(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store
+) -> None:
+    refused = await say(api, GROUP, MEMBER, "/subscribe")
+    assert refused == "Only administrators of this chat can use /subscribe here."
+    asked = [(r.params["chat_id"], r.params["user_id"]) for r in api.calls("getChatMember")]
+    assert asked == [(GROUP, MEMBER)]
+    assert not store.chat("telegram", str(GROUP)).subscribed
+
+    api.set_member_status(GROUP, ADMIN, "administrator")
+    done = await say(api, GROUP, ADMIN, "/subscribe@Fake_Test_Bot watch compute")
+    assert done == "Subscribed: alerts of severity watch and above, segments: compute."
+    chat = store.chat("telegram", str(GROUP))
+    assert chat.subscribed
+    assert chat.min_severity is Severity.WATCH
+    assert chat.segments == ("compute",)
+    assert api.calls("getChatMember")[-1].params["user_id"] == ADMIN
+
+    refused = await say(api, GROUP, MEMBER, "/unsubscribe")
+    assert refused == "Only administrators of this chat can use /unsubscribe here."
+    assert store.chat("telegram", str(GROUP)).subscribed
+
+    api.set_member_status(GROUP, OWNER, "creator")
+    assert await say(api, GROUP, OWNER, "/unsubscribe") == (
+        "Unsubscribed: no more alerts in this chat."
+    )
+    assert not store.chat("telegram", str(GROUP)).subscribed
+    assert len(api.calls("getChatMember")) == 4
+
+
+async def test_private_chats_need_no_admin_check(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store
+) -> None:
+    assert "Subscribed" in await say(api, USER, USER, "/subscribe")
+    assert store.chat("telegram", str(USER)).subscribed
+    assert store.chat("telegram", str(USER)).language == "en"
+    assert api.calls("getChatMember") == []
+
+
+# ------------------------------------------------------------------------------ bad input
+
+JUNK = ("§$%&/()=?`+#*'~<>|" * 12)[:200]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "/exposure NVDAA",
+            ["I don't know the symbol NVDAA.", "Did you mean: NVDA", "Yahoo Finance symbol"],
+            id="unknown-ticker",
+        ),
+        pytest.param(
+            f"/exposure {JUNK}",
+            ["I could not read '§$%&/()'.", "Usage: /exposure NVDA"],
+            id="junk",
+        ),
+        pytest.param(
+            "/exposure NVDA:abc MSFT:30",
+            ["Weights must be positive numbers ('abc').", "Usage: /exposure NVDA"],
+            id="bad-weight",
+        ),
+        pytest.param(
+            "/exposure " + " ".join(f"S{n}:1" for n in range(31)),
+            ["At most 30 positions, you sent 31.", "Usage: /exposure NVDA"],
+            id="31-positions",
+        ),
+        pytest.param(
+            "/exposure",
+            ["Name a ticker or a portfolio.", "Usage: /exposure NVDA or /exposure NVDA:40"],
+            id="empty",
+        ),
+        pytest.param(
+            "/frobnicate now",
+            ["Unknown command /frobnicate. Send /help for the list."],
+            id="unknown-command",
+        ),
+    ],
+)
+async def test_bad_input_gets_a_helpful_reply(
+    api: FakeBotApi, adapter: TelegramAdapter, text: str, expected: list[str]
+) -> None:
+    assert len(JUNK) == 200
+    messages = await ask(api, USER, USER, text)
+
+    assert len(messages) == 1
+    (message,) = messages
+    assert message.parse_mode == "HTML"
+    for fragment in expected:
+        assert fragment in message.plain_text
+    assert "error" not in message.plain_text.lower()  # no apology: nothing crashed
+
+
+async def test_a_command_for_another_bot_is_ignored(
+    api: FakeBotApi, adapter: TelegramAdapter
+) -> None:
+    assert await ask(api, USER, USER, "/help@other_bot") == []
+    assert await ask(api, GROUP, MEMBER, "/subscribe@other_bot") == []
+    assert api.calls("getChatMember") == []
+    assert api.sent(USER) == []
+    assert api.sent(GROUP) == []
+
+    addressed = await say(api, USER, USER, "/help@fake_test_bot")  # addressed to us
+    assert addressed.startswith("Commands")
+
+
+# ------------------------------------------------------------------------------ escaping
+
+
+@pytest.mark.parametrize("universe", [SCRIPT_UNIVERSE], ids=["script-name"])
+async def test_an_instrument_name_with_markup_is_escaped(
+    api: FakeBotApi, adapter: TelegramAdapter, universe: Universe
+) -> None:
+    assert universe.instruments["AAPL"].name == SCRIPT_NAME
+    (message,) = await ask(api, USER, USER, "/exposure AAPL")
+
+    title = f"AAPL · {SCRIPT_NAME}"
+    assert message.plain_text.startswith(title + "\n")  # the characters, shown literally
+    assert "<script>" not in message.text
+    assert message.text.startswith("<b>AAPL · &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co</b>")
+    assert {"type": "bold", "offset": 0, "length": utf16_len(title)} in message.entities
+    assert "Apple" not in message.plain_text
+
+
+async def test_a_headline_with_markup_is_escaped_in_an_alert(
+    api: FakeBotApi, adapter: TelegramAdapter, delivery: Delivery
+) -> None:
+    assert "Subscribed" in await say(api, USER, USER, "/subscribe")
+    title = "<script>x</script> & <b>bold</b>"
+    link = "https://news.example/story?id=1&src=<rss>"
+    headline = Headline(title, "Wire & <Co>", link, NOW - timedelta(hours=1), ("NVDA",))
+
+    await delivery.deliver(make_alert(headlines=(headline,)))
+
+    (message,) = api.sent(USER)[1:]
+    assert message.plain_text.startswith(EN_HEADLINE)
+    assert message.plain_text.endswith(f"Why it fired:\n• {title} (Wire & <Co>)")
+    assert "<script>" not in message.text
+    assert "&lt;script&gt;x&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in message.text
+    (text_link,) = [e for e in message.entities if e["type"] == "text_link"]
+    assert text_link["url"] == link
+    plain = message.plain_text
+    start = len(plain) - len(f"{title} (Wire & <Co>)")
+    assert (text_link["offset"], text_link["length"]) == (start, len(title))
+    bold = [e for e in message.entities if e["type"] == "bold"]
+    assert bold == [{"type": "bold", "offset": 0, "length": len(EN_HEADLINE)}]
+
+
+# ------------------------------------------------------------------------------ long replies
+
+
+@pytest.mark.parametrize("registry", [LONG_REGISTRY], ids=["long-report"])
+async def test_long_replies_are_split_on_line_boundaries(
+    api: FakeBotApi, adapter: TelegramAdapter, registry: Registry
+) -> None:
+    messages = await ask(api, USER, USER, "/report")
+
+    assert len(messages) >= 4
+    assert all(len(m.text) <= TELEGRAM_LIMIT for m in messages)
+    assert all(len(m.plain_text) <= TELEGRAM_LIMIT for m in messages)
+    assert sum(len(m.text) for m in messages) > 3 * TELEGRAM_LIMIT  # it needed the split
+    lines = [line for m in messages for line in m.plain_text.split("\n")]
+    assert lines == LONG_LINES  # every line whole, none lost, in order
+    assert [m.message_id for m in messages] == sorted(m.message_id for m in messages)
+
+
+# ------------------------------------------------------------------------------ alerts
+
+
+async def test_alerts_reach_subscribed_chats_in_their_language(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store, delivery: Delivery
+) -> None:
+    assert "Subscribed" in await say(api, USER, USER, "/subscribe")
+    assert "Abonniert" in await say(api, DE_USER, DE_USER, "/subscribe", language="de")
+    await subscribe_group(api)
+    group = store.chat("telegram", str(GROUP))
+    assert group.language == "en"  # the admin spoke English
+    store.save_chat(replace(group, language="de"), NOW)
+    assert "Alerts: on" in await say(api, USER, USER, "/settings")
+    replies = {chat: api.sent_count(chat) for chat in (USER, DE_USER, GROUP)}
+
+    await delivery.deliver(make_alert())
+
+    (english,) = api.sent(USER)[replies[USER] :]
+    assert english.plain_text.split("\n") == [
+        EN_HEADLINE,
+        "AI infrastructure -9.2% | market +0.4% | AI software +1.2%",
+        "-6.4 sigma beyond its beta 1.35; market 0.3 sigma; 95% of names moved",
+        "Top movers: NVDA -17.0%, AVGO -17.4%",
+        "Data as of 2026-08-04 11:40 UTC",
+    ]
+    for chat in (DE_USER, GROUP):
+        (german,) = api.sent(chat)[replies[chat] :]
+        assert german.plain_text.startswith(DE_HEADLINE + "\n")
+        assert "KI-Infrastruktur -9,2 % | Markt +0,4 % | KI-Software +1,2 %" in german.plain_text
+        assert "Größte Bewegungen: NVDA -17,0 %, AVGO -17,4 %" in german.plain_text
+        assert german.plain_text.endswith("Daten von 2026-08-04 11:40 UTC")
+        assert german.parse_mode == "HTML"
+    assert delivery.outbox.counts("telegram") == {"sent": 3}
+
+    await delivery.deliver(make_alert())  # the same alert again: never sent twice
+    assert sum(api.sent_count(c) - replies[c] for c in replies) == 3
+
+
+async def test_a_blocked_chat_is_disabled_and_skipped(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store, delivery: Delivery
+) -> None:
+    assert "Subscribed" in await say(api, USER, USER, "/subscribe")
+    assert "Abonniert" in await say(api, DE_USER, DE_USER, "/subscribe", language="de")
+    api.block(USER)
+
+    await delivery.deliver(make_alert("first"))
+
+    reason = store.chat("telegram", str(USER)).disabled_reason
+    assert reason is not None
+    assert "blocked by the user" in reason
+    assert [c.chat_id for c in store.subscribed_chats("telegram")] == [str(DE_USER)]
+    assert send_statuses(api, USER) == [200, 403]  # the /subscribe reply, then the alert
+    assert api.sent(DE_USER)[-1].plain_text.startswith(DE_HEADLINE)
+    assert delivery.outbox.counts("telegram") == {"sent": 1, "dropped": 1}
+
+    await delivery.deliver(make_alert("second"))
+
+    assert send_statuses(api, USER) == [200, 403]  # not even tried
+    assert [m.plain_text.split("\n")[0] for m in api.sent(DE_USER)[1:]] == [DE_HEADLINE] * 2
+
+    api.unblock(USER)  # subscribing again re-enables the chat
+    assert "Subscribed" in await say(api, USER, USER, "/subscribe")
+    assert store.chat("telegram", str(USER)).disabled_reason is None
+
+
+async def test_a_group_that_became_a_supergroup_keeps_its_subscription(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store, delivery: Delivery
+) -> None:
+    await subscribe_group(api, "watch")
+    api.migrate(GROUP, SUPERGROUP)
+
+    await delivery.deliver(make_alert("first"))
+
+    (alert,) = api.sent(SUPERGROUP)
+    assert alert.plain_text.startswith(EN_HEADLINE)
+    assert api.chat(SUPERGROUP).type == "supergroup"
+    moved = store.chat("telegram", str(SUPERGROUP))
+    assert moved.subscribed
+    assert moved.min_severity is Severity.WATCH
+    assert moved.language == "en"
+    assert not store.chat("telegram", str(GROUP)).subscribed
+    assert [c.chat_id for c in store.subscribed_chats("telegram")] == [str(SUPERGROUP)]
+    assert send_statuses(api, GROUP) == [200, 400]  # the /subscribe reply, then "upgraded"
+
+    await delivery.deliver(make_alert("second"))
+
+    assert len(api.sent(SUPERGROUP)) == 2
+    assert send_statuses(api, GROUP) == [200, 400]  # straight to the new id
+    assert delivery.outbox.counts("telegram") == {"sent": 2}
+
+
+async def test_a_flood_wait_is_waited_out_and_the_alert_arrives_once(
+    api: FakeBotApi, adapter: TelegramAdapter, delivery: Delivery
+) -> None:
+    assert "Subscribed" in await say(api, USER, USER, "/subscribe")
+    api.fail_next("sendMessage", 429, retry_after=3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    await delivery.deliver(make_alert())
+
+    assert loop.time() - started < 2.5  # the 3 s were waited on the sender's clock, not really
+    assert sum(delivery.slept) >= 3.0
+    assert delivery.clock.now - NOW >= timedelta(seconds=3)
+    assert send_statuses(api, USER) == [200, 429, 200]
+    alerts = api.sent(USER)[1:]
+    assert [m.plain_text.split("\n")[0] for m in alerts] == [EN_HEADLINE]
+    assert delivery.outbox.counts("telegram") == {"sent": 1}
+    assert delivery.sender.pending() == 0
+
+
+# ------------------------------------------------------------------------------ secrets
+
+
+async def test_the_token_is_never_logged(
+    api: FakeBotApi,
+    services: Services,
+    registry: Registry,
+    store: Store,
+    universe: Universe,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "telegram"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    redact = RedactSecrets([TOKEN])  # what install_log_redaction puts on the app's handlers
+    caplog.handler.addFilter(redact)
+    tg = make_adapter(api, services, registry)
+    try:
+        await tg.start()
+        assert "Subscribed" in await say(api, USER, USER, "/subscribe")
+        await make_delivery(tg, store, universe).deliver(make_alert())
+        assert api.sent(USER)[-1].plain_text.startswith(EN_HEADLINE)
+    finally:
+        await tg.stop()
+        caplog.handler.removeFilter(redact)  # the handler outlives this test
+
+    assert TOKEN not in caplog.text
+    assert SECRET_PART not in caplog.text
+    assert all(SECRET_PART not in r.getMessage() for r in caplog.records)
+    # httpx logs every request URL, which carries the token: the redaction is what hides it.
+    assert re.search(r"HTTP Request: POST http://127\.0\.0\.1:\d+/bot\*\*\*/getMe", caplog.text)
+    assert "/bot***/sendMessage" in caplog.text
+    assert re.search(r"Set Bot API URL: http://127\.0\.0\.1:\d+/bot\*\*\*$", caplog.text, re.M)
+    assert "telegram: connected as @fake_test_bot" in caplog.text
+
+
+async def test_the_apps_log_redaction_silences_request_urls(
+    api: FakeBotApi,
+    services: Services,
+    registry: Registry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    root = logging.getLogger()
+    saved_filters = {handler: list(handler.filters) for handler in root.handlers}
+    saved_levels = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    settings = Settings.model_validate({"telegram": {"token": TOKEN}})
+    try:
+        install_log_redaction(settings)  # before the adapter exists, as the CLI does
+        assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
+        # PTB logs its base URLs, token included, at DEBUG when the Bot is built.
+        tg = make_adapter(api, services, registry)
+        try:
+            await tg.start()
+            assert "Subscribed" in await say(api, USER, USER, "/subscribe")
+        finally:
+            await tg.stop()
+    finally:
+        for handler, filters in saved_filters.items():
+            handler.filters = filters
+        for name, level in saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+
+    assert "telegram: connected as @fake_test_bot" in caplog.text  # logging was on
+    assert "HTTP Request:" not in caplog.text
+    assert SECRET_PART not in caplog.text
+    assert re.search(r"Set Bot API URL: http://127\.0\.0\.1:\d+/bot\*\*\*$", caplog.text, re.M)
