@@ -101,14 +101,17 @@ def burst_detector(settings: Settings) -> BurstDetector:
 class NewsReplay:
     """Recorded feed items, each taken in once the simulated clock passes its publication."""
 
-    def __init__(self, watch: NewsWatch, items: Sequence[NewsItem], start: datetime) -> None:
+    def __init__(self, watch: NewsWatch, items: Sequence[NewsItem]) -> None:
         self.watch = watch
-        undated = [i for i in items if i.published is None]
+        self.undated = [i for i in items if i.published is None]
         self.pending = sorted(
             (i for i in items if i.published is not None),
-            key=lambda i: i.published or start,
+            key=lambda i: i.published.timestamp() if i.published else 0.0,
         )
-        watch.ingest(undated, start, seed=True)
+
+    async def start(self, at: datetime) -> None:
+        """Items without a publication time are known from the start (as seeded backlog)."""
+        await self.watch.ingest(self.undated, at, seed=True)
 
     async def until(self, now: datetime) -> None:
         due = [i for i in self.pending if i.published is not None and i.published <= now]
@@ -117,7 +120,7 @@ class NewsReplay:
         self.pending = self.pending[len(due) :]
         for item in due:
             at = item.published or now
-            result = self.watch.ingest([item], at, seed=False)
+            result = await self.watch.ingest([item], at, seed=False)
             await self.watch.raise_bursts(result.bursts, at)
 
 
@@ -154,8 +157,9 @@ async def run_replay(
     )
     matcher = Matcher(universe, load_themes())
     feed = NewsReplay(
-        NewsWatch(store, matcher, burst_detector(settings), pipeline, clock.now), news, begin
+        NewsWatch(store, matcher, burst_detector(settings), pipeline, clock.now), news
     )
+    await feed.start(begin)
     sched = settings.scheduler
     step = timedelta(hours=1)
     scan_settings = ScanSettings(

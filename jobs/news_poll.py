@@ -8,6 +8,7 @@ alert.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -89,8 +90,11 @@ class NewsWatch:
         self.dedupe = Deduplicator()
         self.dedupe.load(store.news_keys())
 
-    def ingest(self, items: Sequence[NewsItem], now: datetime, *, seed: bool) -> IngestResult:
-        """Dedupe, match and store items; feed the burst detector unless seeding."""
+    async def ingest(self, items: Sequence[NewsItem], now: datetime, *, seed: bool) -> IngestResult:
+        """Dedupe, match (in a thread) and store items; feed the burst detector unless seeding.
+
+        The database is only touched on the event loop's thread.
+        """
         result = IngestResult()
         fresh = self.dedupe.fresh(items)
         result.fresh = len(fresh)
@@ -102,8 +106,8 @@ class NewsWatch:
             for item_keys in dedupe_keys(batch):
                 keys.extend(item_keys)
         self.store.add_news_keys(keys, now)
-        for item in fresh:
-            match = self.matcher.match(item)
+        matches = await asyncio.to_thread(lambda: [self.matcher.match(i) for i in fresh])
+        for item, match in zip(fresh, matches, strict=True):
             if not match:
                 continue
             result.matched.append(headline_of(item, match.symbols, match.themes))
@@ -160,7 +164,7 @@ class NewsWatch:
         result = await fetch_feed(client, feed, state, now, limits)
         self.store.save_feed_state(feed.name, state_to_dict(result.state))
         if result.status == "ok" and result.parsed is not None:
-            ingested = self.ingest(result.parsed.items, now, seed=seed)
+            ingested = await self.ingest(result.parsed.items, now, seed=seed)
             log.info(
                 "feed %s: %s; %d new, %d matched%s",
                 feed.name,

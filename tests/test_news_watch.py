@@ -134,7 +134,7 @@ async def test_a_restart_remembers_what_was_seen(tmp_path: Path) -> None:
         items = result.parsed.items
     second = make_watch(Store(db), clock, Collector())
 
-    assert second.ingest(items, clock.now, seed=False).fresh == 0
+    assert (await second.ingest(items, clock.now, seed=False)).fresh == 0
 
 
 async def test_a_failing_feed_backs_off_and_shows_in_status(tmp_path: Path) -> None:
