@@ -9,10 +9,23 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import httpx
 
 from bot.adapters.base import AlertSink, Dispatcher
 from bot.adapters.console import ConsoleAdapter
+from bot.adapters.discord import (
+    PLATFORM as DISCORD,
+)
+from bot.adapters.discord import (
+    WEBHOOK_PLATFORM,
+    DiscordAdapter,
+    DiscordConfig,
+    DiscordTransport,
+    WebhookTransport,
+    alert_payload,
+    subscribe_webhooks,
+)
 from bot.adapters.telegram import (
     TelegramAdapter,
     TelegramConfig,
@@ -20,7 +33,7 @@ from bot.adapters.telegram import (
     is_group_chat,
     render_alert,
 )
-from bot.config import LoadedConfig
+from bot.config import LoadedConfig, webhook_urls
 from bot.delivery import OutboxSink
 from bot.episodes import EpisodeBook
 from bot.marketdata import MarketData
@@ -28,9 +41,10 @@ from bot.news.explain import Explainer
 from bot.news.match import Matcher, load_themes
 from bot.outbox import Outbox
 from bot.pipeline import AlertPipeline
+from bot.ratelimit import Limits
 from bot.regions import scan_regions
 from bot.replay import burst_detector
-from bot.sender import OutboxSender, SenderSettings
+from bot.sender import OutboxSender, SenderSettings, Transport
 from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.prices import PriceSource
 from bot.sources.yahoo import YahooPriceSource
@@ -44,6 +58,11 @@ from jobs.price_scan import PriceScan, ScanSettings
 from jobs.scheduler import JobHealth, ScheduledJob, add_news_jobs, build_scheduler
 
 log = logging.getLogger(__name__)
+
+DISCORD_LIMITS = Limits(
+    per_chat_interval=timedelta(seconds=1), group_per_minute=60, overall_per_second=40.0
+)
+"""Discord: about 5 messages per 5 s per channel, 50 requests per second overall."""
 
 
 def price_source(loaded: LoadedConfig) -> PriceSource:
@@ -96,6 +115,73 @@ class App:
         self.telegram: TelegramAdapter | None = None
         self.senders: list[asyncio.Task[None]] = []
         self.http: httpx.AsyncClient | None = None
+        self.discord: DiscordAdapter | None = None
+        self.session: aiohttp.ClientSession | None = None
+
+    def _sender(
+        self, store: Store, transport: Transport, limits: Limits, stop: asyncio.Event
+    ) -> OutboxSender:
+        platform = transport.platform
+        sender = OutboxSender(
+            Outbox(store),
+            transport,
+            SenderSettings(limits=limits),
+            on_unreachable=lambda chat, why: store.disable_chat(platform, chat, why, self.clock()),
+            on_migrate=lambda old, new: store.migrate_chat(platform, old, new, self.clock()),
+            clock=self.clock,
+        )
+        self.senders.append(asyncio.create_task(sender.run(stop), name=f"{platform}-sender"))
+        return sender
+
+    async def _start_discord(
+        self, commands: CommandDispatcher, store: Store, stop: asyncio.Event
+    ) -> list[AlertSink]:
+        """The Discord bot and the push-only webhooks, when configured."""
+        settings = self.loaded.settings.discord
+        universe = self.loaded.universe
+        sinks: list[AlertSink] = []
+        if settings.token is not None:
+            config = DiscordConfig(settings.token.get_secret_value(), settings.manager_role)
+            self.discord = DiscordAdapter(config, commands, universe)
+            await self.discord.start()
+            sender = self._sender(
+                store, DiscordTransport(self.discord.client, store), DISCORD_LIMITS, stop
+            )
+            sinks.append(
+                OutboxSink(
+                    DISCORD,
+                    sender.outbox,
+                    store,
+                    universe,
+                    alert_payload,
+                    lambda _: True,
+                    self.clock,
+                    sender,
+                )
+            )
+        urls = {name: url for name, url in webhook_urls(self.loaded.settings).items() if url}
+        missing = [w.url_env for w in settings.webhooks if w.name not in urls]
+        for env_name in missing:
+            log.warning("discord webhook: environment variable %s is not set; skipped", env_name)
+        if urls:
+            subscribe_webhooks(
+                store, [w for w in settings.webhooks if w.name in urls], self.clock()
+            )
+            self.session = aiohttp.ClientSession()
+            sender = self._sender(store, WebhookTransport(urls, self.session), DISCORD_LIMITS, stop)
+            sinks.append(
+                OutboxSink(
+                    WEBHOOK_PLATFORM,
+                    sender.outbox,
+                    store,
+                    universe,
+                    alert_payload,
+                    lambda _: True,
+                    self.clock,
+                    sender,
+                )
+            )
+        return sinks
 
     async def run(self, stop: asyncio.Event) -> None:
         """Scan on schedule until ``stop`` is set; then shut everything down."""
@@ -122,19 +208,9 @@ class App:
             if tg is not None:
                 self.telegram = TelegramAdapter(tg, commands)
                 await self.telegram.start()
-                sender = OutboxSender(
-                    Outbox(store),
-                    TelegramTransport(self.telegram.app.bot),
-                    SenderSettings(),
-                    on_unreachable=lambda chat, why: store.disable_chat(
-                        "telegram", chat, why, self.clock()
-                    ),
-                    on_migrate=lambda old, new: store.migrate_chat(
-                        "telegram", old, new, self.clock()
-                    ),
-                    clock=self.clock,
+                sender = self._sender(
+                    store, TelegramTransport(self.telegram.app.bot), Limits(), stop
                 )
-                self.senders.append(asyncio.create_task(sender.run(stop), name="telegram-sender"))
                 sinks.append(
                     OutboxSink(
                         "telegram",
@@ -147,6 +223,7 @@ class App:
                         sender,
                     )
                 )
+            sinks += await self._start_discord(commands, store, stop)
             if not sinks:
                 sinks.append(ConsoleAdapter(sys.stdout))
             book = EpisodeBook(settings.episodes, store.episodes())
@@ -208,6 +285,10 @@ class App:
                 await asyncio.gather(*self.senders, return_exceptions=True)
             if self.telegram is not None:
                 await self.telegram.stop()
+            if self.discord is not None:
+                await self.discord.stop()
+            if self.session is not None:
+                await self.session.close()
             if self.http is not None:
                 await self.http.aclose()
             store.close()
@@ -225,4 +306,35 @@ def run_forever(loaded: LoadedConfig) -> int:
         await App(loaded).run(stop)
 
     asyncio.run(main())
+    return 0
+
+
+async def discord_sync(
+    loaded: LoadedConfig, token: str, guild_ids: list[int], global_: bool
+) -> int:
+    """``python -m bot discord-sync``: register the slash commands, then disconnect."""
+    store = Store(":memory:")
+    clock = utc_now
+    source = price_source(loaded)
+    services = Services(
+        universe=loaded.universe,
+        store=store,
+        market=MarketData(source, loaded.universe, loaded.settings.detector, clock),
+        params=loaded.settings.detector,
+        clock=clock,
+    )
+    adapter = DiscordAdapter(
+        DiscordConfig(token, loaded.settings.discord.manager_role),
+        CommandDispatcher(build_registry(), services),
+        loaded.universe,
+    )
+    try:
+        await adapter.client.login(token)
+        await adapter.client.application_info()
+        done = await adapter.sync(guild_ids, global_)
+    finally:
+        await adapter.client.close()
+        store.close()
+    for where, count in done.items():
+        print(f"synced {count} commands: {where}")
     return 0

@@ -15,7 +15,7 @@ from typing import TextIO
 from bot import __version__
 from bot.adapters.base import AlertSink
 from bot.adapters.console import ConsoleAdapter, JsonLinesAdapter
-from bot.app import run_forever
+from bot.app import discord_sync, run_forever
 from bot.backtest import BacktestResult, is_shock, reading_json, run_backtest
 from bot.config import ConfigError, LoadedConfig, install_log_redaction, load_config
 from bot.demo import build_series, load_scenario
@@ -115,6 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
     nw.add_argument("--feeds", nargs="+", required=True, metavar="PATH_OR_URL")
     nw.add_argument("--config", type=Path, metavar="FILE")
     nw.add_argument("--json", action="store_true", help="one JSON object per item on stdout")
+
+    ds = sub.add_parser(
+        "discord-sync",
+        help="register the slash commands with Discord (per guild, on demand)",
+        description="Register the slash commands in the given guilds (instant) or globally "
+        "(slow to propagate). Run it after adding the bot to a server or changing commands.",
+    )
+    ds.add_argument("--guild", type=int, action="append", default=[], metavar="ID")
+    ds.add_argument(
+        "--global",
+        dest="global_",
+        action="store_true",
+        help="register globally instead of (or besides) per guild",
+    )
+    ds.add_argument("--config", type=Path, metavar="FILE")
 
     demo = sub.add_parser("demo", help="replay the bundled DeepSeek scenario to the console")
     demo.add_argument("--json", action="store_true", help="one JSON object per alert on stdout")
@@ -365,6 +380,18 @@ def cmd_news(args: argparse.Namespace) -> int:
     return 0 if reads and not failed else 1
 
 
+def cmd_discord_sync(args: argparse.Namespace) -> int:
+    loaded = _load(args.config)
+    token = loaded.settings.discord.token
+    if token is None:
+        sys.stderr.write("error: set BOT__DISCORD__TOKEN (or DISCORD_BOT_TOKEN) first\n")
+        return EXIT_USAGE
+    if not args.guild and not args.global_:
+        sys.stderr.write("error: name at least one --guild ID (or --global)\n")
+        return EXIT_USAGE
+    return asyncio.run(discord_sync(loaded, token.get_secret_value(), args.guild, args.global_))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     loaded = _load(None)
     scenario = load_scenario()
@@ -412,5 +439,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "replay": cmd_replay,
         "demo": cmd_demo,
         "news": cmd_news,
+        "discord-sync": cmd_discord_sync,
     }
     return commands[args.command](args)

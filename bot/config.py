@@ -78,6 +78,27 @@ class TelegramSettings(_Section):
     webhook_secret: SecretStr | None = None
 
 
+class DiscordWebhookSettings(_Section):
+    """A push-only subscription through an incoming webhook (no bot in that server).
+
+    The webhook URL is a secret: it is read from the environment variable ``url_env``.
+    """
+
+    name: str = Field(min_length=1, max_length=64)
+    url_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    min_severity: Literal["watch", "alert", "critical"] = "alert"
+    segments: tuple[str, ...] = ()
+    language: Literal["en", "de"] = "en"
+
+
+class DiscordSettings(_Section):
+    """The Discord bot. Enabled when a token is in the environment."""
+
+    token: SecretStr | None = None
+    manager_role: str | None = None
+    webhooks: tuple[DiscordWebhookSettings, ...] = ()
+
+
 class CommandSettings(_Section):
     """Chat commands."""
 
@@ -157,6 +178,7 @@ class Settings(_Section):
     episodes: EpisodeRules = EpisodeRules()
     news: NewsSettings = NewsSettings()
     telegram: TelegramSettings = TelegramSettings()
+    discord: DiscordSettings = DiscordSettings()
     commands: CommandSettings = CommandSettings()
     storage: StorageSettings = StorageSettings()
     logging: LoggingSettings = LoggingSettings()
@@ -303,8 +325,15 @@ class RedactSecrets(logging.Filter):
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    values = [settings.telegram.token, settings.telegram.webhook_secret]
-    return [v.get_secret_value() for v in values if v is not None]
+    values = [settings.telegram.token, settings.telegram.webhook_secret, settings.discord.token]
+    secrets = [v.get_secret_value() for v in values if v is not None]
+    return secrets + [url for url in webhook_urls(settings).values() if url]
+
+
+def webhook_urls(settings: Settings, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The configured Discord webhook URLs, read from their environment variables."""
+    env = os.environ if env is None else env
+    return {w.name: env.get(w.url_env, "") for w in settings.discord.webhooks}
 
 
 def install_log_redaction(settings: Settings) -> None:

@@ -70,10 +70,10 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "cmd.settings.usage": {
         "en": "/settings | /settings severity watch|alert|critical | /settings segments all|SEG "
         "... | /settings quiet 22:00-07:00 Europe/Berlin [critical|none] | /settings quiet off "
-        "| /settings language en|de",
+        "| /settings language en|de | /settings mention @role|off (Discord)",
         "de": "/settings | /settings severity watch|alert|critical | /settings segments all|SEG "
         "... | /settings quiet 22:00-07:00 Europe/Berlin [critical|none] | /settings quiet off "
-        "| /settings language en|de",
+        "| /settings language en|de | /settings mention @Rolle|off (Discord)",
     },
     "cmd.status.summary": {
         "en": "Readings per region, price scans, open episodes",
@@ -255,6 +255,14 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "settings.segments": {"en": "Segments: {value}", "de": "Segmente: {value}"},
     "settings.quiet": {"en": "Quiet hours: {value}", "de": "Ruhezeiten: {value}"},
     "settings.language": {"en": "Language: {value}", "de": "Sprache: {value}"},
+    "settings.mention": {
+        "en": "Role pinged on critical alerts: {value}",
+        "de": "Bei kritischen Warnungen erwähnte Rolle: {value}",
+    },
+    "settings.bad_role": {
+        "en": "{value!r} is not a role mention like @Traders (or off).",
+        "de": "{value!r} ist keine Rollen-Erwähnung wie @Traders (oder off).",
+    },
     "settings.yes": {"en": "on", "de": "an"},
     "settings.no": {"en": "off", "de": "aus"},
     "settings.all": {"en": "all", "de": "alle"},

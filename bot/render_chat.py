@@ -129,3 +129,70 @@ def plain_text(reply: Reply) -> str:
         else:
             lines.extend(_table_lines(block))
     return "\n".join(lines)
+
+
+DISCORD_DESCRIPTION = 4096
+DISCORD_TITLE = 256
+DISCORD_FIELD = 1024
+DISCORD_FIELDS = 25
+DISCORD_EMBED_TOTAL = 6000
+_MARKDOWN = re.compile(r"([\\*_~`|>\[\]()#-])")
+_BACKTICK_STANDIN = "\u02cb"  # a modifier letter: looks like ` but closes no code span
+_MASS_MENTION = re.compile(r"@(everyone|here)")
+
+
+def discord_escape(text: str) -> str:
+    """Markdown-escaped text in which ``@everyone``/``@here`` and user, role and channel
+    mentions cannot ping (a zero-width space breaks them; allowed_mentions forbids them too)."""
+    text = _MARKDOWN.sub(r"\\\1", text)
+    text = _MASS_MENTION.sub("@\u200b\\1", text)
+    return text.replace("<@", "<\u200b@").replace("<#", "<\u200b#")
+
+
+def _discord_span(span: Span) -> str:
+    text = discord_escape(span.text)
+    if span.code:
+        text = f"`{span.text.replace('`', _BACKTICK_STANDIN)}`"
+    if span.bold:
+        text = f"**{text}**"
+    if span.italic:
+        text = f"*{text}*"
+    if span.link and span.link.startswith(("http://", "https://")):
+        text = f"[{text}]({span.link.replace(')', '%29')})"
+    return text
+
+
+def _discord_units(block: Block) -> list[str]:
+    if isinstance(block, Heading):
+        return [f"**{discord_escape(block.text)}**"]
+    if isinstance(block, Paragraph):
+        return ["".join(_discord_span(s) for s in block.spans)]
+    if isinstance(block, Bullets):
+        return ["• " + "".join(_discord_span(s) for s in item) for item in block.items]
+    lines = [line.replace("`", _BACKTICK_STANDIN) for line in _table_lines(block)]
+    units: list[str] = []
+    current: list[str] = []
+    for line in lines:
+        if current and len("\n".join([*current, line])) + 8 > DISCORD_DESCRIPTION:
+            units.append("```\n" + "\n".join(current) + "\n```")
+            current = []
+        current.append(line)
+    if current:
+        units.append("```\n" + "\n".join(current) + "\n```")
+    return units
+
+
+def discord_markdown(reply: Reply, limit: int = DISCORD_DESCRIPTION) -> list[str]:
+    """A reply as Discord markdown pages, each fitting an embed description."""
+    units: list[str] = []
+    for block in reply.blocks:
+        units.extend(_discord_units(block))
+    return [page for page in pack(units, limit) if page] or ["\u200b"]
+
+
+def shorten(text: str, limit: int, pointer: str = "") -> str:
+    """``text`` cut to ``limit`` characters, ending with an ellipsis and ``pointer``."""
+    if len(text) <= limit:
+        return text
+    tail = f"{ELLIPSIS} {pointer}".rstrip()
+    return text[: max(0, limit - len(tail))].rstrip() + tail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from bot.detect import Severity
@@ -63,6 +64,8 @@ def _describe(ctx: Context, chat: ChatSettings) -> Reply:
         t("settings.quiet", value=quiet),
         t("settings.language", value=ctx.language),
     ]
+    if chat.mention_role:
+        lines.append(t("settings.mention", value=f"<@&{chat.mention_role}>"))
     return Reply((Heading(t("settings.title")), *(Paragraph(spans(line)) for line in lines)))
 
 
@@ -118,6 +121,19 @@ def _quiet(args: tuple[str, ...]) -> QuietHours | None:
         raise UsageError(exc.key, **exc.values) from None
 
 
+_ROLE = re.compile(r"^<@&(\d{5,25})>$|^(\d{5,25})$")
+
+
+def _role(value: str) -> str | None:
+    """A role mention (``<@&123>``) or id to ping on critical alerts; ``off`` clears it."""
+    if value.lower() in ("off", "aus", "none"):
+        return None
+    match = _ROLE.match(value.strip())
+    if match is None:
+        raise UsageError("settings.bad_role", value=value[:40])
+    return match.group(1) or match.group(2)
+
+
 async def settings(ctx: Context) -> Reply:
     """``/settings`` shows; ``/settings KEY VALUE...`` changes (admins only in groups)."""
     chat = _chat(ctx)
@@ -133,6 +149,8 @@ async def settings(ctx: Context) -> Reply:
         chat = replace(chat, segments=_segments(ctx, values))
     elif key == "quiet" and values:
         chat = replace(chat, quiet=_quiet(values))
+    elif key == "mention" and len(values) == 1:
+        chat = replace(chat, mention_role=_role(values[0]))
     elif key == "language" and len(values) == 1:
         language = values[0].lower()
         if language not in LANGUAGES:

@@ -1,0 +1,350 @@
+"""The Discord adapter (discord.py 2.x): slash commands in, embeds out.
+
+The only module that imports ``discord``. Every command of the shared registry becomes a slash
+command of the same name; ticker arguments autocomplete from the universe; replies are embeds
+coloured by severity. Every message forbids @everyone, @here, roles and users, except the one
+role a channel chose to be pinged on critical alerts. Commands are registered per guild on
+demand (``python -m bot discord-sync``), never globally at every start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import discord
+from discord import app_commands
+
+from bot.alerts import Alert, AlertKind
+from bot.config import DiscordWebhookSettings
+from bot.detect import Severity
+from bot.i18n import Language, translate
+from bot.render import alert_text
+from bot.render_chat import (
+    DISCORD_DESCRIPTION,
+    DISCORD_FIELD,
+    DISCORD_FIELDS,
+    DISCORD_TITLE,
+    discord_escape,
+    discord_markdown,
+    shorten,
+)
+from bot.replies import Reply
+from bot.sender import TransportError
+from bot.store import Store
+from bot.subscriptions import ChatSettings
+from bot.universe import Universe
+from handlers.registry import Dispatcher, Invocation
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+WEBHOOK_PLATFORM = "discord-webhook"
+NO_MENTIONS = discord.AllowedMentions.none()
+COLOURS = {
+    None: 0x5865F2,
+    "none": 0x5865F2,
+    "watch": 0xF1C40F,
+    "alert": 0xE67E22,
+    "critical": 0xE74C3C,
+    "recover": 0x2ECC71,
+}
+WEBHOOK_URL = re.compile(r"/webhooks/(?P<id>\d+)/(?P<token>[\w.-]+)/?$")
+POINTER = {"en": "(full text: /status, /news)", "de": "(alles: /status, /news)"}
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """The slash-command option of a registry command (its free-text arguments)."""
+
+    name: str
+    description: str
+    required: bool = False
+    autocomplete: bool = False
+
+
+OPTIONS: Mapping[str, OptionSpec] = {
+    "exposure": OptionSpec("query", "NVDA, or a portfolio: NVDA:40 MSFT:30 CRM:30", True, True),
+    "news": OptionSpec("query", "ticker or theme", autocomplete=True),
+    "subscribe": OptionSpec("options", "[watch|alert|critical] [segment ...]"),
+    "settings": OptionSpec("change", "e.g. severity alert | quiet 22:00-07:00 UTC | mention @role"),
+}
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    token: str
+    manager_role: str | None = None
+    webhooks: Mapping[str, str] = field(default_factory=dict)
+
+
+def language_of(locale: discord.Locale | str | None) -> Language:
+    return "de" if str(locale or "").lower().startswith("de") else "en"
+
+
+def reply_embeds(reply: Reply, language: Language) -> list[discord.Embed]:
+    """A reply as embeds (one per page), coloured by its severity."""
+    colour = COLOURS.get(reply.severity, COLOURS[None])
+    pages = discord_markdown(reply, DISCORD_DESCRIPTION)
+    embeds = [discord.Embed(description=page, colour=colour) for page in pages]
+    if len(embeds) > 10:
+        embeds = embeds[:10]
+        last = embeds[-1].description or ""
+        embeds[-1].description = shorten(last, DISCORD_DESCRIPTION, POINTER[language])
+    return embeds
+
+
+def alert_payload(alert: Alert, language: Language) -> list[str]:
+    """An alert as one outbox message: a JSON embed within Discord's limits."""
+    text = alert_text(alert, language)
+    key = "recover" if alert.kind is AlertKind.RECOVER else str(alert.severity)
+    fields = [
+        {
+            "name": shorten(discord_escape(item.feed), 256),
+            "value": shorten(
+                f"[{discord_escape(item.title)}]({item.link})"
+                if item.link
+                else discord_escape(item.title),
+                DISCORD_FIELD,
+            ),
+            "inline": False,
+        }
+        for item in text.news[:DISCORD_FIELDS]
+    ]
+    description = "\n".join(discord_escape(line) for line in text.lines)
+    embed = {
+        "title": shorten(text.headline, DISCORD_TITLE),
+        "description": shorten(description, DISCORD_DESCRIPTION - 500, POINTER[language]),
+        "color": COLOURS[key],
+        "fields": fields,
+        "timestamp": alert.data_time.isoformat(),
+    }
+    while fields and len(json.dumps(embed)) > 5500:  # the 6,000-character message budget
+        fields.pop()
+    payload = {
+        "embed": embed,
+        "critical": alert.severity is Severity.CRITICAL and alert.kind is not AlertKind.RECOVER,
+    }
+    return [json.dumps(payload)]
+
+
+def _classify(exc: discord.HTTPException) -> TransportError:
+    if isinstance(exc, discord.Forbidden | discord.NotFound):
+        return TransportError(f"{exc.status} {exc.text}", unreachable=True)
+    if exc.status == 429:
+        retry = getattr(exc, "retry_after", None)
+        return TransportError("429 rate limited", retry_after=float(retry or 5.0))
+    if 400 <= exc.status < 500:
+        return TransportError(f"{exc.status} {exc.text}", permanent=True)
+    return TransportError(f"{exc.status} {exc.text}")
+
+
+class DiscordTransport:
+    """Sends outbox messages to channels; pings a channel's chosen role on critical alerts."""
+
+    platform = PLATFORM
+
+    def __init__(self, client: discord.Client, store: Store) -> None:
+        self.client = client
+        self.store = store
+
+    async def send(self, chat_id: str, text: str) -> None:
+        payload = json.loads(text)
+        embed = discord.Embed.from_dict(payload["embed"])
+        content = None
+        mentions = NO_MENTIONS
+        role = self.store.chat(PLATFORM, chat_id).mention_role
+        if payload.get("critical") and role:
+            content = f"<@&{role}>"
+            mentions = discord.AllowedMentions(
+                everyone=False, users=False, roles=[discord.Object(int(role))]
+            )
+        channel = self.client.get_partial_messageable(int(chat_id))
+        try:
+            await channel.send(content=content, embed=embed, allowed_mentions=mentions)
+        except discord.HTTPException as exc:
+            raise _classify(exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from None
+
+
+class WebhookTransport:
+    """Push-only delivery through incoming webhooks (no bot in the server)."""
+
+    platform = WEBHOOK_PLATFORM
+
+    def __init__(self, urls: Mapping[str, str], session: aiohttp.ClientSession) -> None:
+        self.session = session
+        self.hooks: dict[str, discord.Webhook] = {}
+        for name, url in urls.items():
+            match = WEBHOOK_URL.search(url)
+            if match is None:
+                raise ValueError(f"discord webhook {name!r}: not a webhook URL")
+            self.hooks[name] = discord.Webhook.partial(
+                int(match.group("id")), match.group("token"), session=session
+            )
+
+    async def send(self, chat_id: str, text: str) -> None:
+        hook = self.hooks.get(chat_id)
+        if hook is None:
+            raise TransportError(f"webhook {chat_id} is not configured", unreachable=True)
+        payload = json.loads(text)
+        try:
+            await hook.send(
+                embed=discord.Embed.from_dict(payload["embed"]),
+                allowed_mentions=NO_MENTIONS,
+                username="AI supply-chain watch",
+                wait=True,
+            )
+        except discord.HTTPException as exc:
+            raise _classify(exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from None
+
+
+def channel_type(channel: object) -> str:
+    return "private" if isinstance(channel, discord.DMChannel) else "group"
+
+
+class DiscordAdapter:
+    """Runs the slash commands of the shared registry on Discord."""
+
+    name = PLATFORM
+
+    def __init__(self, config: DiscordConfig, dispatcher: Dispatcher, universe: Universe):
+        self.config = config
+        self.dispatcher = dispatcher
+        self.universe = universe
+        intents = discord.Intents.none()
+        intents.guilds = True
+        self.client = discord.Client(intents=intents, allowed_mentions=NO_MENTIONS)
+        self.tree = app_commands.CommandTree(self.client)
+        self._task: asyncio.Task[None] | None = None
+        for command in dispatcher.registry.commands:
+            self.tree.add_command(self._slash(command.name, command.summary))
+
+    def _can_manage(self, interaction: discord.Interaction) -> bool:
+        user = interaction.user
+        if not isinstance(user, discord.Member):
+            return True  # a DM: the user manages their own chat
+        if user.guild_permissions.manage_channels:
+            return True
+        role = self.config.manager_role
+        return role is not None and any(r.name == role for r in user.roles)
+
+    async def _run(self, interaction: discord.Interaction, name: str, args: str) -> None:
+        async def check_admin() -> bool:
+            return self._can_manage(interaction)
+
+        invocation = Invocation(
+            platform=PLATFORM,
+            command=name,
+            raw_args=args,
+            chat_id=str(interaction.channel_id),
+            chat_type="private" if interaction.guild_id is None else "group",
+            user_id=str(interaction.user.id),
+            user_language=str(interaction.locale),
+            check_admin=check_admin,
+        )
+        reply = await self.dispatcher.dispatch(invocation)
+        if reply is None:
+            reply = Reply.text(translate(language_of(interaction.locale), "error.rate_limited"))
+        embeds = reply_embeds(reply, language_of(interaction.locale))
+        await interaction.response.send_message(
+            embeds=embeds[:10], allowed_mentions=NO_MENTIONS, ephemeral=False
+        )
+
+    async def _autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        text = current.strip().upper()
+        head, _, _ = text.rpartition(" ")
+        last = text.split()[-1] if text.split() else ""
+        symbol = last.split(":")[0]
+        choices = []
+        for inst in self.universe.instruments.values():
+            if inst.symbol.startswith(symbol) or inst.name.upper().startswith(symbol):
+                value = f"{head} {inst.symbol}".strip() if head else inst.symbol
+                choices.append(
+                    app_commands.Choice(name=f"{value} · {inst.name}"[:100], value=value[:100])
+                )
+            if len(choices) == 25:
+                break
+        return choices
+
+    def _slash(self, name: str, summary_key: str) -> app_commands.Command[Any, ..., None]:
+        description = translate("en", summary_key)[:100]
+        spec = OPTIONS.get(name)
+        run = self._run
+
+        if spec is None:
+
+            async def no_option(interaction: discord.Interaction) -> None:
+                await run(interaction, name, "")
+
+            callback: Callable[..., Coroutine[Any, Any, None]] = no_option
+        elif spec.required:
+
+            async def required(interaction: discord.Interaction, query: str) -> None:
+                await run(interaction, name, query)
+
+            callback = required
+        else:
+
+            async def optional(interaction: discord.Interaction, query: str | None = None) -> None:
+                await run(interaction, name, query or "")
+
+            callback = optional
+        if spec is not None:
+            callback = app_commands.rename(query=spec.name)(callback)
+            callback = app_commands.describe(query=spec.description)(callback)
+            if spec.autocomplete:
+                callback = app_commands.autocomplete(query=self._autocomplete)(callback)
+        return app_commands.Command(name=name, description=description, callback=callback)
+
+    async def start(self) -> None:
+        await self.client.login(self.config.token)
+        self._task = asyncio.create_task(self.client.connect(), name="discord-gateway")
+        await self.client.wait_until_ready()
+        log.info("discord: connected as %s in %d guilds", self.client.user, len(self.client.guilds))
+
+    async def stop(self) -> None:
+        await self.client.close()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def sync(self, guild_ids: list[int], global_: bool = False) -> dict[str, int]:
+        """Register the slash commands in the given guilds (or globally); returns counts."""
+        done: dict[str, int] = {}
+        for guild_id in guild_ids:
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            done[str(guild_id)] = len(await self.tree.sync(guild=guild))
+        if global_:
+            done["global"] = len(await self.tree.sync())
+        return done
+
+
+def subscribe_webhooks(
+    store: Store, webhooks: Sequence[DiscordWebhookSettings], now: datetime
+) -> None:
+    """Webhook subscriptions from the config, stored like chats so filters and the outbox apply."""
+    for hook in webhooks:
+        store.save_chat(
+            ChatSettings(
+                WEBHOOK_PLATFORM,
+                hook.name,
+                language=hook.language,
+                subscribed=True,
+                min_severity=Severity.parse(hook.min_severity),
+                segments=hook.segments,
+            ),
+            now,
+        )
