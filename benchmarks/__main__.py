@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import detector, machine, news
+from benchmarks import detector, fanout, machine, news
 
 BACKTEST_TARGET_SECONDS = 3.0
 
@@ -30,6 +30,7 @@ def main() -> None:
         f"{feed['parse_s'] * 1000:.0f} ms + match {feed['match_s'] * 1000:.0f} ms: "
         f"{feed['items_per_s']:.0f} items/s, {feed['mb_per_s']:.1f} MB/s |"
     )
+    print(fanout.summary(fanout.fanout()))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""Command line: ``python -m bot backtest | check-config``."""
+"""Command line: ``python -m bot run | demo | replay | backtest | news | check-config | ...``.
+
+Each command imports what it needs when it runs, so a backtest does not pay for loading the
+chat libraries.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +14,18 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
-from bot.adapters.base import AlertSink
-from bot.adapters.console import ConsoleAdapter, JsonLinesAdapter
-from bot.app import discord_sync, run_forever
 from bot.backtest import BacktestResult, is_shock, reading_json, run_backtest
 from bot.config import ConfigError, LoadedConfig, install_log_redaction, load_config
-from bot.demo import build_series, load_scenario
 from bot.detect import Label, Reading
-from bot.news.local import FeedRead, read_paths, read_url
-from bot.news.match import Matcher, load_themes
-from bot.replay import run_replay
 from bot.sources.csv_prices import CsvPriceSource
-from bot.sources.feeds import FetchLimits
 from bot.sources.prices import PriceError
 from bot.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from bot.adapters.base import AlertSink
 
 EXIT_USAGE = 2
 
@@ -279,10 +278,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _sinks(as_json: bool) -> list[AlertSink]:
+    from bot.adapters.console import ConsoleAdapter, JsonLinesAdapter
+
     return [JsonLinesAdapter(sys.stdout)] if as_json else [ConsoleAdapter(sys.stdout)]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import run_forever
+
     loaded = _load(args.config)
     try:
         return run_forever(loaded)
@@ -292,6 +295,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from bot.news.local import read_paths
+    from bot.replay import run_replay
+
     loaded = _load(args.config)
     if args.start > args.end:
         sys.stderr.write("error: --from is after --to\n")
@@ -335,6 +341,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_news(args: argparse.Namespace) -> int:
+    from bot.news.local import FeedRead, read_paths, read_url
+    from bot.news.match import Matcher, load_themes
+    from bot.sources.feeds import FetchLimits
+
     loaded = _load(args.config)
     news = loaded.settings.news
     limits = FetchLimits(
@@ -381,6 +391,8 @@ def cmd_news(args: argparse.Namespace) -> int:
 
 
 def cmd_discord_sync(args: argparse.Namespace) -> int:
+    from bot.app import discord_sync
+
     loaded = _load(args.config)
     token = loaded.settings.discord.token
     if token is None:
@@ -393,6 +405,9 @@ def cmd_discord_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import build_series, load_scenario
+    from bot.replay import run_replay
+
     loaded = _load(None)
     scenario = load_scenario()
     if not args.json:

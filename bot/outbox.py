@@ -163,8 +163,8 @@ class Outbox:
     def move_chat(self, platform: str, old_id: str, new_id: str) -> None:
         """Open messages of a migrated chat follow it to its new id."""
         self.db.execute(
-            "UPDATE outbox SET chat_id = ? WHERE platform = ? AND chat_id = ? "
-            "AND status IN ('pending', 'sending')",
+            "UPDATE outbox SET chat_id = ?, status = 'pending' WHERE platform = ? "
+            "AND chat_id = ? AND status IN ('pending', 'sending')",
             (new_id, platform, old_id),
         )
 

@@ -56,8 +56,11 @@ class RateLimiter:
         if is_group:
             self._group_window.setdefault(chat_id, deque()).append(at)
         step = timedelta(seconds=1 / self.limits.overall_per_second)
-        base = at if self._next_overall is None else max(at, self._next_overall)
-        self._next_overall = base + step
+        # Slots follow the schedule, not the send times: a timer that wakes late earns up to
+        # half a step of credit, so late wake-ups do not add up (any 1 s window still holds at
+        # most the overall rate).
+        slot = at if self._next_overall is None else max(at - step / 2, self._next_overall)
+        self._next_overall = slot + step
 
     def pause(self, chat_id: str, until: datetime) -> None:
         """Hold one chat back (a 429 for it); the others are not affected."""

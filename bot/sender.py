@@ -62,10 +62,14 @@ class Transport(Protocol):
 
 @dataclass(frozen=True)
 class SenderSettings:
+    """Retries: a message is given up only after ``max_attempts`` failures AND when it is older
+    than ``give_up_after`` (an outage of the platform delays alerts; it does not drop them)."""
+
     limits: Limits = field(default_factory=Limits)
     max_attempts: int = 8
     backoff_base_seconds: float = 1.0
     backoff_cap_seconds: float = 300.0
+    give_up_after: timedelta = timedelta(hours=6)
 
 
 def utc_now() -> datetime:
@@ -242,7 +246,8 @@ class OutboxSender:
             self._retry_later(message, until, message.attempts)
             return
         attempts = message.attempts + 1
-        if attempts >= self.settings.max_attempts:
+        too_old = now - message.created_at >= self.settings.give_up_after
+        if attempts >= self.settings.max_attempts and too_old:
             log.error(
                 "%s: giving up on %s to %s after %d attempts: %s",
                 self.platform,

@@ -253,13 +253,13 @@ class DiscordAdapter:
             user_language=str(interaction.locale),
             check_admin=check_admin,
         )
+        # Discord wants an answer within 3 s; commands that fetch prices can take longer.
+        await interaction.response.defer(thinking=True)
         reply = await self.dispatcher.dispatch(invocation)
         if reply is None:
             reply = Reply.text(translate(language_of(interaction.locale), "error.rate_limited"))
         embeds = reply_embeds(reply, language_of(interaction.locale))
-        await interaction.response.send_message(
-            embeds=embeds[:10], allowed_mentions=NO_MENTIONS, ephemeral=False
-        )
+        await interaction.followup.send(embeds=embeds[:10], allowed_mentions=NO_MENTIONS)
 
     async def _autocomplete(
         self, interaction: discord.Interaction, current: str
