@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from bot.detect import Label, Mover, Severity, Stats
+from bot.detect import Label, Mover, Severity, Stats, rounded
 
 Direction = Literal["down", "up"]
 
@@ -101,9 +101,6 @@ class Alert:
         """JSON-ready: ISO 8601 UTC times, returns as fractions."""
         s = self.stats
 
-        def r(value: float | None, digits: int = 3) -> float | None:
-            return None if value is None else round(value, digits)
-
         return {
             "time": self.fired_at.isoformat(),
             "kind": self.kind.value,
@@ -114,13 +111,13 @@ class Alert:
             "data_time": self.data_time.isoformat(),
             "episode": self.episode_id,
             "key": self.key,
-            "basket_ret": r(s.basket_ret, 5) if s else None,
-            "control_ret": r(s.control_ret, 5) if s else None,
-            "software_ret": r(s.software_ret, 5) if s else None,
-            "z_div": r(s.z_div) if s else None,
-            "z_mkt": r(s.z_mkt) if s else None,
-            "z_sw": r(s.z_sw) if s else None,
-            "breadth": r(s.breadth) if s else None,
+            "basket_ret": rounded(s.basket_ret, 5) if s else None,
+            "control_ret": rounded(s.control_ret, 5) if s else None,
+            "software_ret": rounded(s.software_ret, 5) if s else None,
+            "z_div": rounded(s.z_div) if s else None,
+            "z_mkt": rounded(s.z_mkt) if s else None,
+            "z_sw": rounded(s.z_sw) if s else None,
+            "breadth": rounded(s.breadth) if s else None,
             "agreeing_regions": list(self.agreeing_regions),
             "top_movers": [m.as_dict() for m in self.top_movers],
             "reasons": list(self.reasons),

@@ -208,6 +208,11 @@ class Baseline:
     sessions: int
 
 
+def rounded(value: float | None, digits: int = 3) -> float | None:
+    """``value`` rounded for JSON output; ``None`` stays ``None``."""
+    return None if value is None else round(value, digits)
+
+
 @dataclass(frozen=True)
 class Mover:
     """One name's move in a snapshot."""
@@ -259,25 +264,22 @@ class Reading:
         """A flat JSON-ready dict; statistics are ``None`` where none were computed."""
         s = self.stats
 
-        def r(value: float | None, digits: int = 3) -> float | None:
-            return None if value is None else round(value, digits)
-
         return {
             "region": self.region,
             "as_of": self.as_of.isoformat(),
             "label": self.label.value,
             "severity": str(self.severity),
-            "z_div": r(s.z_div) if s else None,
-            "z_mkt": r(s.z_mkt) if s else None,
-            "z_sw": r(s.z_sw) if s else None,
-            "z_div_loo": r(s.z_div_loo) if s else None,
-            "breadth": r(s.breadth) if s else None,
-            "coverage": r(self.coverage),
-            "basket_ret": r(s.basket_ret, 5) if s else None,
-            "control_ret": r(s.control_ret, 5) if s else None,
-            "software_ret": r(s.software_ret, 5) if s else None,
-            "broad_index_ret": r(s.broad_index_ret, 5) if s else None,
-            "beta": r(s.beta) if s else None,
+            "z_div": rounded(s.z_div) if s else None,
+            "z_mkt": rounded(s.z_mkt) if s else None,
+            "z_sw": rounded(s.z_sw) if s else None,
+            "z_div_loo": rounded(s.z_div_loo) if s else None,
+            "breadth": rounded(s.breadth) if s else None,
+            "coverage": rounded(self.coverage),
+            "basket_ret": rounded(s.basket_ret, 5) if s else None,
+            "control_ret": rounded(s.control_ret, 5) if s else None,
+            "software_ret": rounded(s.software_ret, 5) if s else None,
+            "broad_index_ret": rounded(s.broad_index_ret, 5) if s else None,
+            "beta": rounded(s.beta) if s else None,
             "sector_led": self.sector_led,
             "top_movers": [m.as_dict() for m in self.top_movers],
             "reasons": list(self.reasons),

@@ -13,25 +13,13 @@ import pytest
 from bot.adapters.base import Dispatcher
 from bot.adapters.console import ConsoleAdapter, JsonLinesAdapter
 from bot.alerts import Alert, AlertKind
-from bot.detect import Label, Mover, Severity, Stats
+from bot.detect import Label, Severity
 from bot.render import alert_text
+from tests.factories import sample_stats
 
 FIRED = datetime(2025, 1, 27, 15, 30, tzinfo=UTC)
 DATA = datetime(2025, 1, 27, 15, 25, tzinfo=UTC)
-STATS = Stats(
-    basket_ret=-0.1734,
-    control_ret=-0.0123,
-    software_ret=0.0051,
-    beta=1.234,
-    z_div=-7.81,
-    z_sw=0.4,
-    z_mkt=-1.44,
-    z_div_loo=-6.9,
-    breadth=0.85,
-    broad_index_ret=-0.015,
-    top_movers=(Mover("NVDA", -0.169, -9.1), Mover("TSM", -0.132, -7.2)),
-    basket_names=14,
-)
+STATS = sample_stats(z_mkt=-1.44)
 ALERT = Alert(
     key="2025-01-27:us:down:open:critical",
     episode_id="2025-01-27:us:down",

@@ -26,13 +26,14 @@ from telegram.request import HTTPXRequest
 from bot.adapters.telegram import TelegramTransport, is_group_chat, render_alert
 from bot.alerts import Alert, AlertKind, Headline
 from bot.delivery import OutboxSink
-from bot.detect import Label, Mover, Severity, Stats
+from bot.detect import Label, Severity
 from bot.i18n import Language
 from bot.outbox import NewMessage, Outbox
 from bot.sender import OutboxSender, SenderSettings, TransportError
 from bot.store import Store
 from bot.subscriptions import ChatSettings
 from bot.universe import load_universe
+from tests.factories import sample_stats
 from tests.fakes.telegram_api import FakeBotApi, SentMessage
 
 TOKEN = "123:ABC"
@@ -613,20 +614,7 @@ async def test_a_message_too_long_after_rendering_is_skipped(
 
 
 def big_alert(key: str, severity: Severity = Severity.ALERT) -> Alert:
-    stats = Stats(
-        basket_ret=-0.1734,
-        control_ret=-0.0123,
-        software_ret=0.0051,
-        beta=1.234,
-        z_div=-7.81,
-        z_sw=0.4,
-        z_mkt=-1.4,
-        z_div_loo=-6.9,
-        breadth=0.85,
-        broad_index_ret=-0.015,
-        top_movers=(Mover("NVDA", -0.169, -9.1), Mover("TSM", -0.132, -7.2)),
-        basket_names=14,
-    )
+    stats = sample_stats()
     headlines = tuple(
         Headline(
             f"Story {n}: <AI> & chips - export rules tighten again for accelerators, "

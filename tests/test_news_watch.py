@@ -148,23 +148,26 @@ async def test_a_failing_feed_backs_off_and_shows_in_status(tmp_path: Path) -> N
     assert result.status == "error"
     assert again.status == "paused"
 
-    services = Services(
-        universe=CONFIG.universe,
-        store=store,
-        market=MarketData(
-            CsvPriceSource([PRICES / "daily_close"]),
-            CONFIG.universe,
-            CONFIG.settings.detector,
-            clock,
-        ),
-        params=CONFIG.settings.detector,
-        clock=clock,
-    )
+    services = services_for(store, clock)
     reply = await Dispatcher(build_registry(), services).dispatch(invocation("status"))
     assert reply is not None
     text = plain_text(reply)
     assert "News feeds" in text
     assert "error: next try after 2025-01-27T14:05 UTC, 1 failures in a row" in text
+
+
+def services_for(store: Store, clock: Clock, matcher: Matcher | None = None) -> Services:
+    market = MarketData(
+        CsvPriceSource([PRICES / "daily_close"]), CONFIG.universe, CONFIG.settings.detector, clock
+    )
+    return Services(
+        universe=CONFIG.universe,
+        store=store,
+        market=market,
+        params=CONFIG.settings.detector,
+        clock=clock,
+        matcher=matcher,
+    )
 
 
 def invocation(command: str, args: str = "", language: str = "en") -> Invocation:
@@ -185,19 +188,7 @@ async def news_services(tmp_path: Path) -> Services:
             await watch.poll(client, feed(server, path), LIMITS)
         server.respond("/de", body=(SHARED_DATA / "feeds" / "german" / "spiegel.xml").read_bytes())
         await watch.poll(client, feed(server, "/de", "de"), LIMITS)
-    return Services(
-        universe=CONFIG.universe,
-        store=store,
-        market=MarketData(
-            CsvPriceSource([PRICES / "daily_close"]),
-            CONFIG.universe,
-            CONFIG.settings.detector,
-            clock,
-        ),
-        params=CONFIG.settings.detector,
-        clock=clock,
-        matcher=watch.matcher,
-    )
+    return services_for(store, clock, watch.matcher)
 
 
 Ask = Callable[[str, str], Awaitable[str]]

@@ -12,26 +12,14 @@ from pathlib import Path
 import pytest
 
 from bot.alerts import Alert, AlertKind
-from bot.detect import Label, Mover, Reading, Severity, Stats
+from bot.detect import Label, Reading, Severity
 from bot.episodes import Episode
 from bot.store import SCHEMA_VERSION, ScanStatus, Store, StoreError
+from tests.factories import sample_stats
 
 T0 = datetime(2025, 1, 27, 14, 30, tzinfo=UTC)
 TOKYO = timezone(timedelta(hours=9))
-STATS = Stats(
-    basket_ret=-0.1734,
-    control_ret=-0.0123,
-    software_ret=0.0051,
-    beta=1.234,
-    z_div=-7.81,
-    z_sw=0.4,
-    z_mkt=-1.4,
-    z_div_loo=-6.9,
-    breadth=0.85,
-    broad_index_ret=-0.015,
-    top_movers=(Mover("NVDA", -0.169, -9.1), Mover("TSM", -0.132, -7.2)),
-    basket_names=14,
-)
+STATS = sample_stats()
 
 
 def minutes(n: float) -> datetime:
