@@ -93,13 +93,12 @@ class PriceScan:
     async def _fetch(
         self, symbols: Sequence[str], start: date, end: date, interval: Interval
     ) -> PriceBatch:
+        """One request, retried on rate limits and outages; the last failure propagates."""
         attempts = self.settings.attempts
-        for attempt in range(1, attempts + 1):
+        for attempt in range(1, attempts):
             try:
                 return await self.source.history(symbols, start=start, end=end, interval=interval)
             except (RateLimitedError, SourceUnavailableError) as exc:
-                if attempt == attempts:
-                    raise
                 delay = self.settings.backoff_seconds * 2 ** (attempt - 1)
                 if isinstance(exc, RateLimitedError) and exc.retry_after:
                     delay = max(delay, exc.retry_after)
@@ -115,7 +114,7 @@ class PriceScan:
                     delay,
                 )
                 await self.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self.source.history(symbols, start=start, end=end, interval=interval)
 
     async def _baseline(
         self, session: date

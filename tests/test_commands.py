@@ -380,5 +380,5 @@ async def test_portfolio_exposure(services: Services) -> None:
 
 
 async def test_portfolio_with_an_unknown_name_names_it(services: Services) -> None:
-    text = await say(services, call("exposure", "NVDA:50 XXXX:50"))
-    assert "I don't know the symbol XXXX." in text
+    text = await say(services, call("exposure", "NVDA:50 QQQQZ:50"))
+    assert "I don't know the symbol QQQQZ." in text
