@@ -327,7 +327,11 @@ class RedactSecrets(logging.Filter):
 def secrets_of(settings: Settings) -> list[str]:
     values = [settings.telegram.token, settings.telegram.webhook_secret, settings.discord.token]
     secrets = [v.get_secret_value() for v in values if v is not None]
-    return secrets + [url for url in webhook_urls(settings).values() if url]
+    for url in webhook_urls(settings).values():
+        if url:
+            # discord.py logs the request path (.../webhooks/ID/TOKEN), not the URL as given.
+            secrets += [url, url.rstrip("/").rsplit("/", 1)[-1]]
+    return secrets
 
 
 def webhook_urls(settings: Settings, env: Mapping[str, str] | None = None) -> dict[str, str]:

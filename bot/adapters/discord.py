@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from bot.i18n import Language, translate
 from bot.render import alert_text
 from bot.render_chat import (
     DISCORD_DESCRIPTION,
+    DISCORD_EMBED_TOTAL,
     DISCORD_FIELD,
     DISCORD_FIELDS,
     DISCORD_TITLE,
@@ -82,7 +83,7 @@ OPTIONS: Mapping[str, OptionSpec] = {
 class DiscordConfig:
     token: str
     manager_role: str | None = None
-    webhooks: Mapping[str, str] = field(default_factory=dict)
+    guild_ready_timeout: float = 2.0
 
 
 def language_of(locale: discord.Locale | str | None) -> Language:
@@ -105,28 +106,34 @@ def alert_payload(alert: Alert, language: Language) -> list[str]:
     """An alert as one outbox message: a JSON embed within Discord's limits."""
     text = alert_text(alert, language)
     key = "recover" if alert.kind is AlertKind.RECOVER else str(alert.severity)
-    fields = [
-        {
-            "name": shorten(discord_escape(item.feed), 256),
-            "value": shorten(
-                f"[{discord_escape(item.title)}]({item.link})"
-                if item.link
-                else discord_escape(item.title),
-                DISCORD_FIELD,
-            ),
-            "inline": False,
-        }
-        for item in text.news[:DISCORD_FIELDS]
-    ]
+    fields: list[dict[str, str | bool]] = []
+    for item in text.news[:DISCORD_FIELDS]:
+        title = discord_escape(item.title)
+        if item.link and len(item.link) < DISCORD_FIELD // 2:
+            room = DISCORD_FIELD - len(item.link) - 4
+            value = f"[{shorten(title, room)}]({item.link})"
+        else:
+            value = shorten(title, DISCORD_FIELD)
+        fields.append(
+            {"name": shorten(discord_escape(item.feed), 256), "value": value, "inline": False}
+        )
     description = "\n".join(discord_escape(line) for line in text.lines)
-    embed = {
+    embed: dict[str, Any] = {
         "title": shorten(text.headline, DISCORD_TITLE),
         "description": shorten(description, DISCORD_DESCRIPTION - 500, POINTER[language]),
         "color": COLOURS[key],
         "fields": fields,
         "timestamp": alert.data_time.isoformat(),
     }
-    while fields and len(json.dumps(embed)) > 5500:  # the 6,000-character message budget
+
+    def size() -> int:  # what Discord counts towards its 6,000 characters per message
+        return (
+            len(str(embed["title"]))
+            + len(str(embed["description"]))
+            + sum(len(str(f["name"])) + len(str(f["value"])) for f in fields)
+        )
+
+    while fields and size() > DISCORD_EMBED_TOTAL:
         fields.pop()
     payload = {
         "embed": embed,
@@ -139,8 +146,14 @@ def _classify(exc: discord.HTTPException) -> TransportError:
     if isinstance(exc, discord.Forbidden | discord.NotFound):
         return TransportError(f"{exc.status} {exc.text}", unreachable=True)
     if exc.status == 429:
-        retry = getattr(exc, "retry_after", None)
-        return TransportError("429 rate limited", retry_after=float(retry or 5.0))
+        # discord.py waits out a 429 itself unless it lacks a Via header (a Cloudflare ban?);
+        # then it raises without the body's retry_after: use the Retry-After header.
+        headers = getattr(exc.response, "headers", None) or {}
+        try:
+            retry = float(headers.get("Retry-After") or 5.0)
+        except ValueError:
+            retry = 5.0
+        return TransportError("429 rate limited", retry_after=retry)
     if 400 <= exc.status < 500:
         return TransportError(f"{exc.status} {exc.text}", permanent=True)
     return TransportError(f"{exc.status} {exc.text}")
@@ -224,7 +237,11 @@ class DiscordAdapter:
         self.universe = universe
         intents = discord.Intents.none()
         intents.guilds = True
-        self.client = discord.Client(intents=intents, allowed_mentions=NO_MENTIONS)
+        self.client = discord.Client(
+            intents=intents,
+            allowed_mentions=NO_MENTIONS,
+            guild_ready_timeout=config.guild_ready_timeout,
+        )
         self.tree = app_commands.CommandTree(self.client)
         self._task: asyncio.Task[None] | None = None
         for command in dispatcher.registry.commands:
@@ -259,7 +276,14 @@ class DiscordAdapter:
         if reply is None:
             reply = Reply.text(translate(language_of(interaction.locale), "error.rate_limited"))
         embeds = reply_embeds(reply, language_of(interaction.locale))
-        await interaction.followup.send(embeds=embeds[:10], allowed_mentions=NO_MENTIONS)
+        # A message holds at most 6,000 characters over all its embeds: as many as needed.
+        batch: list[discord.Embed] = []
+        for embed in embeds:
+            if batch and sum(map(len, batch)) + len(embed) > DISCORD_EMBED_TOTAL:
+                await interaction.followup.send(embeds=batch, allowed_mentions=NO_MENTIONS)
+                batch = []
+            batch.append(embed)
+        await interaction.followup.send(embeds=batch, allowed_mentions=NO_MENTIONS)
 
     async def _autocomplete(
         self, interaction: discord.Interaction, current: str
@@ -267,11 +291,11 @@ class DiscordAdapter:
         text = current.strip().upper()
         head, _, _ = text.rpartition(" ")
         last = text.split()[-1] if text.split() else ""
-        symbol = last.split(":")[0]
+        symbol, colon, weight = last.partition(":")
         choices = []
         for inst in self.universe.instruments.values():
             if inst.symbol.startswith(symbol) or inst.name.upper().startswith(symbol):
-                value = f"{head} {inst.symbol}".strip() if head else inst.symbol
+                value = f"{head} {inst.symbol}{colon}{weight}".strip()
                 choices.append(
                     app_commands.Choice(name=f"{value} · {inst.name}"[:100], value=value[:100])
                 )
