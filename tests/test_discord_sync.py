@@ -1,0 +1,46 @@
+"""``python -m bot discord-sync``: slash commands registered per guild, on demand."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.cli import main
+from tests.fakes.discord_api import FakeDiscord
+
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.synctoken-abcdefghijklmnopqrstu"
+GUILD = 880_000_000_000_000_001
+
+
+async def test_sync_registers_every_command_in_the_named_guild_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with FakeDiscord(token=TOKEN) as fake:
+        fake.add_guild(GUILD, "Desk", channels=[{"id": GUILD + 1, "name": "alerts"}])
+        fake.patch_discord(monkeypatch)
+        monkeypatch.setenv("BOT__DISCORD__TOKEN", TOKEN)
+        monkeypatch.setenv("BOT__NEWS__ENABLED", "false")
+
+        code = await asyncio.to_thread(main, ["discord-sync", "--guild", str(GUILD)])
+
+        names = sorted(c["name"] for c in fake.synced_commands(GUILD))
+        assert fake.synced_commands(None) == []
+    assert code == 0
+    assert names == sorted(
+        ["start", "help", "exposure", "subscribe", "unsubscribe", "settings", "status", "news"]
+    )
+    assert f"synced 8 commands: {GUILD}" in capsys.readouterr().out
+
+
+def test_sync_needs_a_token_and_a_target(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("BOT__DISCORD__TOKEN", raising=False)
+    monkeypatch.delenv("DISCORD_BOT_TOKEN", raising=False)
+    assert main(["discord-sync", "--guild", "1"]) == 2
+    assert "BOT__DISCORD__TOKEN" in capsys.readouterr().err
+
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", TOKEN)
+    assert main(["discord-sync"]) == 2
+    assert "--guild" in capsys.readouterr().err
