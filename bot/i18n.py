@@ -358,8 +358,8 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "de": "Angeführt von der KI-Infrastruktur.",
     },
     "alert.agree": {
-        "en": "Same move in {regions}: raised one level.",
-        "de": "Gleiche Bewegung in {regions}: eine Stufe höher.",
+        "en": "Same move in {regions}.",
+        "de": "Gleiche Bewegung in {regions}.",
     },
     "alert.data_time": {"en": "Data as of {time} UTC", "de": "Daten von {time} UTC"},
     "alert.why": {"en": "Why it fired:", "de": "Warum:"},

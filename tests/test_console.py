@@ -53,7 +53,7 @@ EXPECTED_TEXT = (
     "  Top movers: NVDA -16.9%, TSM -13.2%\n"
     "  NVDA and TSM lead the fall\n"
     "  raised one level: jp moved the same way\n"
-    "  Same move in Tokyo: raised one level.\n"
+    "  Same move in Tokyo.\n"
     "  Data as of 2025-01-27 15:25 UTC\n"
     "\n"
 )
