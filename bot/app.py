@@ -239,6 +239,7 @@ class App:
                 history_sessions=settings.prices.history_sessions,
                 attempts=sched.fetch_attempts,
                 backoff_seconds=sched.backoff_seconds,
+                lateness=timedelta(seconds=sched.misfire_grace_seconds),
             )
             jobs = [
                 ScheduledJob(

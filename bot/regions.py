@@ -122,11 +122,21 @@ def next_fire_time(
     return None
 
 
-def window_at(region: ScanRegion, at: datetime, settle_delay: timedelta) -> Window | None:
-    """The window a scan at ``at`` belongs to (its session, open or just settled), if any."""
+def window_at(
+    region: ScanRegion,
+    at: datetime,
+    settle_delay: timedelta,
+    tolerance: timedelta = timedelta(0),
+) -> Window | None:
+    """The window a scan at ``at`` belongs to (its session, open or just settled), if any.
+
+    ``tolerance`` accepts a scan that starts a little after the window's last fire time (a
+    scheduler never runs a job at exactly its fire time).
+    """
     for session in sessions_around(region, at, before=3, after=0):
         win = window(region, session)
-        if win.start <= at <= win.end + (settle_delay if win.settles else timedelta(0)):
+        last = win.end + (settle_delay if win.settles else timedelta(0)) + tolerance
+        if win.start <= at <= last:
             return win
     return None
 

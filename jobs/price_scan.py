@@ -60,6 +60,8 @@ class ScanSettings:
     bar_length: timedelta = timedelta(hours=1)
     attempts: int = 3
     backoff_seconds: float = 2.0
+    lateness: timedelta = timedelta(0)
+    """How late a scheduled scan may start and still belong to its window."""
 
 
 class PriceScan:
@@ -154,7 +156,7 @@ class PriceScan:
 
     async def __call__(self, now: datetime | None = None) -> Reading | None:
         now = now or datetime.now(UTC)
-        win = window_at(self.region, now, self.settings.settle_delay)
+        win = window_at(self.region, now, self.settings.settle_delay, self.settings.lateness)
         if win is None:
             log.info("scan %s at %s: outside the region's sessions", self.region.key, now)
             return None

@@ -158,3 +158,33 @@ async def test_attempts_are_configurable(tmp_path: Path, attempts: int) -> None:
     await scan(datetime(2025, 1, 27, 15, 30, tzinfo=UTC))
 
     assert len(calls) == attempts
+
+
+async def test_a_scan_that_starts_late_still_takes_the_settled_reading() -> None:
+    """APScheduler runs a job a little after its fire time; the after-close scan must run."""
+    recorded = CsvPriceSource([PRICES / "daily_close"]).load_all(end=date(2025, 1, 27)).series
+    fire = datetime(2025, 1, 27, 21, 20, tzinfo=UTC)  # close (21:00) + 20 min settle
+    late = fire + timedelta(milliseconds=50)
+    source = RecordedPriceSource(recorded, lambda: late, CONFIG.universe.calendars_by_symbol())
+    store = Store(":memory:")
+    sink = Collector()
+    pipeline = AlertPipeline(EpisodeBook(CONFIG.settings.episodes), store, Dispatcher([sink]))
+    strict = PriceScan(
+        US, source, CONFIG.universe, CONFIG.settings.detector, SETTINGS, pipeline, store
+    )
+    tolerant = PriceScan(
+        US,
+        source,
+        CONFIG.universe,
+        CONFIG.settings.detector,
+        replace(SETTINGS, lateness=timedelta(minutes=2)),
+        pipeline,
+        store,
+    )
+
+    assert await strict(late) is None
+    reading = await tolerant(late)
+
+    assert reading is not None
+    assert reading.label is Label.DIVERGENCE_DOWN
+    assert [a.kind.value for a in sink.alerts] == ["open"]
