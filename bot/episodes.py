@@ -53,6 +53,12 @@ class Episode:
         return self.closed_at is None
 
     @property
+    def alert_prefix(self) -> str:
+        """Start of its alerts' keys: the episode and when it opened, so a shock that returns
+        after "recovered" on the same session gets new keys (and a restart the same ones)."""
+        return f"{self.id}@{self.opened_at:%H%M%S}"
+
+    @property
     def family(self) -> str:
         return "broad" if self.label.is_broad else "divergence"
 
@@ -179,7 +185,7 @@ class EpisodeBook:
             )
         outcome.alerts.append(
             Alert(
-                key=f"{episode_id}:{kind.value}:{severity}",
+                key=f"{episode.alert_prefix}:{kind.value}:{severity}",
                 episode_id=episode_id,
                 kind=kind,
                 label=reading.label,
@@ -212,7 +218,7 @@ class EpisodeBook:
                 outcome.changed.append(closed)
                 outcome.alerts.append(
                     Alert(
-                        key=f"{episode.id}:{AlertKind.RECOVER.value}",
+                        key=f"{episode.alert_prefix}:{AlertKind.RECOVER.value}",
                         episode_id=episode.id,
                         kind=AlertKind.RECOVER,
                         label=episode.label,

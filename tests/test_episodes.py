@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -28,6 +29,11 @@ STATS = Stats(
     top_movers=(Mover("NVDA", -0.17, -9.0),),
     basket_names=12,
 )
+
+
+def without_opening(key: str) -> str:
+    """An alert key without the episode's opening time (``@HHMMSS``)."""
+    return re.sub(r"@\d{6}", "", key)
 
 
 def minutes(n: float) -> datetime:
@@ -101,7 +107,7 @@ def test_first_event_opens_an_episode_with_an_open_alert(
     episode_id = f"2025-01-27:us:{direction}"
     assert outcome.alerts == [
         Alert(
-            key=f"2025-01-27:us:{direction}:open:{severity}",
+            key=f"2025-01-27:us:{direction}@143000:open:{severity}",
             episode_id=episode_id,
             kind=AlertKind.OPEN,
             label=label,
@@ -136,7 +142,7 @@ def test_the_open_key_names_session_group_direction_and_severity() -> None:
     alert = only_alert(
         observe(b, reading(Label.DIVERGENCE_DOWN, Severity.ALERT, region="eu"), group="europe")
     )
-    assert alert.key == "2025-01-27:europe:down:open:alert"
+    assert without_opening(alert.key) == "2025-01-27:europe:down:open:alert"
     assert alert.episode_id == "2025-01-27:europe:down"
 
 
@@ -165,7 +171,7 @@ def test_a_higher_severity_escalates_the_episode() -> None:
 
     alert = only_alert(outcome)
     assert alert.kind is AlertKind.ESCALATE
-    assert alert.key == "2025-01-27:us:down:escalate:critical"
+    assert without_opening(alert.key) == "2025-01-27:us:down:escalate:critical"
     assert alert.episode_id == "2025-01-27:us:down"
     assert alert.severity is Severity.CRITICAL
     assert alert.fired_at == minutes(60)
@@ -208,7 +214,7 @@ def test_divergence_above_an_open_broad_selloff_escalates_and_relabels() -> None
     assert alert.kind is AlertKind.ESCALATE
     assert alert.label is Label.DIVERGENCE_DOWN
     assert alert.severity is Severity.ALERT
-    assert alert.key == "2025-01-27:us:down:escalate:alert"
+    assert without_opening(alert.key) == "2025-01-27:us:down:escalate:alert"
     [episode] = b.open_episodes
     assert episode.label is Label.DIVERGENCE_DOWN
     assert episode.severity is Severity.ALERT
@@ -222,7 +228,7 @@ def test_broad_selloff_does_not_inhibit_the_other_direction() -> None:
     alert = only_alert(observe(b, reading(Label.DIVERGENCE_UP, Severity.WATCH, at=minutes(30))))
 
     assert alert.kind is AlertKind.OPEN
-    assert alert.key == "2025-01-27:us:up:open:watch"
+    assert without_opening(alert.key) == "2025-01-27:us:up:open:watch"
     assert [e.id for e in b.open_episodes] == ["2025-01-27:us:down", "2025-01-27:us:up"]
 
 
@@ -297,7 +303,7 @@ def test_recovery_needs_the_cooldown_since_the_first_calm_reading() -> None:
 
     assert recovered.alerts == [
         Alert(
-            key="2025-01-27:us:down:recover",
+            key="2025-01-27:us:down@143000:recover",
             episode_id="2025-01-27:us:down",
             kind=AlertKind.RECOVER,
             label=Label.DIVERGENCE_DOWN,
@@ -387,7 +393,7 @@ def test_agreement_raises_a_new_divergence_one_level() -> None:
     alert = only_alert(outcome)
     assert alert.kind is AlertKind.OPEN
     assert alert.severity is Severity.CRITICAL
-    assert alert.key == "2025-01-27:europe:down:open:critical"
+    assert without_opening(alert.key) == "2025-01-27:europe:down:open:critical"
     assert alert.agreeing_regions == ("jp",)
     assert alert.reasons == ("x", "raised one level: jp moved the same way (alert on its own)")
     [episode] = outcome.changed
@@ -474,7 +480,7 @@ def test_critical_stays_critical_without_a_raised_reason() -> None:
     )
     alert = only_alert(outcome)
     assert alert.severity is Severity.CRITICAL
-    assert alert.key == "2025-01-27:europe:down:open:critical"
+    assert without_opening(alert.key) == "2025-01-27:europe:down:open:critical"
     assert alert.agreeing_regions == ("jp",)
     assert alert.reasons == ("why",)
     assert not any("raised one level" in line for line in alert.reasons)
@@ -504,7 +510,7 @@ def test_a_new_session_closes_the_previous_episode_silently() -> None:
 
     alert = only_alert(outcome)
     assert alert.kind is AlertKind.OPEN
-    assert alert.key == "2025-01-28:us:down:open:watch"
+    assert without_opening(alert.key) == "2025-01-28:us:down:open:watch"
     assert alert.episode_id == "2025-01-28:us:down"
     closed = [e for e in outcome.changed if e.id == "2025-01-27:us:down"]
     assert len(closed) == 1
@@ -549,7 +555,7 @@ def test_a_restarted_book_continues_where_it_left_off() -> None:
         observe(restarted, reading(Label.DIVERGENCE_DOWN, Severity.CRITICAL, at=minutes(60)))
     )
     assert escalated.kind is AlertKind.ESCALATE
-    assert escalated.key == "2025-01-27:us:down:escalate:critical"
+    assert without_opening(escalated.key) == "2025-01-27:us:down:escalate:critical"
 
 
 def replace_quiet(episode: Episode, now: datetime) -> Episode:
@@ -566,7 +572,7 @@ def test_a_restarted_book_counts_calm_readings_from_before_the_restart() -> None
 
     alert = only_alert(observe(restarted, calm(at=minutes(20))))
     assert alert.kind is AlertKind.RECOVER
-    assert alert.key == "2025-01-27:us:down:recover"
+    assert without_opening(alert.key) == "2025-01-27:us:down:recover"
     assert alert.reasons == ("calm for 2 readings since 2025-01-27 14:40 UTC",)
 
 
@@ -594,3 +600,15 @@ def test_two_scan_regions_of_one_group_share_an_episode() -> None:
     [episode] = b.open_episodes
     assert episode.regions == ("us_pre", "us")
     assert episode.severity is Severity.ALERT
+
+
+def test_a_shock_that_returns_after_recovery_is_sent_again() -> None:
+    b = book(recover_after_quiet=1, cooldown_minutes=0)
+    first = only_alert(observe(b, reading(Label.DIVERGENCE_DOWN, Severity.ALERT)))
+    recovered = only_alert(observe(b, calm(at=minutes(60))))
+    again = only_alert(observe(b, reading(Label.DIVERGENCE_DOWN, Severity.ALERT, at=minutes(210))))
+
+    assert first.key == "2025-01-27:us:down@143000:open:alert"
+    assert recovered.key == "2025-01-27:us:down@143000:recover"
+    assert again.key == "2025-01-27:us:down@180000:open:alert"
+    assert len({first.key, recovered.key, again.key}) == 3
