@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -89,6 +89,21 @@ class NewsWatch:
         self.clock = clock
         self.dedupe = Deduplicator()
         self.dedupe.load(store.news_keys())
+        self.warm_up(clock())
+
+    def warm_up(self, now: datetime) -> None:
+        """Teach the burst detector the stored headlines of its baseline period.
+
+        Without it, a restart forgets every theme's usual rate (routine headlines would look
+        like a burst) and every cooldown.
+        """
+        since = now - timedelta(days=self.bursts.rules.baseline_days)
+        stored = self.store.recent_headlines(since=since, until=now, limit=1_000_000)
+        for h in reversed(stored):  # oldest first
+            if not h.themes:
+                continue
+            item = NewsItem(h.feed, h.title, h.link, None, "", h.published, "en")
+            self.bursts.observe(item, h.themes, h.published or now)
 
     async def ingest(self, items: Sequence[NewsItem], now: datetime, *, seed: bool) -> IngestResult:
         """Dedupe, match (in a thread) and store items; feed the burst detector unless seeding.

@@ -13,14 +13,14 @@ import httpx
 import pytest
 
 from bot.adapters.base import Dispatcher as SinkDispatcher
-from bot.alerts import Alert
+from bot.alerts import Alert, Headline
 from bot.cli import main
 from bot.config import load_config
 from bot.detect import Label, Severity
 from bot.episodes import EpisodeBook
 from bot.marketdata import MarketData
 from bot.news.burst import BurstDetector
-from bot.news.items import FeedConfig
+from bot.news.items import FeedConfig, NewsItem
 from bot.news.match import Matcher, load_themes
 from bot.pipeline import AlertPipeline
 from bot.render_chat import plain_text
@@ -280,3 +280,31 @@ def test_replay_with_feeds_warns_early_and_explains(capsys: pytest.CaptureFixtur
     why = [h["title"] for h in divergence["headlines"]]
     assert len(why) == 3
     assert all("DeepSeek" in title or "Market Talk" in title for title in why)
+
+
+async def test_a_restart_keeps_each_themes_usual_rate(tmp_path: Path) -> None:
+    """Routine headlines must not look like a burst just because the process restarted."""
+    db = tmp_path / "bot.sqlite3"
+    start = datetime(2025, 1, 20, 0, 0, tzinfo=UTC)
+    store = Store(db)
+    routine = []
+    for hour in range(0, 7 * 24, 1):  # a week of tariff news, three feeds, every hour
+        at = start + timedelta(hours=hour)
+        routine += [
+            Headline(f"Tariff talk {hour} from {feed}", feed, None, at, (), ("tariffs",))
+            for feed in ("a", "b", "c")
+        ]
+    for h in routine:
+        store.save_headlines([h], h.published or start)
+    now = start + timedelta(days=7)
+    store.close()
+
+    restarted = make_watch(Store(db), Clock(now), Collector())
+    items = [
+        NewsItem(feed, f"New tariff round announced ({feed})", None, None, "", now, "en")
+        for feed in ("a", "b", "c")
+    ]
+    result = await restarted.ingest(items, now, seed=False)
+
+    assert len(result.matched) == 3
+    assert result.bursts == []
