@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -114,9 +115,36 @@ class App:
         self.health = JobHealth()
         self.telegram: TelegramAdapter | None = None
         self.senders: list[asyncio.Task[None]] = []
+        self.starting: list[asyncio.Task[None]] = []
         self.http: httpx.AsyncClient | None = None
         self.discord: DiscordAdapter | None = None
         self.session: aiohttp.ClientSession | None = None
+
+    def _start_in_background(
+        self, name: str, start: Callable[[], Awaitable[None]], stop: asyncio.Event
+    ) -> None:
+        """Connect a chat platform without holding up the rest: retried with backoff."""
+
+        async def keep_trying() -> None:
+            delay = 5.0
+            while not stop.is_set():
+                try:
+                    await start()
+                except Exception as exc:
+                    log.error(
+                        "%s: cannot connect (%s: %s); retrying in %.0f s",
+                        name,
+                        type(exc).__name__,
+                        exc,
+                        delay,
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
+                    delay = min(delay * 2, 300.0)
+                else:
+                    return
+
+        self.starting.append(asyncio.create_task(keep_trying(), name=f"{name}-start"))
 
     def _sender(
         self, store: Store, transport: Transport, limits: Limits, stop: asyncio.Event
@@ -143,7 +171,7 @@ class App:
         if settings.token is not None:
             config = DiscordConfig(settings.token.get_secret_value(), settings.manager_role)
             self.discord = DiscordAdapter(config, commands, universe)
-            await self.discord.start()
+            self._start_in_background("discord", self.discord.start, stop)
             sender = self._sender(
                 store, DiscordTransport(self.discord.client, store), DISCORD_LIMITS, stop
             )
@@ -207,7 +235,7 @@ class App:
             tg = telegram_config(self.loaded)
             if tg is not None:
                 self.telegram = TelegramAdapter(tg, commands)
-                await self.telegram.start()
+                self._start_in_background("telegram", self.telegram.start, stop)
                 sender = self._sender(
                     store, TelegramTransport(self.telegram.app.bot), Limits(), stop
                 )
@@ -282,8 +310,9 @@ class App:
             scheduler.shutdown(wait=False)
         finally:
             stop.set()
-            if self.senders:
-                await asyncio.gather(*self.senders, return_exceptions=True)
+            for task in self.starting:
+                task.cancel()
+            await asyncio.gather(*self.starting, *self.senders, return_exceptions=True)
             if self.telegram is not None:
                 await self.telegram.stop()
             if self.discord is not None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -252,6 +253,22 @@ def _describe(error: ValidationError) -> list[str]:
     return lines
 
 
+def _webhook_problems(telegram: TelegramSettings) -> list[str]:
+    """A Telegram webhook must be https and carry a secret, or anyone can post forged updates."""
+    if telegram.webhook_url is None:
+        return []
+    problems = []
+    url = urlsplit(telegram.webhook_url)
+    if url.scheme.lower() != "https" or not url.hostname:
+        problems.append("telegram.webhook_url: must be an https:// URL")
+    if telegram.webhook_secret is None:
+        problems.append(
+            "telegram.webhook_secret: required with webhook_url "
+            f"(set {ENV_PREFIX}TELEGRAM__WEBHOOK_SECRET)"
+        )
+    return problems
+
+
 def find_config(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
     """The config file to use: ``--config``, then ``$BOT_CONFIG``, then ``./config.toml``."""
     if explicit is not None:
@@ -296,6 +313,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     except ValidationError as exc:
         problems += _describe(exc)
         raise ConfigError(problems) from None
+    problems += _webhook_problems(settings.telegram)
     if problems:
         raise ConfigError(problems)
     try:
@@ -316,12 +334,22 @@ class RedactSecrets(logging.Filter):
         if not self.secrets:
             return True
         message = record.getMessage()
-        redacted = message
-        for secret in self.secrets:
-            redacted = redacted.replace(secret, "***")
+        redacted = self._redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            # Handlers print exc_text when it is set, so the traceback is formatted once here.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._redact(record.stack_info)
         return True
+
+    def _redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
 
 
 def secrets_of(settings: Settings) -> list[str]:

@@ -140,9 +140,23 @@ class OutboxSender:
             await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.0))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send until ``stop`` is set."""
+        """Send until ``stop`` is set. A failure of the loop itself (the database, a bug) is
+        logged and retried with backoff: queued alerts must not wait for a restart."""
+        failures = 0
         while not stop.is_set():
-            await self.step(idle_wait=1.0)
+            try:
+                await self.step(idle_wait=1.0)
+                failures = 0
+            except Exception:
+                failures += 1
+                delay = min(60.0, 2.0**failures)
+                log.exception(
+                    "%s: sender loop failed (%d in a row); again in %.0f s",
+                    self.platform,
+                    failures,
+                    delay,
+                )
+                await self._wait(delay)
 
     async def drain(self) -> None:
         """Send until nothing is left to send (tests, replays, benchmarks)."""

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -48,13 +53,17 @@ class SessionTrigger(BaseTrigger):  # type: ignore[misc]
 
 @dataclass
 class JobHealth:
-    """The last problem of each job, for ``/status`` and the log."""
+    """The error of each job's last run, for ``/status`` and the log.
+
+    A successful run clears its job's error; missed runs are only logged.
+    """
 
     errors: dict[str, str] = field(default_factory=dict)
-    missed: dict[str, datetime] = field(default_factory=dict)
 
     def listen(self, event: JobExecutionEvent) -> None:
-        if event.code == EVENT_JOB_ERROR:
+        if event.code == EVENT_JOB_EXECUTED:
+            self.errors.pop(event.job_id, None)
+        elif event.code == EVENT_JOB_ERROR:
             message = f"{type(event.exception).__name__}: {event.exception}"
             self.errors[event.job_id] = message
             log.error(
@@ -67,7 +76,6 @@ class JobHealth:
                 else None,
             )
         elif event.code == EVENT_JOB_MISSED:
-            self.missed[event.job_id] = event.scheduled_run_time
             log.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)
 
 
@@ -103,7 +111,7 @@ def build_scheduler(
             coalesce=True,
             max_instances=1,
         )
-    scheduler.add_listener(health.listen, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    scheduler.add_listener(health.listen, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     return scheduler
 
 

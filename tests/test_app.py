@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -76,3 +77,44 @@ def test_run_with_an_unusable_database_path_says_so(
 
     assert main(["run", "--config", str(config)]) == 1
     assert "cannot create" in capsys.readouterr().err
+
+
+async def test_an_unreachable_chat_platform_does_not_stop_the_bot(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[prices]\nsource = "csv"\ncsv_dirs = ["{PRICES / "daily_close"}"]\n'
+        f'[storage]\npath = "{tmp_path / "bot.sqlite3"}"\n'
+        "[news]\nenabled = false\n"
+        '[telegram]\napi_base_url = "http://127.0.0.1:9/bot"\n'
+        'api_base_file_url = "http://127.0.0.1:9/file/bot"\n'
+    )
+    env = {**os.environ, "BOT__TELEGRAM__TOKEN": "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--config",
+        str(config),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    seen: list[str] = []
+    try:
+        await asyncio.wait_for(_read_until(proc.stderr, "bot running", seen), timeout=60)
+        await asyncio.wait_for(_read_until(proc.stderr, "telegram: cannot connect", seen), 60)
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(_read_until(proc.stderr, "stopped", seen), timeout=30)
+        code = await asyncio.wait_for(proc.wait(), timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+    log = "".join(seen)
+    assert code == 0, log
+    assert "alerts to telegram" in log
+    assert "ABC-DEF1234ghIkl" not in log

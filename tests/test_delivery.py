@@ -719,3 +719,25 @@ async def test_test_helpers() -> None:
     clock = VirtualClock()
     await clock.sleep(1.5)
     assert clock.seconds(clock.now()) == pytest.approx(1.5, abs=1e-5)
+
+
+async def test_the_sender_loop_survives_a_failing_database(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h.api.add_chat(1)
+    h.enqueue(msg(1, "queued"))
+    stop = asyncio.Event()
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            stop.set()
+
+    sender = OutboxSender(h.outbox, h.transport, SenderSettings(), sleep=sleep)
+    h.store.close()  # every database call of the loop now fails
+    with caplog.at_level(logging.ERROR, logger="bot.sender"):
+        await sender.run(stop)  # returns when stopped: it did not die on the first error
+
+    assert waits == [2.0, 4.0, 8.0]
+    assert sum("sender loop failed" in r.getMessage() for r in caplog.records) == 3
