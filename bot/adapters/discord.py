@@ -333,11 +333,25 @@ class DiscordAdapter:
                 callback = app_commands.autocomplete(query=self._autocomplete)(callback)
         return app_commands.Command(name=name, description=description, callback=callback)
 
-    async def start(self) -> None:
+    async def start(self, ready_timeout: float = 60.0) -> None:
+        """Log in and connect; the gateway task reconnects by itself from then on."""
         await self.client.login(self.config.token)
         self._task = asyncio.create_task(self.client.connect(), name="discord-gateway")
-        await self.client.wait_until_ready()
+        self._task.add_done_callback(self._gateway_ended)
+        try:
+            await asyncio.wait_for(self.client.wait_until_ready(), ready_timeout)
+        except TimeoutError:
+            log.warning("discord: not ready after %.0f s; the gateway keeps trying", ready_timeout)
+            return
         log.info("discord: connected as %s in %d guilds", self.client.user, len(self.client.guilds))
+
+    @staticmethod
+    def _gateway_ended(task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("discord: the gateway stopped: %s: %s", type(error).__name__, error)
 
     async def stop(self) -> None:
         await self.client.close()
