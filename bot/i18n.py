@@ -150,6 +150,12 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "At most {limit} positions, you sent {count}.",
         "de": "Höchstens {limit} Positionen, du hast {count} geschickt.",
     },
+    "exposure.too_many_outside": {
+        "en": "At most {limit} symbols outside the AI supply-chain list per request, you sent "
+        "{count}.",
+        "de": "Höchstens {limit} Kürzel außerhalb der KI-Lieferkettenliste je Anfrage, du hast "
+        "{count} geschickt.",
+    },
     "exposure.in_list": {"en": "in the AI supply-chain list", "de": "in der KI-Lieferkettenliste"},
     "exposure.not_in_list": {
         "en": "not in the AI supply-chain list (fetched on demand)",

@@ -7,10 +7,20 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 
 from bot.backtest import run_backtest
+from bot.calendars import calendar
 from bot.calendars import sessions as calendar_sessions
-from bot.detect import Baseline, DetectorParams, History, Label, basket_series, build_baseline
+from bot.detect import (
+    Baseline,
+    DetectorParams,
+    FloatArray,
+    History,
+    Label,
+    basket_series,
+    build_baseline,
+)
 from bot.exposure import DEEPSEEK_MONDAY, RegionHistory
 from bot.returns import session_returns
 from bot.sources.prices import PriceError, PriceSeries, PriceSource, UnknownSymbolError
@@ -52,6 +62,7 @@ class MarketData:
         self.params = params
         self.clock = clock
         self._regions: dict[tuple[str, date], RegionHistory] = {}
+        self._outside: dict[tuple[str, date], FloatArray] = {}
         self._lock = asyncio.Lock()
 
     def region_of(self, symbol: str) -> str:
@@ -66,9 +77,19 @@ class MarketData:
     def _start(self, today: date) -> date:
         return min(HISTORY_START, today - timedelta(days=400))
 
+    def last_closed_session(self, region: str) -> date:
+        """The newest session of the region that has closed: a running day is not history."""
+        now = self.clock()
+        cal = calendar(self.universe.regions[region].calendar)
+        sessions = cal.sessions_in_range(
+            pd.Timestamp(now.date() - timedelta(days=14)), pd.Timestamp(now.date())
+        )
+        closed = [s for s in sessions if cal.session_close(s) <= pd.Timestamp(now)]
+        return closed[-1].date() if closed else now.date() - timedelta(days=1)
+
     async def region(self, region: str) -> RegionHistory:
-        """The region's history up to the newest session the source has."""
-        today = self.clock().date()
+        """The region's history up to its last closed session (cached until the next close)."""
+        today = self.last_closed_session(region)
         async with self._lock:
             cached = self._regions.get((region, today))
             if cached is not None:
@@ -79,7 +100,7 @@ class MarketData:
                 first = next(iter(batch.errors.values()), None)
                 raise first or PriceError(f"no prices for region {region}")
             hist = await asyncio.to_thread(self._build, region, dict(batch.series), today)
-            self._regions = {k: v for k, v in self._regions.items() if k[1] == today}
+            self._regions = {k: v for k, v in self._regions.items() if k[1] >= today}
             self._regions[(region, today)] = hist
             return hist
 
@@ -103,15 +124,20 @@ class MarketData:
             region, sessions, symbols, matrix, basket_series(history, baskets), beta, divergences
         )
 
-    async def returns_of(self, symbol: str, hist: RegionHistory) -> np.ndarray:
+    async def returns_of(self, symbol: str, hist: RegionHistory) -> FloatArray:
         """A symbol's session returns aligned to a region history (fetched if not in it)."""
         column = hist.column(symbol)
         if column is not None and not np.all(np.isnan(column)):
             return column
-        today = self.clock().date()
-        batch = await self.source.history([symbol], start=self._start(today), end=today)
+        last = hist.last_session
+        cached = self._outside.get((symbol, last))
+        if cached is not None:
+            return cached
+        batch = await self.source.history([symbol], start=self._start(last), end=last)
         if symbol not in batch.series:
             raise batch.errors.get(symbol) or UnknownSymbolError(f"{symbol}: no prices", symbol)
         tz = self.universe.regions[hist.region].timezone
         _, matrix = session_returns({symbol: batch.series[symbol]}, hist.sessions, tz)
+        self._outside = {k: v for k, v in self._outside.items() if k[1] == last}
+        self._outside[(symbol, last)] = matrix[:, 0]
         return matrix[:, 0]

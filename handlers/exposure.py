@@ -21,6 +21,8 @@ from bot.sources.prices import PriceError, UnknownSymbolError
 from handlers.registry import Context, UsageError
 
 MAX_POSITIONS = 30
+MAX_OUTSIDE = 5
+"""Symbols outside the universe are fetched one by one: a few per command."""
 _SYMBOL = re.compile(r"^[A-Z0-9^][A-Z0-9.^=-]{0,14}$")
 _WEIGHT = re.compile(r"^\d+(?:[.,]\d+)?%?$")
 
@@ -267,6 +269,9 @@ def _portfolio(ctx: Context, request: Request, names: dict[str, NameExposure], l
 async def exposure(ctx: Context) -> Reply:
     """``/exposure TICKER`` or ``/exposure NVDA:40 MSFT:30 CRM:30``."""
     request = parse_request(ctx.args)
+    outside = [p.symbol for p in request.positions if ctx.services.universe.get(p.symbol) is None]
+    if len(outside) > MAX_OUTSIDE:
+        raise UsageError("exposure.too_many_outside", limit=MAX_OUTSIDE, count=len(outside))
     names: dict[str, NameExposure] = {}
     last = ""
     for position in request.positions:

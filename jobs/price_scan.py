@@ -127,6 +127,18 @@ class PriceScan:
         prev = previous_session(self.region, session)
         first = session - timedelta(days=self.settings.history_sessions * 3 // 2 + 10)
         batch = await self._fetch(self.symbols, first, prev, "1d")
+        failed = sorted(
+            s
+            for s, e in batch.errors.items()
+            if s in self.baskets.infra and isinstance(e, RateLimitedError | SourceUnavailableError)
+        )
+        if failed:
+            # A partial history would shrink the set of expected names and so let a thin
+            # snapshot pass the coverage gate; decide nothing and fetch again next scan.
+            raise SourceUnavailableError(
+                f"history of {len(failed)} AI-infrastructure names unavailable "
+                f"({', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''})"
+            )
         history = history_before(batch.series, self.region, session, self.settings.history_sessions)
         baseline = await asyncio.to_thread(build_baseline, history, self.baskets, self.params)
         self._history = {session: (batch.series, baseline)}

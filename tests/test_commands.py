@@ -382,3 +382,18 @@ async def test_portfolio_exposure(services: Services) -> None:
 async def test_portfolio_with_an_unknown_name_names_it(services: Services) -> None:
     text = await say(services, call("exposure", "NVDA:50 QQQQZ:50"))
     assert "I don't know the symbol QQQQZ." in text
+
+
+def test_history_stops_at_the_last_closed_session() -> None:
+    source = CsvPriceSource([PRICES / "daily_close"])
+    clock = Clock(datetime(2026, 8, 3, 15, 0, tzinfo=UTC))  # Monday, New York open
+    market = MarketData(source, CONFIG.universe, CONFIG.settings.detector, clock)
+
+    assert market.last_closed_session("us").isoformat() == "2026-07-31"
+    clock.now = datetime(2026, 8, 3, 20, 30, tzinfo=UTC)  # after the close
+    assert market.last_closed_session("us").isoformat() == "2026-08-03"
+
+
+async def test_few_symbols_outside_the_list_per_request(services: Services) -> None:
+    text = await say(services, call("exposure", "A:1 B:1 C:1 D:1 E:1 F:1 NVDA:1"))
+    assert "At most 5 symbols outside the AI supply-chain list per request, you sent 6." in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from bot.episodes import EpisodeBook
 from bot.pipeline import AlertPipeline
 from bot.regions import scan_regions
 from bot.sources.csv_prices import CsvPriceSource
+from bot.sources.prices import Interval, PriceBatch, RateLimitedError
 from bot.sources.recorded import RecordedPriceSource
 from bot.sources.yahoo import YahooPriceSource
 from bot.store import Store
@@ -188,3 +190,61 @@ async def test_a_scan_that_starts_late_still_takes_the_settled_reading() -> None
     assert reading is not None
     assert reading.label is Label.DIVERGENCE_DOWN
     assert [a.kind.value for a in sink.alerts] == ["open"]
+
+
+class PartlyThrottledSource:
+    """A provider answering from recorded prices but rate limited for some symbols."""
+
+    name = "partial"
+
+    def __init__(self, inner: RecordedPriceSource, throttled: set[str]) -> None:
+        self.inner = inner
+        self.throttled = throttled
+
+    async def history(
+        self,
+        symbols: Sequence[str],
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        interval: Interval = "1d",
+    ) -> PriceBatch:
+        batch = await self.inner.history(
+            [s for s in symbols if s not in self.throttled],
+            start=start,
+            end=end,
+            interval=interval,
+        )
+        errors = dict(batch.errors)
+        errors.update(
+            {s: RateLimitedError("Too Many Requests", s) for s in symbols if s in self.throttled}
+        )
+        return PriceBatch(batch.series, errors)
+
+
+async def test_a_partly_throttled_history_decides_nothing() -> None:
+    """Missing names must count against coverage, not vanish from the expected set."""
+    recorded = CsvPriceSource([PRICES / "daily_close"]).load_all(end=date(2025, 1, 27)).series
+    now = datetime(2025, 1, 27, 21, 20, tzinfo=UTC)
+    inner = RecordedPriceSource(recorded, lambda: now, CONFIG.universe.calendars_by_symbol())
+    infra = [s for s in CONFIG.universe.baskets("us").infra if s in recorded]
+    source = PartlyThrottledSource(inner, set(infra[: len(infra) // 2]))
+    store = Store(":memory:")
+    sink = Collector()
+    pipeline = AlertPipeline(EpisodeBook(CONFIG.settings.episodes), store, Dispatcher([sink]))
+    scan = PriceScan(
+        US,
+        source,
+        CONFIG.universe,
+        CONFIG.settings.detector,
+        replace(SETTINGS, attempts=1),
+        pipeline,
+        store,
+    )
+
+    reading = await scan(now)
+
+    assert reading is not None
+    assert reading.label is Label.NO_DECISION
+    assert "AI-infrastructure names unavailable" in reading.reasons[0]
+    assert sink.alerts == []
