@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.alerts import Alert
+from bot.alerts import Alert, AlertKind
 from bot.i18n import Language
 from bot.outbox import NewMessage, Outbox
 from bot.sender import OutboxSender
@@ -46,9 +46,14 @@ class OutboxSink:
         now = self.clock()
         messages: list[NewMessage] = []
         rendered: dict[Language, list[str]] = {}
+        episode = alert.key.removesuffix(f":{AlertKind.RECOVER.value}") + ":"
         for chat in self.store.subscribed_chats(self.platform):
             if not chat.wants(alert, self.universe, now):
                 continue
+            if alert.kind is AlertKind.RECOVER and not self.outbox.has_alert(
+                self.platform, chat.chat_id, episode
+            ):
+                continue  # only chats that heard of the shock hear that it is over
             language = chat.language or "en"
             if language not in rendered:
                 rendered[language] = self.render(alert, language)

@@ -168,6 +168,15 @@ class Outbox:
             (new_id, platform, old_id),
         )
 
+    def has_alert(self, platform: str, chat_id: str, key_prefix: str) -> bool:
+        """Whether a chat was given (or is due) a message of an alert whose key starts so."""
+        row = self.db.execute(
+            "SELECT 1 FROM outbox WHERE platform = ? AND chat_id = ? AND substr(alert_key, 1, ?) "
+            "= ? AND status IN ('pending', 'sending', 'sent') LIMIT 1",
+            (platform, chat_id, len(key_prefix), key_prefix),
+        ).fetchone()
+        return row is not None
+
     def counts(self, platform: str) -> dict[str, int]:
         rows = self.db.execute(
             "SELECT status, COUNT(*) FROM outbox WHERE platform = ? GROUP BY status", (platform,)

@@ -73,12 +73,16 @@ class ChatSettings:
     mention_role: str | None = None
 
     def wants(self, alert: Alert, universe: Universe, now: datetime) -> bool:
-        """Whether this chat should get ``alert`` now."""
+        """Whether this chat should get ``alert`` now.
+
+        Segments filter price alerts by the names that moved (a news burst or a recovery has
+        none to filter by); a recovery never breaks through quiet hours.
+        """
         if not self.subscribed or self.disabled_reason:
             return False
         if alert.severity < self.min_severity:
             return False
-        if self.segments and alert.kind is not AlertKind.RECOVER:
+        if self.segments and alert.kind is not AlertKind.RECOVER and alert.stats is not None:
             touched = {
                 seg
                 for mover in alert.top_movers
@@ -88,5 +92,9 @@ class ChatSettings:
             if not touched & set(self.segments):
                 return False
         if self.quiet is not None and self.quiet.contains(now):
-            return self.quiet.critical_breaks_through and alert.severity is Severity.CRITICAL
+            return (
+                self.quiet.critical_breaks_through
+                and alert.severity is Severity.CRITICAL
+                and alert.kind is not AlertKind.RECOVER
+            )
         return True

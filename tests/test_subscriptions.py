@@ -8,7 +8,9 @@ from datetime import UTC, datetime, time
 import pytest
 
 from bot.alerts import Alert, AlertKind
+from bot.delivery import OutboxSink
 from bot.detect import Label, Mover, Severity, Stats
+from bot.outbox import Outbox
 from bot.store import Store
 from bot.subscriptions import ChatSettings, QuietHours, SettingsError, parse_clock, parse_timezone
 from bot.universe import load_universe
@@ -124,3 +126,48 @@ def test_disable_and_migrate() -> None:
     assert [c.chat_id for c in store.subscribed_chats("telegram")] == ["-1001"]
     assert store.chat("telegram", "2").disabled_reason == "Forbidden: bot was blocked by the user"
     assert not store.chat("telegram", "-1").subscribed
+
+
+def test_news_bursts_pass_segment_filters_and_recoveries_respect_quiet_hours() -> None:
+    burst = Alert(
+        "news:deepseek:x",
+        "e",
+        AlertKind.OPEN,
+        Label.NEWS_BURST,
+        Severity.WATCH,
+        "news",
+        None,
+        NOON,
+        NOON,
+    )
+    power = replace(SUBSCRIBED, min_severity=Severity.WATCH, segments=("power_producers",))
+    assert power.wants(burst, UNIVERSE, NOON)
+
+    quiet = replace(SUBSCRIBED, quiet=QuietHours(time(22), time(7), "UTC", True))
+    night = datetime(2025, 1, 27, 23, 0, tzinfo=UTC)
+    recovery = alert(Severity.CRITICAL, kind=AlertKind.RECOVER)
+    assert not quiet.wants(recovery, UNIVERSE, night)
+    assert quiet.wants(alert(Severity.CRITICAL), UNIVERSE, night)
+
+
+async def test_a_recovery_reaches_only_chats_that_got_the_shock() -> None:
+    store = Store(":memory:")
+    outbox = Outbox(store)
+    sink = OutboxSink(
+        "telegram", outbox, store, UNIVERSE, lambda a, lang: [a.key], lambda _: False, lambda: NOON
+    )
+    store.save_chat(replace(SUBSCRIBED, chat_id="early"), NOON)
+    opened = replace(alert(Severity.ALERT), key="2025-01-27:us:down@143000:open:alert")
+    await sink.send_alert(opened)
+    store.save_chat(replace(SUBSCRIBED, chat_id="late"), NOON)  # subscribed after the shock
+
+    recovery = replace(
+        alert(Severity.ALERT, kind=AlertKind.RECOVER), key="2025-01-27:us:down@143000:recover"
+    )
+    await sink.send_alert(recovery)
+
+    rows = outbox.open_messages("telegram")
+    assert [(m.chat_id, m.text) for m in rows] == [
+        ("early", "2025-01-27:us:down@143000:open:alert"),
+        ("early", "2025-01-27:us:down@143000:recover"),
+    ]
