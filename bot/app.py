@@ -13,13 +13,8 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import httpx
 
-from bot.adapters.base import AlertSink, Dispatcher
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.discord import (
-    PLATFORM as DISCORD,
-)
-from bot.adapters.discord import (
-    WEBHOOK_PLATFORM,
     DiscordAdapter,
     DiscordConfig,
     DiscordTransport,
@@ -35,7 +30,7 @@ from bot.adapters.telegram import (
     render_alert,
 )
 from bot.config import LoadedConfig, webhook_urls
-from bot.delivery import OutboxSink
+from bot.delivery import OutboxSink, Renderer
 from bot.episodes import EpisodeBook
 from bot.marketdata import MarketData
 from bot.news.explain import Explainer
@@ -44,8 +39,8 @@ from bot.outbox import Outbox
 from bot.pipeline import AlertPipeline
 from bot.ratelimit import Limits
 from bot.regions import scan_regions
-from bot.replay import burst_detector
 from bot.sender import OutboxSender, SenderSettings, Transport
+from bot.sinks import AlertSink, Dispatcher
 from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.prices import PriceSource
 from bot.sources.yahoo import YahooPriceSource
@@ -54,7 +49,7 @@ from handlers.commands import build_registry
 from handlers.registry import Dispatcher as CommandDispatcher
 from handlers.registry import RateLimit
 from handlers.services import Services
-from jobs.news_poll import NewsWatch
+from jobs.news_poll import NewsWatch, burst_detector
 from jobs.price_scan import PriceScan, ScanSettings
 from jobs.scheduler import JobHealth, ScheduledJob, add_news_jobs, build_scheduler
 
@@ -94,6 +89,11 @@ def telegram_config(loaded: LoadedConfig) -> TelegramConfig | None:
         webhook_port=tg.webhook_port,
         webhook_secret=tg.webhook_secret.get_secret_value() if tg.webhook_secret else None,
     )
+
+
+def every_chat(_: str) -> bool:
+    """Discord: every channel has group-style limits."""
+    return True
 
 
 def utc_now() -> datetime:
@@ -146,9 +146,16 @@ class App:
 
         self.starting.append(asyncio.create_task(keep_trying(), name=f"{name}-start"))
 
-    def _sender(
-        self, store: Store, transport: Transport, limits: Limits, stop: asyncio.Event
-    ) -> OutboxSender:
+    def _delivery(
+        self,
+        store: Store,
+        transport: Transport,
+        limits: Limits,
+        render: Renderer,
+        is_group: Callable[[str], bool],
+        stop: asyncio.Event,
+    ) -> OutboxSink:
+        """An outbox sink for a platform and the sender task that drains it."""
         platform = transport.platform
         sender = OutboxSender(
             Outbox(store),
@@ -159,7 +166,16 @@ class App:
             clock=self.clock,
         )
         self.senders.append(asyncio.create_task(sender.run(stop), name=f"{platform}-sender"))
-        return sender
+        return OutboxSink(
+            platform,
+            sender.outbox,
+            store,
+            self.loaded.universe,
+            render,
+            is_group,
+            self.clock,
+            sender,
+        )
 
     async def _start_discord(
         self, commands: CommandDispatcher, store: Store, stop: asyncio.Event
@@ -172,20 +188,9 @@ class App:
             config = DiscordConfig(settings.token.get_secret_value(), settings.manager_role)
             self.discord = DiscordAdapter(config, commands, universe)
             self._start_in_background("discord", self.discord.start, stop)
-            sender = self._sender(
-                store, DiscordTransport(self.discord.client, store), DISCORD_LIMITS, stop
-            )
+            transport = DiscordTransport(self.discord.client, store)
             sinks.append(
-                OutboxSink(
-                    DISCORD,
-                    sender.outbox,
-                    store,
-                    universe,
-                    alert_payload,
-                    lambda _: True,
-                    self.clock,
-                    sender,
-                )
+                self._delivery(store, transport, DISCORD_LIMITS, alert_payload, every_chat, stop)
             )
         urls = {name: url for name, url in webhook_urls(self.loaded.settings).items() if url}
         missing = [w.url_env for w in settings.webhooks if w.name not in urls]
@@ -196,18 +201,9 @@ class App:
                 store, [w for w in settings.webhooks if w.name in urls], self.clock()
             )
             self.session = aiohttp.ClientSession()
-            sender = self._sender(store, WebhookTransport(urls, self.session), DISCORD_LIMITS, stop)
+            hooks = WebhookTransport(urls, self.session)
             sinks.append(
-                OutboxSink(
-                    WEBHOOK_PLATFORM,
-                    sender.outbox,
-                    store,
-                    universe,
-                    alert_payload,
-                    lambda _: True,
-                    self.clock,
-                    sender,
-                )
+                self._delivery(store, hooks, DISCORD_LIMITS, alert_payload, every_chat, stop)
             )
         return sinks
 
@@ -236,20 +232,9 @@ class App:
             if tg is not None:
                 self.telegram = TelegramAdapter(tg, commands)
                 self._start_in_background("telegram", self.telegram.start, stop)
-                sender = self._sender(
-                    store, TelegramTransport(self.telegram.app.bot), Limits(), stop
-                )
+                transport = TelegramTransport(self.telegram.app.bot)
                 sinks.append(
-                    OutboxSink(
-                        "telegram",
-                        sender.outbox,
-                        store,
-                        universe,
-                        render_alert,
-                        is_group_chat,
-                        self.clock,
-                        sender,
-                    )
+                    self._delivery(store, transport, Limits(), render_alert, is_group_chat, stop)
                 )
             sinks += await self._start_discord(commands, store, stop)
             if not sinks:

@@ -25,7 +25,7 @@ from bot.sources.prices import PriceError
 from bot.store import Store, StoreError
 
 if TYPE_CHECKING:
-    from bot.adapters.base import AlertSink
+    from bot.sinks import AlertSink
 
 EXIT_USAGE = 2
 

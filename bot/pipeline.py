@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 
-from bot.adapters.base import Dispatcher
 from bot.alerts import Alert, AlertKind, Headline
 from bot.detect import Label, Reading
 from bot.episodes import EpisodeBook
 from bot.regions import ScanRegion
+from bot.sinks import Dispatcher
 from bot.store import Store
 
 log = logging.getLogger(__name__)

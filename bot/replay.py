@@ -8,21 +8,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from bot.adapters.base import AlertSink, Dispatcher
 from bot.alerts import Alert
 from bot.config import Settings
 from bot.episodes import EpisodeBook
-from bot.news.burst import BurstDetector, BurstRules
 from bot.news.explain import Explainer
 from bot.news.items import NewsItem
 from bot.news.match import Matcher, load_themes
 from bot.pipeline import AlertPipeline
 from bot.regions import next_fire_time, scan_regions, window_at
+from bot.sinks import AlertSink, Dispatcher
 from bot.sources.prices import PriceSeries
 from bot.sources.recorded import RecordedPriceSource
 from bot.store import Store
 from bot.universe import Universe
-from jobs.news_poll import NewsWatch
+from jobs.news_poll import NewsWatch, burst_detector
 from jobs.price_scan import PriceScan, ScanSettings
 
 log = logging.getLogger(__name__)
@@ -83,19 +82,6 @@ def schedule(
                 planned.append(ScheduledScan(at, order, scan))
             cursor = at + timedelta(microseconds=1)
     return sorted(planned, key=lambda s: (s.at, s.order))
-
-
-def burst_detector(settings: Settings) -> BurstDetector:
-    news = settings.news
-    return BurstDetector(
-        BurstRules(
-            window_minutes=news.burst_window_minutes,
-            min_sources=news.burst_min_sources,
-            baseline_days=news.burst_baseline_days,
-            min_ratio=news.burst_min_ratio,
-            cooldown_minutes=news.burst_cooldown_minutes,
-        )
-    )
 
 
 class NewsReplay:

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 import httpx
 
 from bot.alerts import Alert, AlertKind, BurstInfo, Headline
+from bot.config import Settings
 from bot.detect import Label, Severity
-from bot.news.burst import Burst, BurstDetector
+from bot.news.burst import Burst, BurstDetector, BurstRules
 from bot.news.dedupe import Deduplicator, dedupe_keys
 from bot.news.items import FeedConfig, NewsItem
 from bot.news.match import Matcher
@@ -192,3 +193,16 @@ class NewsWatch:
         elif result.status == "error":
             log.info("feed %s: %s", feed.name, result.message)
         return result
+
+
+def burst_detector(settings: Settings) -> BurstDetector:
+    news = settings.news
+    return BurstDetector(
+        BurstRules(
+            window_minutes=news.burst_window_minutes,
+            min_sources=news.burst_min_sources,
+            baseline_days=news.burst_baseline_days,
+            min_ratio=news.burst_min_ratio,
+            cooldown_minutes=news.burst_cooldown_minutes,
+        )
+    )

@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.adapters.base import Dispatcher as SinkDispatcher
 from bot.alerts import Alert, Headline
 from bot.cli import main
 from bot.config import load_config
@@ -24,6 +23,7 @@ from bot.news.items import FeedConfig, NewsItem
 from bot.news.match import Matcher, load_themes
 from bot.pipeline import AlertPipeline
 from bot.render_chat import plain_text
+from bot.sinks import Dispatcher as SinkDispatcher
 from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.feeds import FetchLimits
 from bot.store import Store

@@ -13,13 +13,13 @@ import curl_cffi.requests.exceptions as curl_errors
 import pandas as pd
 import pytest
 
-from bot.adapters.base import Dispatcher
 from bot.alerts import Alert
 from bot.config import load_config
 from bot.detect import Label
 from bot.episodes import EpisodeBook
 from bot.pipeline import AlertPipeline
 from bot.regions import scan_regions
+from bot.sinks import Dispatcher
 from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.prices import Interval, PriceBatch, RateLimitedError
 from bot.sources.recorded import RecordedPriceSource

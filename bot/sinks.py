@@ -1,4 +1,5 @@
-"""What every adapter offers the core, and the fan-out that keeps one failure from the rest."""
+"""What the core hands alerts to (console, chat platforms, JSON), and the fan-out that keeps
+one failing sink from the rest."""
 
 from __future__ import annotations
 
