@@ -41,7 +41,6 @@ from bot.sources.prices import (
     PriceError,
     RateLimitedError,
     SourceUnavailableError,
-    StaleDataError,
     UnknownSymbolError,
 )
 from bot.sources.yahoo import YahooPriceSource
@@ -621,55 +620,6 @@ async def test_legacy_shared_errors_dict(tmp_path: Path) -> None:
     assert set(batch.series) == {"NVDA"}
     assert type(batch.errors["XYZ"]) is UnknownSymbolError
     assert type(batch.errors["AMD"]) is RateLimitedError
-
-
-# --- latest ------------------------------------------------------------------------------------
-
-
-async def test_latest_marks_stale_symbols(tmp_path: Path) -> None:
-    now = datetime(2024, 1, 5, 20, 45, tzinfo=UTC)  # 15:45 in New York
-    fresh = history_frame(
-        ["2024-01-05 13:30", "2024-01-05 14:30", "2024-01-05 15:30"],
-        [10.0, 11.0, 12.0],
-        intraday=True,
-    )
-    stale = history_frame(["2024-01-02 14:30", "2024-01-02 15:30"], [5.0, 6.0], intraday=True)
-    frames = {"NVDA": fresh, "HALT": stale, "XYZ": yf_utils.empty_df()}
-    fake = FakeDownload(assemble(frames, intraday=True), logged={"XYZ": DELISTED})
-    src = source(fake, tmp_path)
-
-    batch = await src.latest(["NVDA", "HALT", "XYZ"], max_age=timedelta(hours=2), now=now)
-
-    assert fake.kwargs["interval"] == "1h"
-    assert fake.kwargs["start"] == date(2023, 12, 31)
-    assert "end" not in fake.kwargs
-    assert set(batch.series) == {"NVDA"}
-    assert batch.series["NVDA"].closes.index[-1] == pd.Timestamp("2024-01-05 20:30", tz="UTC")
-    assert type(batch.errors["HALT"]) is StaleDataError
-    assert batch.errors["HALT"].symbol == "HALT"
-    assert type(batch.errors["XYZ"]) is UnknownSymbolError
-
-
-async def test_latest_age_is_measured_from_now_not_the_clock(tmp_path: Path) -> None:
-    frame = assemble(
-        {"NVDA": history_frame(["2024-01-05 15:30"], [12.0], intraday=True)}, intraday=True
-    )
-    src = source(FakeDownload(frame), tmp_path)
-    ok = await src.latest(
-        ["NVDA"], max_age=timedelta(hours=1), now=datetime(2024, 1, 5, 21, 0, tzinfo=UTC)
-    )
-    assert set(ok.series) == {"NVDA"}
-    late = await src.latest(
-        ["NVDA"], max_age=timedelta(hours=1), now=datetime(2024, 1, 5, 21, 31, tzinfo=UTC)
-    )
-    assert type(late.errors["NVDA"]) is StaleDataError
-
-
-async def test_latest_needs_an_aware_now(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="aware"):
-        await source(FakeDownload(), tmp_path).latest(
-            ["NVDA"], max_age=timedelta(hours=1), now=datetime(2024, 1, 5, 12)
-        )
 
 
 # --- caches ------------------------------------------------------------------------------------

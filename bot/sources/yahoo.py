@@ -49,7 +49,6 @@ from bot.sources.prices import (
     PriceSeries,
     RateLimitedError,
     SourceUnavailableError,
-    StaleDataError,
     UnknownSymbolError,
 )
 
@@ -413,46 +412,6 @@ class YahooPriceSource:
         """
         today = self._clock().astimezone(UTC).date()
         return await self._history(symbols, start=start, end=end, interval=interval, today=today)
-
-    async def latest(
-        self,
-        symbols: Sequence[str],
-        *,
-        max_age: timedelta,
-        now: datetime,
-        lookback: timedelta = timedelta(days=5),
-    ) -> PriceBatch:
-        """The last ``lookback`` of hourly bars; a symbol whose newest bar is stale fails.
-
-        Yahoo stamps a bar with its start and the newest bar may still be forming, so a bar's
-        age is ``now`` minus its start: a symbol whose newest bar started more than
-        ``max_age`` before ``now`` gets a :class:`StaleDataError` instead of a series. No
-        clock is read here; ``now`` must be timezone-aware.
-        """
-        if now.tzinfo is None or now.utcoffset() is None:
-            raise ValueError("now must be timezone-aware")
-        now_utc = pd.Timestamp(now).tz_convert("UTC")
-        start = (now_utc - lookback).date()
-        batch = await self._history(
-            symbols, start=start, end=None, interval="1h", today=now_utc.date()
-        )
-        series: dict[str, PriceSeries] = {}
-        errors: dict[str, PriceError] = dict(batch.errors)
-        for symbol, one in batch.series.items():
-            newest = one.closes.index[-1]
-            age = now_utc - newest
-            if age > max_age:
-                errors[symbol] = StaleDataError(
-                    f"{symbol}: newest bar starts {newest.isoformat()}, {age} before "
-                    f"{now_utc.isoformat()} (limit {max_age})",
-                    symbol,
-                )
-                log.warning("yahoo %s stale: newest bar %s, age %s", symbol, newest, age)
-            else:
-                series[symbol] = one
-        return PriceBatch(series=series, errors=errors)
-
-    # --- the one download ----------------------------------------------------------------
 
     async def _history(
         self,
