@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
+from bot.config import load_config
 from bot.detect import Mover, Stats
+from bot.marketdata import MarketData
+from bot.news.match import Matcher
+from bot.sources.csv_prices import CsvPriceSource
+from bot.store import Store
+from bot.universe import Universe
+from handlers.services import Services
+from tests.conftest import PRICES
 
 DEEPSEEK_STATS = Stats(
     basket_ret=-0.1734,
@@ -25,3 +35,35 @@ DEEPSEEK_STATS = Stats(
 def sample_stats(z_mkt: float = DEEPSEEK_STATS.z_mkt) -> Stats:
     """The statistics of a DeepSeek-like reading (with another market z if given)."""
     return replace(DEEPSEEK_STATS, z_mkt=z_mkt)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def command_services(
+    store: Store,
+    clock: Callable[[], datetime],
+    matcher: Matcher | None = None,
+    universe: Universe | None = None,
+) -> Services:
+    """Services for command handlers on the real daily closes in ../shared/data."""
+    config = load_config(None, {})
+    universe = universe or config.universe
+    market = MarketData(
+        CsvPriceSource([PRICES / "daily_close"]), universe, config.settings.detector, clock
+    )
+    return Services(
+        universe=universe,
+        store=store,
+        market=market,
+        params=config.settings.detector,
+        clock=clock,
+        matcher=matcher,
+    )

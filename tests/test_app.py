@@ -23,16 +23,21 @@ async def _read_until(stream: asyncio.StreamReader, marker: str, seen: list[str]
             return
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-async def test_run_starts_offline_and_stops_cleanly(
-    tmp_path: Path, stop_signal: signal.Signals
-) -> None:
+def offline_config(tmp_path: Path, extra: str = "") -> Path:
+    """A config with CSV prices, a database in ``tmp_path`` and the news watch off."""
     config = tmp_path / "config.toml"
     config.write_text(
         f'[prices]\nsource = "csv"\ncsv_dirs = ["{PRICES / "daily_close"}"]\n'
         f'[storage]\npath = "{tmp_path / "bot.sqlite3"}"\n'
-        "[news]\nenabled = false\n"
+        "[news]\nenabled = false\n" + extra
     )
+    return config
+
+
+async def run_until(
+    config: Path, markers: list[str], stop_signal: signal.Signals, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Run the bot, wait for each log marker in turn, stop it; (exit code, log)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -41,13 +46,15 @@ async def test_run_starts_offline_and_stops_cleanly(
         "--config",
         str(config),
         cwd=PROJECT_ROOT,
+        env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stderr is not None
     seen: list[str] = []
     try:
-        await asyncio.wait_for(_read_until(proc.stderr, "bot running", seen), timeout=60)
+        for marker in markers:
+            await asyncio.wait_for(_read_until(proc.stderr, marker, seen), timeout=60)
         proc.send_signal(stop_signal)
         await asyncio.wait_for(_read_until(proc.stderr, "stopped", seen), timeout=30)
         code = await asyncio.wait_for(proc.wait(), timeout=30)
@@ -55,8 +62,15 @@ async def test_run_starts_offline_and_stops_cleanly(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+    return code, "".join(seen)
 
-    log = "".join(seen)
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+async def test_run_starts_offline_and_stops_cleanly(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    code, log = await run_until(offline_config(tmp_path), ["bot running"], stop_signal)
+
     assert code == 0, log
     assert "scheduled scan-jp" in log
     assert "scheduled scan-us" in log
@@ -80,41 +94,16 @@ def test_run_with_an_unusable_database_path_says_so(
 
 
 async def test_an_unreachable_chat_platform_does_not_stop_the_bot(tmp_path: Path) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f'[prices]\nsource = "csv"\ncsv_dirs = ["{PRICES / "daily_close"}"]\n'
-        f'[storage]\npath = "{tmp_path / "bot.sqlite3"}"\n'
-        "[news]\nenabled = false\n"
+    config = offline_config(
+        tmp_path,
         '[telegram]\napi_base_url = "http://127.0.0.1:9/bot"\n'
-        'api_base_file_url = "http://127.0.0.1:9/file/bot"\n'
+        'api_base_file_url = "http://127.0.0.1:9/file/bot"\n',
     )
     env = {**os.environ, "BOT__TELEGRAM__TOKEN": "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        "--config",
-        str(config),
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    code, log = await run_until(
+        config, ["bot running", "telegram: cannot connect"], signal.SIGTERM, env
     )
-    assert proc.stderr is not None
-    seen: list[str] = []
-    try:
-        await asyncio.wait_for(_read_until(proc.stderr, "bot running", seen), timeout=60)
-        await asyncio.wait_for(_read_until(proc.stderr, "telegram: cannot connect", seen), 60)
-        proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(_read_until(proc.stderr, "stopped", seen), timeout=30)
-        code = await asyncio.wait_for(proc.wait(), timeout=30)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
-    log = "".join(seen)
     assert code == 0, log
     assert "alerts to telegram" in log
     assert "ABC-DEF1234ghIkl" not in log

@@ -22,30 +22,15 @@ from handlers.exposure import MAX_POSITIONS, parse_request
 from handlers.registry import Dispatcher, Invocation, RateLimit, UsageError
 from handlers.services import Services
 from tests.conftest import PRICES
+from tests.factories import Clock, command_services
 
 CONFIG = load_config(None, {})
 NOW = datetime(2026, 8, 4, 12, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def services() -> Services:
-    clock = Clock(NOW)
-    source = CsvPriceSource([PRICES / "daily_close"])
-    return Services(
-        universe=CONFIG.universe,
-        store=Store(":memory:"),
-        market=MarketData(source, CONFIG.universe, CONFIG.settings.detector, clock),
-        params=CONFIG.settings.detector,
-        clock=clock,
-    )
+    return command_services(Store(":memory:"), Clock(NOW))
 
 
 def admin(answer: bool) -> Callable[[], Awaitable[bool]]:

@@ -39,17 +39,15 @@ from bot.app import DISCORD_LIMITS
 from bot.config import RedactSecrets, Settings, load_config, secrets_of, webhook_urls
 from bot.delivery import OutboxSink
 from bot.detect import Label, Mover, Severity, Stats
-from bot.marketdata import MarketData
 from bot.outbox import Outbox
 from bot.replies import Paragraph, Reply, spans
 from bot.sender import OutboxSender, SenderSettings, Transport
-from bot.sources.csv_prices import CsvPriceSource
 from bot.store import Store
 from bot.universe import Universe
 from handlers.commands import build_registry
 from handlers.registry import Command, Context, Dispatcher, RateLimit, Registry
 from handlers.services import Services
-from tests.conftest import PRICES
+from tests.factories import Clock, command_services
 from tests.fakes.discord_api import (
     MAX_EMBED_DESCRIPTION,
     MAX_EMBED_FIELDS,
@@ -95,16 +93,6 @@ async def _long_report(ctx: Context) -> Reply:
 LONG_REGISTRY = Registry(
     [Command("status", _long_report, "cmd.status.summary", "cmd.status.usage")]
 )
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def unescape(text: str) -> str:
@@ -166,15 +154,7 @@ def store() -> Iterator[Store]:
 
 @pytest.fixture
 def services(universe: Universe, store: Store) -> Services:
-    clock = Clock(NOW)
-    source = CsvPriceSource([PRICES / "daily_close"])
-    return Services(
-        universe=universe,
-        store=store,
-        market=MarketData(source, universe, CONFIG.settings.detector, clock),
-        params=CONFIG.settings.detector,
-        clock=clock,
-    )
+    return command_services(store, Clock(NOW), universe=universe)
 
 
 def make_adapter(services: Services, registry: Registry) -> DiscordAdapter:

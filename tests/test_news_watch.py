@@ -17,14 +17,12 @@ from bot.cli import main
 from bot.config import load_config
 from bot.detect import Label, Severity
 from bot.episodes import EpisodeBook
-from bot.marketdata import MarketData
 from bot.news.burst import BurstDetector
 from bot.news.items import FeedConfig, NewsItem
 from bot.news.match import Matcher, load_themes
 from bot.pipeline import AlertPipeline
 from bot.render_chat import plain_text
 from bot.sinks import Dispatcher as SinkDispatcher
-from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.feeds import FetchLimits
 from bot.store import Store
 from handlers.commands import build_registry
@@ -32,6 +30,7 @@ from handlers.registry import Dispatcher, Invocation
 from handlers.services import Services
 from jobs.news_poll import NewsWatch
 from tests.conftest import PRICES, SHARED_DATA
+from tests.factories import Clock, command_services
 from tests.fakes.feed_server import FeedServer
 
 CONFIG = load_config(None, {})
@@ -44,14 +43,6 @@ FEEDS = {
 }
 QUIET_FEED = SHARED_DATA / "feeds" / "german" / "tagesschau.xml"
 LIMITS = FetchLimits(timeout_seconds=5.0)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Collector:
@@ -148,26 +139,12 @@ async def test_a_failing_feed_backs_off_and_shows_in_status(tmp_path: Path) -> N
     assert result.status == "error"
     assert again.status == "paused"
 
-    services = services_for(store, clock)
+    services = command_services(store, clock)
     reply = await Dispatcher(build_registry(), services).dispatch(invocation("status"))
     assert reply is not None
     text = plain_text(reply)
     assert "News feeds" in text
     assert "error: next try after 2025-01-27T14:05 UTC, 1 failures in a row" in text
-
-
-def services_for(store: Store, clock: Clock, matcher: Matcher | None = None) -> Services:
-    market = MarketData(
-        CsvPriceSource([PRICES / "daily_close"]), CONFIG.universe, CONFIG.settings.detector, clock
-    )
-    return Services(
-        universe=CONFIG.universe,
-        store=store,
-        market=market,
-        params=CONFIG.settings.detector,
-        clock=clock,
-        matcher=matcher,
-    )
 
 
 def invocation(command: str, args: str = "", language: str = "en") -> Invocation:
@@ -188,7 +165,7 @@ async def news_services(tmp_path: Path) -> Services:
             await watch.poll(client, feed(server, path), LIMITS)
         server.respond("/de", body=(SHARED_DATA / "feeds" / "german" / "spiegel.xml").read_bytes())
         await watch.poll(client, feed(server, "/de", "de"), LIMITS)
-    return services_for(store, clock, watch.matcher)
+    return command_services(store, clock, watch.matcher)
 
 
 Ask = Callable[[str, str], Awaitable[str]]

@@ -32,18 +32,16 @@ from bot.config import RedactSecrets, Settings, install_log_redaction, load_conf
 from bot.delivery import OutboxSink
 from bot.detect import Label, Mover, Severity, Stats
 from bot.i18n import translate
-from bot.marketdata import MarketData
 from bot.outbox import Outbox
 from bot.render_chat import TELEGRAM_LIMIT
 from bot.replies import Paragraph, Reply, spans
 from bot.sender import OutboxSender, SenderSettings
-from bot.sources.csv_prices import CsvPriceSource
 from bot.store import Store
 from bot.universe import Universe, UniverseOverrides, load_universe
 from handlers.commands import build_registry
 from handlers.registry import Command, Context, Dispatcher, RateLimit, Registry
 from handlers.services import Services
-from tests.conftest import PRICES
+from tests.factories import Clock, command_services
 from tests.fakes.telegram_api import FakeBotApi, SentMessage, utf16_len
 
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
@@ -79,16 +77,6 @@ LONG_REGISTRY = Registry(
 )
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 # ------------------------------------------------------------------------------ fixtures
 
 
@@ -122,15 +110,7 @@ def store() -> Iterator[Store]:
 
 @pytest.fixture
 def services(universe: Universe, store: Store) -> Services:
-    clock = Clock(NOW)
-    source = CsvPriceSource([PRICES / "daily_close"])
-    return Services(
-        universe=universe,
-        store=store,
-        market=MarketData(source, universe, CONFIG.settings.detector, clock),
-        params=CONFIG.settings.detector,
-        clock=clock,
-    )
+    return command_services(store, Clock(NOW), universe=universe)
 
 
 def make_adapter(api: FakeBotApi, services: Services, registry: Registry) -> TelegramAdapter:
