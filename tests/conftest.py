@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 # python-telegram-bot: retry_after as a timedelta, without its deprecation warning (which the
@@ -10,6 +12,12 @@ from pathlib import Path
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 import pytest
+
+from bot.store import Store
+from bot.universe import Universe, load_universe
+from handlers.commands import build_registry
+from handlers.registry import Registry
+from handlers.services import Services
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -27,3 +35,32 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def prices_dir(shared_data: Path) -> Path:
     return shared_data / "prices"
+
+
+CHAT_NOW = datetime(2026, 8, 4, 12, 0, tzinfo=UTC)
+"""The fixed time of the chat tests: the day after the last session in daily_close."""
+
+
+@pytest.fixture
+def universe() -> Universe:
+    return load_universe()
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return build_registry()
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    db = Store(":memory:")
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def services(universe: Universe, store: Store) -> Services:
+    """Command services on the real daily closes; a module may override it."""
+    from tests.factories import Clock, command_services
+
+    return command_services(store, Clock(CHAT_NOW), universe=universe)

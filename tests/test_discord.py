@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,7 +47,7 @@ from bot.universe import Universe
 from handlers.commands import build_registry
 from handlers.registry import Command, Context, Dispatcher, RateLimit, Registry
 from handlers.services import Services
-from tests.factories import Clock, command_services
+from tests.factories import Clock
 from tests.fakes.discord_api import (
     MAX_EMBED_DESCRIPTION,
     MAX_EMBED_FIELDS,
@@ -133,28 +133,6 @@ async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
         server.patch_discord(monkeypatch)
         yield server
         assert server.errors == []  # the fake never crashed (that would be a 500)
-
-
-@pytest.fixture
-def universe() -> Universe:
-    return CONFIG.universe
-
-
-@pytest.fixture
-def registry() -> Registry:
-    return build_registry()
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    db = Store(":memory:")
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def services(universe: Universe, store: Store) -> Services:
-    return command_services(store, Clock(NOW), universe=universe)
 
 
 def make_adapter(services: Services, registry: Registry) -> DiscordAdapter:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -41,7 +41,7 @@ from bot.universe import Universe, UniverseOverrides, load_universe
 from handlers.commands import build_registry
 from handlers.registry import Command, Context, Dispatcher, RateLimit, Registry
 from handlers.services import Services
-from tests.factories import Clock, command_services
+from tests.factories import Clock
 from tests.fakes.telegram_api import FakeBotApi, SentMessage, utf16_len
 
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
@@ -89,28 +89,6 @@ async def api() -> AsyncIterator[FakeBotApi]:
         fake.add_chat(GROUP, "group", title="Investors & <Friends>")
         yield fake
         assert fake.errors == []  # the fake never crashed (that would be a 500)
-
-
-@pytest.fixture
-def universe() -> Universe:
-    return CONFIG.universe
-
-
-@pytest.fixture
-def registry() -> Registry:
-    return build_registry()
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    db = Store(":memory:")
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def services(universe: Universe, store: Store) -> Services:
-    return command_services(store, Clock(NOW), universe=universe)
 
 
 def make_adapter(api: FakeBotApi, services: Services, registry: Registry) -> TelegramAdapter:
