@@ -12,7 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.detect import Baseline, Baskets, DetectorParams, History, Snapshot, build_baseline, detect
+from bot.detection.detect import (
+    Baseline,
+    Baskets,
+    DetectorParams,
+    History,
+    Snapshot,
+    build_baseline,
+    detect,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DAILY_CLOSE = ROOT.parent / "shared" / "data" / "prices" / "daily_close"

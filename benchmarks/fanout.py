@@ -26,13 +26,13 @@ from telegram import Bot
 
 from bot.adapters.telegram import TelegramTransport, is_group_chat, render_alert
 from bot.alerts import Alert, AlertKind
-from bot.delivery import OutboxSink
-from bot.detect import Label, Severity
-from bot.i18n import Language
-from bot.outbox import Outbox
-from bot.sender import OutboxSender, TransportError, utc_now
-from bot.store import Store
-from bot.subscriptions import ChatSettings
+from bot.delivery.outbox import Outbox
+from bot.delivery.outbox_sink import OutboxSink
+from bot.delivery.sender import OutboxSender, TransportError, utc_now
+from bot.detection.detect import Label, Severity
+from bot.render.i18n import Language
+from bot.storage.store import Store
+from bot.storage.subscriptions import ChatSettings
 from bot.universe import load_universe
 from tests.factories import sample_stats
 from tests.fakes.telegram_api import FakeBotApi
@@ -204,7 +204,7 @@ def fanout(
     ``added_latency_ms`` delays every answer of the fake, like the round trip to the real Bot
     API (the default 0 measures the sender alone on 127.0.0.1).
     """
-    sender_log = logging.getLogger("bot.sender")
+    sender_log = logging.getLogger("bot.delivery.sender")
     counting = _CountingHandler()
     sender_log.addHandler(counting)
     propagate, sender_log.propagate = sender_log.propagate, False  # one warning per retry

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from bot.detect import Label, Mover, Severity, Stats, rounded
+from bot.detection.detect import Label, Mover, Severity, Stats, rounded
 
 Direction = Literal["down", "up"]
 

@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
-from bot.backtest import BacktestResult, is_shock, reading_json, run_backtest
 from bot.config import ConfigError, LoadedConfig, install_log_redaction, load_config
-from bot.detect import Label, Reading
+from bot.detection.backtest import BacktestResult, is_shock, reading_json, run_backtest
+from bot.detection.detect import Label, Reading
 from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.prices import PriceError
-from bot.store import Store, StoreError
+from bot.storage.store import Store, StoreError
 
 if TYPE_CHECKING:
-    from bot.sinks import AlertSink
+    from bot.delivery.sinks import AlertSink
 
 EXIT_USAGE = 2
 
@@ -284,7 +284,7 @@ def _sinks(as_json: bool) -> list[AlertSink]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.app import run_forever
+    from bot.runtime.app import run_forever
 
     loaded = _load(args.config)
     try:
@@ -296,7 +296,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from bot.news.local import read_paths
-    from bot.replay import run_replay
+    from bot.runtime.replay import run_replay
 
     loaded = _load(args.config)
     if args.start > args.end:
@@ -391,7 +391,7 @@ def cmd_news(args: argparse.Namespace) -> int:
 
 
 def cmd_discord_sync(args: argparse.Namespace) -> int:
-    from bot.app import discord_sync
+    from bot.runtime.app import discord_sync
 
     loaded = _load(args.config)
     token = loaded.settings.discord.token
@@ -405,8 +405,8 @@ def cmd_discord_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import build_series, load_scenario
-    from bot.replay import run_replay
+    from bot.runtime.replay import run_replay
+    from bot.sources.demo import build_series, load_scenario
 
     loaded = _load(None)
     scenario = load_scenario()

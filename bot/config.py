@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from bot.detect import DetectorParams
+from bot.detection.detect import DetectorParams
 from bot.episodes import EpisodeRules
 from bot.news.items import FeedConfig
 from bot.universe import Universe, UniverseError, UniverseOverrides, load_universe

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.alerts import Alert, AlertKind, Direction
-from bot.detect import Label, Reading, Severity
+from bot.detection.detect import Label, Reading, Severity
 
 
 class EpisodeRules(BaseModel):

@@ -8,11 +8,11 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from bot.alerts import Alert, AlertKind, Headline
-from bot.detect import Label, Reading
+from bot.delivery.sinks import Dispatcher
+from bot.detection.detect import Label, Reading
+from bot.detection.regions import ScanRegion
 from bot.episodes import EpisodeBook
-from bot.regions import ScanRegion
-from bot.sinks import Dispatcher
-from bot.store import Store
+from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 

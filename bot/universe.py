@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.detect import Baskets
+from bot.detection.detect import Baskets
 
 
 class Role(StrEnum):

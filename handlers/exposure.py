@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from bot.exposure import (
+from bot.detection.exposure import (
     NameExposure,
     Position,
     RegionHistory,
@@ -15,8 +15,8 @@ from bot.exposure import (
     normalise,
     portfolio_exposure,
 )
-from bot.i18n import number, percent
-from bot.replies import Bullets, Heading, Paragraph, Reply, Table, bold, spans
+from bot.render.i18n import number, percent
+from bot.render.replies import Bullets, Heading, Paragraph, Reply, Table, bold, spans
 from bot.sources.prices import PriceError, UnknownSymbolError
 from handlers.registry import Context, UsageError
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.replies import Bullets, Heading, Paragraph, Reply, code, spans
+from bot.render.replies import Bullets, Heading, Paragraph, Reply, code, spans
 from handlers.registry import Context, Handler, Registry
 
 

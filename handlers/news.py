@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.replies import Bullets, Heading, Paragraph, Reply, Span, spans
+from bot.render.replies import Bullets, Heading, Paragraph, Reply, Span, spans
 from handlers.registry import Context
 
 SHOWN = 8

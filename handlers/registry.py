@@ -3,7 +3,7 @@
 An adapter turns an incoming message or interaction into an :class:`Invocation`; the dispatcher
 finds the command, checks permission and the user's rate, runs the handler and turns every
 error into a reply in the chat's language. Handlers are plain async functions from a
-:class:`Context` to a neutral :class:`~bot.replies.Reply`.
+:class:`Context` to a neutral :class:`~bot.render.replies.Reply`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.i18n import Language, resolve_language, translate
-from bot.replies import Reply
+from bot.render.i18n import Language, resolve_language, translate
+from bot.render.replies import Reply
 from handlers.services import Services
 
 log = logging.getLogger(__name__)

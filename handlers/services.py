@@ -6,10 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.detect import DetectorParams
-from bot.marketdata import MarketData
+from bot.detection.detect import DetectorParams
 from bot.news.match import Matcher
-from bot.store import Store
+from bot.sources.marketdata import MarketData
+from bot.storage.store import Store
 from bot.universe import Universe
 
 

@@ -5,10 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from bot.detect import Severity
-from bot.i18n import LANGUAGES
-from bot.replies import Heading, Paragraph, Reply, spans
-from bot.subscriptions import ChatSettings, QuietHours, SettingsError, parse_clock, parse_timezone
+from bot.detection.detect import Severity
+from bot.render.i18n import LANGUAGES
+from bot.render.replies import Heading, Paragraph, Reply, spans
+from bot.storage.subscriptions import (
+    ChatSettings,
+    QuietHours,
+    SettingsError,
+    parse_clock,
+    parse_timezone,
+)
 from handlers.registry import Context, UsageError
 
 SUBSCRIBABLE = (Severity.WATCH, Severity.ALERT, Severity.CRITICAL)

@@ -18,14 +18,14 @@ import httpx
 
 from bot.alerts import Alert, AlertKind, BurstInfo, Headline
 from bot.config import Settings
-from bot.detect import Label, Severity
+from bot.detection.detect import Label, Severity
 from bot.news.burst import Burst, BurstDetector, BurstRules
 from bot.news.dedupe import Deduplicator, dedupe_keys
 from bot.news.items import FeedConfig, NewsItem
 from bot.news.match import Matcher
 from bot.pipeline import AlertPipeline
 from bot.sources.feeds import FeedState, FetchLimits, FetchResult, fetch_feed
-from bot.store import Store
+from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 

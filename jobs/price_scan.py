@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from bot.detect import (
+from bot.detection.detect import (
     Baseline,
     DetectorParams,
     Label,
@@ -24,14 +24,14 @@ from bot.detect import (
     build_baseline,
     detect,
 )
-from bot.pipeline import AlertPipeline
-from bot.regions import ScanRegion, Window, window_at
-from bot.snapshots import (
+from bot.detection.regions import ScanRegion, Window, window_at
+from bot.detection.snapshots import (
     history_before,
     intraday_snapshot,
     previous_session,
     settled_snapshot,
 )
+from bot.pipeline import AlertPipeline
 from bot.sources.prices import (
     Interval,
     PriceBatch,
@@ -41,7 +41,7 @@ from bot.sources.prices import (
     RateLimitedError,
     SourceUnavailableError,
 )
-from bot.store import Store
+from bot.storage.store import Store
 from bot.universe import Universe
 
 log = logging.getLogger(__name__)

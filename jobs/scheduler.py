@@ -23,7 +23,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import NewsSettings
-from bot.regions import ScanRegion, next_fire_time
+from bot.detection.regions import ScanRegion, next_fire_time
 from bot.sources.feeds import FetchLimits
 from jobs.news_poll import NewsWatch
 

@@ -13,7 +13,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 import pytest
 
-from bot.store import Store
+from bot.storage.store import Store
 from bot.universe import Universe, load_universe
 from handlers.commands import build_registry
 from handlers.registry import Registry

@@ -7,11 +7,11 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.config import load_config
-from bot.detect import Mover, Stats
-from bot.marketdata import MarketData
+from bot.detection.detect import Mover, Stats
 from bot.news.match import Matcher
 from bot.sources.csv_prices import CsvPriceSource
-from bot.store import Store
+from bot.sources.marketdata import MarketData
+from bot.storage.store import Store
 from bot.universe import Universe
 from handlers.services import Services
 from tests.conftest import PRICES

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.backtest import BacktestResult, run_backtest
-from bot.calendars import sessions
 from bot.cli import main
-from bot.detect import DetectorParams, Label, Reading, Severity
+from bot.detection.backtest import BacktestResult, run_backtest
+from bot.detection.calendars import sessions
+from bot.detection.detect import DetectorParams, Label, Reading, Severity
 from bot.sources.csv_prices import CsvPriceSource
 from bot.universe import load_universe
 from tests.conftest import PRICES, SHARED_DATA

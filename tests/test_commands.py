@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import load_config
-from bot.detect import Severity
-from bot.i18n import CATALOGUE, number, percent, resolve_language
-from bot.marketdata import MarketData
-from bot.render_chat import TELEGRAM_LIMIT, plain_text, telegram_html
-from bot.replies import Bullets, Heading, Paragraph, Reply, Span, Table
+from bot.detection.detect import Severity
+from bot.render.chat import TELEGRAM_LIMIT, plain_text, telegram_html
+from bot.render.i18n import CATALOGUE, number, percent, resolve_language
+from bot.render.replies import Bullets, Heading, Paragraph, Reply, Span, Table
 from bot.sources.csv_prices import CsvPriceSource
-from bot.store import Store
+from bot.sources.marketdata import MarketData
+from bot.storage.store import Store
 from handlers.commands import build_registry
 from handlers.exposure import MAX_POSITIONS, parse_request
 from handlers.registry import Dispatcher, Invocation, RateLimit, UsageError

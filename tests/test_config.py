@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from bot.cli import main
 from bot.config import ConfigError, Settings, load_config
-from bot.detect import DetectorParams
+from bot.detection.detect import DetectorParams
 from tests.conftest import PROJECT_ROOT
 
 EXAMPLE = PROJECT_ROOT / "config.example.toml"

@@ -12,9 +12,9 @@ import pytest
 
 from bot.adapters.console import ConsoleAdapter, JsonLinesAdapter
 from bot.alerts import Alert, AlertKind
-from bot.detect import Label, Severity
-from bot.render import alert_text
-from bot.sinks import Dispatcher
+from bot.delivery.sinks import Dispatcher
+from bot.detection.detect import Label, Severity
+from bot.render.alerts import alert_text
 from tests.factories import sample_stats
 
 FIRED = datetime(2025, 1, 27, 15, 30, tzinfo=UTC)
@@ -233,14 +233,14 @@ async def test_one_failing_sink_does_not_stop_the_others(caplog: pytest.LogCaptu
     before, broken, after = RecordingSink("before"), FailingSink(), RecordingSink("after")
     dispatcher = Dispatcher([before, broken, after])
 
-    with caplog.at_level(logging.ERROR, logger="bot.sinks"):
+    with caplog.at_level(logging.ERROR, logger="bot.delivery.sinks"):
         delivered = await dispatcher.deliver(ALERT)
 
     assert delivered == 2
     assert before.received == [ALERT]
     assert after.received == [ALERT]
     assert broken.calls == 1
-    failures = [r for r in caplog.records if r.name == "bot.sinks"]
+    failures = [r for r in caplog.records if r.name == "bot.delivery.sinks"]
     assert len(failures) == 1
     record = failures[0]
     assert record.levelno == logging.ERROR
@@ -253,7 +253,7 @@ async def test_one_failing_sink_does_not_stop_the_others(caplog: pytest.LogCaptu
 async def test_deliver_counts_only_the_sinks_that_took_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="bot.sinks"):
+    with caplog.at_level(logging.ERROR, logger="bot.delivery.sinks"):
         assert await Dispatcher([FailingSink("a"), FailingSink("b")]).deliver(ALERT) == 0
     assert [r.getMessage() for r in caplog.records] == [
         "alert 2025-01-27:us:down:open:critical: sink a failed",

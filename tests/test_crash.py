@@ -16,8 +16,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.outbox import NewMessage, Outbox
-from bot.store import Store
+from bot.delivery.outbox import NewMessage, Outbox
+from bot.storage.store import Store
 from tests.fakes.telegram_api import FakeBotApi
 
 ROOT = Path(__file__).resolve().parent.parent

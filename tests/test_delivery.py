@@ -25,13 +25,13 @@ from telegram.request import HTTPXRequest
 
 from bot.adapters.telegram import TelegramTransport, is_group_chat, render_alert
 from bot.alerts import Alert, AlertKind, Headline
-from bot.delivery import OutboxSink
-from bot.detect import Label, Severity
-from bot.i18n import Language
-from bot.outbox import NewMessage, Outbox
-from bot.sender import OutboxSender, SenderSettings, TransportError
-from bot.store import Store
-from bot.subscriptions import ChatSettings
+from bot.delivery.outbox import NewMessage, Outbox
+from bot.delivery.outbox_sink import OutboxSink
+from bot.delivery.sender import OutboxSender, SenderSettings, TransportError
+from bot.detection.detect import Label, Severity
+from bot.render.i18n import Language
+from bot.storage.store import Store
+from bot.storage.subscriptions import ChatSettings
 from bot.universe import load_universe
 from tests.factories import sample_stats
 from tests.fakes.telegram_api import FakeBotApi, SentMessage
@@ -423,7 +423,7 @@ async def test_a_429_pauses_only_its_chat(h: Harness, caplog: pytest.LogCaptureF
     h.enqueue(msg(1, "a1"), msg(2, "b1"), msg(3, "c1"))
     h.enqueue(msg(1, "a2"), msg(2, "b2"), msg(3, "c2"))
     h.api.fail_next("sendMessage", 429, retry_after=5)  # hits chat 1's first message
-    with caplog.at_level(logging.WARNING, logger="bot.sender"):
+    with caplog.at_level(logging.WARNING, logger="bot.delivery.sender"):
         await h.sender().drain()
 
     assert h.texts(1) == ["a1", "a2"]
@@ -479,7 +479,7 @@ async def test_5xx_and_timeouts_back_off_exponentially_with_jitter(
     # Chat 1's message: 502, a read timeout, 500, a read timeout, then it goes through.
     h.transport.faults["1"] = deque(["502", "timeout", "500", "timeout"])
     settings = SenderSettings(backoff_base_seconds=1.0, backoff_cap_seconds=300.0)
-    with caplog.at_level(logging.WARNING, logger="bot.sender"):
+    with caplog.at_level(logging.WARNING, logger="bot.delivery.sender"):
         await h.sender(settings).drain()
 
     assert h.texts(1) == ["finally"]  # delivered once, in the end
@@ -507,7 +507,7 @@ async def test_gives_up_after_max_attempts_with_an_error_log(
     h.api.add_chat(1)
     h.enqueue(msg(1, "doomed"), msg(1, "next"))
     h.api.fail_next("sendMessage", 503, times=3)
-    with caplog.at_level(logging.WARNING, logger="bot.sender"):
+    with caplog.at_level(logging.WARNING, logger="bot.delivery.sender"):
         await h.sender(SenderSettings(max_attempts=3, give_up_after=timedelta(0))).drain()
 
     assert h.texts(1) == ["next"]
@@ -544,7 +544,7 @@ async def test_blocked_kicked_and_missing_chats_are_dropped_and_disabled(
     for chat in (blocked, kicked, missing, healthy):
         h.subscribe(chat)
         h.enqueue(msg(chat, f"one {chat}", alert="a1"), msg(chat, f"two {chat}", alert="a2"))
-    with caplog.at_level(logging.WARNING, logger="bot.sender"):
+    with caplog.at_level(logging.WARNING, logger="bot.delivery.sender"):
         await h.sender().drain()
 
     assert h.texts(healthy) == ["one 4", "two 4"]
@@ -592,7 +592,7 @@ async def test_a_message_too_long_after_rendering_is_skipped(
     h.enqueue(
         msg(1, "x" * 5000, alert="long"), msg(1, "<b>unclosed", alert="html"), msg(1, "after")
     )
-    with caplog.at_level(logging.WARNING, logger="bot.sender"):
+    with caplog.at_level(logging.WARNING, logger="bot.delivery.sender"):
         await h.sender().drain()
 
     assert h.texts(1) == ["after"]  # the next message of the chat still goes
@@ -736,7 +736,7 @@ async def test_the_sender_loop_survives_a_failing_database(
 
     sender = OutboxSender(h.outbox, h.transport, SenderSettings(), sleep=sleep)
     h.store.close()  # every database call of the loop now fails
-    with caplog.at_level(logging.ERROR, logger="bot.sender"):
+    with caplog.at_level(logging.ERROR, logger="bot.delivery.sender"):
         await sender.run(stop)  # returns when stopped: it did not die on the first error
 
     assert waits == [2.0, 4.0, 8.0]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from bot.detect import (
+from bot.detection.detect import (
     Baseline,
     Baskets,
     DetectorParams,

@@ -35,14 +35,14 @@ from bot.adapters.discord import (
     subscribe_webhooks,
 )
 from bot.alerts import Alert, AlertKind, Headline
-from bot.app import DISCORD_LIMITS
 from bot.config import RedactSecrets, Settings, load_config, secrets_of, webhook_urls
-from bot.delivery import OutboxSink
-from bot.detect import Label, Mover, Severity, Stats
-from bot.outbox import Outbox
-from bot.replies import Paragraph, Reply, spans
-from bot.sender import OutboxSender, SenderSettings, Transport
-from bot.store import Store
+from bot.delivery.outbox import Outbox
+from bot.delivery.outbox_sink import OutboxSink
+from bot.delivery.sender import OutboxSender, SenderSettings, Transport
+from bot.detection.detect import Label, Mover, Severity, Stats
+from bot.render.replies import Paragraph, Reply, spans
+from bot.runtime.app import DISCORD_LIMITS
+from bot.storage.store import Store
 from bot.universe import Universe
 from handlers.commands import build_registry
 from handlers.registry import Command, Context, Dispatcher, RateLimit, Registry

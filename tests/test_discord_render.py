@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 
 from bot.adapters.discord import alert_payload, language_of, reply_embeds
 from bot.alerts import Alert, AlertKind, Headline
-from bot.detect import Label, Mover, Severity, Stats
-from bot.render_chat import (
+from bot.detection.detect import Label, Mover, Severity, Stats
+from bot.render.chat import (
     DISCORD_DESCRIPTION,
     DISCORD_EMBED_TOTAL,
     DISCORD_FIELD,
     discord_escape,
     discord_markdown,
 )
-from bot.replies import Heading, Paragraph, Reply, Span, Table
+from bot.render.replies import Heading, Paragraph, Reply, Span, Table
 
 NOW = datetime(2025, 1, 27, 15, 30, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.alerts import Alert, AlertKind, Direction
-from bot.detect import Label, Mover, Reading, Severity, Stats
+from bot.detection.detect import Label, Mover, Reading, Severity, Stats
 from bot.episodes import Episode, EpisodeBook, EpisodeRules, Outcome
 
 SESSION = date(2025, 1, 27)

@@ -15,16 +15,16 @@ import pytest
 from bot.alerts import Alert, Headline
 from bot.cli import main
 from bot.config import load_config
-from bot.detect import Label, Severity
+from bot.delivery.sinks import Dispatcher as SinkDispatcher
+from bot.detection.detect import Label, Severity
 from bot.episodes import EpisodeBook
 from bot.news.burst import BurstDetector
 from bot.news.items import FeedConfig, NewsItem
 from bot.news.match import Matcher, load_themes
 from bot.pipeline import AlertPipeline
-from bot.render_chat import plain_text
-from bot.sinks import Dispatcher as SinkDispatcher
+from bot.render.chat import plain_text
 from bot.sources.feeds import FetchLimits
-from bot.store import Store
+from bot.storage.store import Store
 from handlers.commands import build_registry
 from handlers.registry import Dispatcher, Invocation
 from handlers.services import Services

@@ -15,16 +15,16 @@ import pytest
 
 from bot.alerts import Alert
 from bot.config import load_config
-from bot.detect import Label
+from bot.delivery.sinks import Dispatcher
+from bot.detection.detect import Label
+from bot.detection.regions import scan_regions
 from bot.episodes import EpisodeBook
 from bot.pipeline import AlertPipeline
-from bot.regions import scan_regions
-from bot.sinks import Dispatcher
 from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.prices import Interval, PriceBatch, RateLimitedError
 from bot.sources.recorded import RecordedPriceSource
 from bot.sources.yahoo import YahooPriceSource
-from bot.store import Store
+from bot.storage.store import Store
 from jobs.price_scan import PriceScan, ScanSettings
 from tests.conftest import PRICES
 

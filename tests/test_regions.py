@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.regions import fire_times, next_fire_time, scan_regions, window, window_at
+from bot.detection.regions import fire_times, next_fire_time, scan_regions, window, window_at
 from bot.universe import load_universe
 from jobs.scheduler import SessionTrigger
 

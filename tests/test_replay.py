@@ -12,11 +12,11 @@ import pytest
 from bot.alerts import Alert, AlertKind
 from bot.cli import main
 from bot.config import load_config
-from bot.detect import Label, Severity
-from bot.replay import run_replay
+from bot.detection.detect import Label, Severity
+from bot.runtime.replay import run_replay
 from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.prices import PriceSeries
-from bot.store import Store
+from bot.storage.store import Store
 from tests.conftest import PRICES
 
 CONFIG = load_config(None, {})

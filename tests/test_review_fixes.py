@@ -15,9 +15,9 @@ from apscheduler.events import (
     JobExecutionEvent,
 )
 
-from bot import calendars
 from bot.config import ConfigError, RedactSecrets, load_config
-from bot.regions import scan_regions
+from bot.detection import calendars
+from bot.detection.regions import scan_regions
 from bot.universe import load_universe
 from jobs.scheduler import JobHealth, ScheduledJob, build_scheduler
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.alerts import Alert, AlertKind
-from bot.detect import Label, Reading, Severity
+from bot.detection.detect import Label, Reading, Severity
 from bot.episodes import Episode
-from bot.store import SCHEMA_VERSION, ScanStatus, Store, StoreError
+from bot.storage.store import SCHEMA_VERSION, ScanStatus, Store, StoreError
 from tests.factories import sample_stats
 
 T0 = datetime(2025, 1, 27, 14, 30, tzinfo=UTC)

@@ -8,11 +8,17 @@ from datetime import UTC, datetime, time
 import pytest
 
 from bot.alerts import Alert, AlertKind
-from bot.delivery import OutboxSink
-from bot.detect import Label, Mover, Severity, Stats
-from bot.outbox import Outbox
-from bot.store import Store
-from bot.subscriptions import ChatSettings, QuietHours, SettingsError, parse_clock, parse_timezone
+from bot.delivery.outbox import Outbox
+from bot.delivery.outbox_sink import OutboxSink
+from bot.detection.detect import Label, Mover, Severity, Stats
+from bot.storage.store import Store
+from bot.storage.subscriptions import (
+    ChatSettings,
+    QuietHours,
+    SettingsError,
+    parse_clock,
+    parse_timezone,
+)
 from bot.universe import load_universe
 
 UNIVERSE = load_universe()

@@ -29,14 +29,14 @@ from bot.adapters.telegram import (
 )
 from bot.alerts import Alert, AlertKind, Headline
 from bot.config import RedactSecrets, Settings, install_log_redaction, load_config
-from bot.delivery import OutboxSink
-from bot.detect import Label, Mover, Severity, Stats
-from bot.i18n import translate
-from bot.outbox import Outbox
-from bot.render_chat import TELEGRAM_LIMIT
-from bot.replies import Paragraph, Reply, spans
-from bot.sender import OutboxSender, SenderSettings
-from bot.store import Store
+from bot.delivery.outbox import Outbox
+from bot.delivery.outbox_sink import OutboxSink
+from bot.delivery.sender import OutboxSender, SenderSettings
+from bot.detection.detect import Label, Mover, Severity, Stats
+from bot.render.chat import TELEGRAM_LIMIT
+from bot.render.i18n import translate
+from bot.render.replies import Paragraph, Reply, spans
+from bot.storage.store import Store
 from bot.universe import Universe, UniverseOverrides, load_universe
 from handlers.commands import build_registry
 from handlers.registry import Command, Context, Dispatcher, RateLimit, Registry

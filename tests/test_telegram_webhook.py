@@ -9,9 +9,9 @@ import httpx
 
 from bot.adapters.telegram import TelegramAdapter, TelegramConfig
 from bot.config import load_config
-from bot.marketdata import MarketData
 from bot.sources.csv_prices import CsvPriceSource
-from bot.store import Store
+from bot.sources.marketdata import MarketData
+from bot.storage.store import Store
 from handlers.commands import build_registry
 from handlers.registry import Dispatcher
 from handlers.services import Services

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.calendars import calendar
+from bot.detection.calendars import calendar
 from bot.universe import Role, UniverseError, UniverseOverrides, load_universe
 
 UNIVERSE = load_universe()

@@ -6,8 +6,8 @@ import json
 from typing import TextIO
 
 from bot.alerts import Alert, AlertKind
-from bot.detect import Severity
-from bot.render import alert_text
+from bot.detection.detect import Severity
+from bot.render.alerts import alert_text
 
 RESET = "\x1b[0m"
 COLOURS = {

@@ -24,10 +24,10 @@ from discord import app_commands
 
 from bot.alerts import Alert, AlertKind
 from bot.config import DiscordWebhookSettings
-from bot.detect import Severity
-from bot.i18n import Language, translate
-from bot.render import alert_text
-from bot.render_chat import (
+from bot.delivery.sender import TransportError
+from bot.detection.detect import Severity
+from bot.render.alerts import alert_text
+from bot.render.chat import (
     DISCORD_DESCRIPTION,
     DISCORD_EMBED_TOTAL,
     DISCORD_FIELD,
@@ -37,10 +37,10 @@ from bot.render_chat import (
     discord_markdown,
     shorten,
 )
-from bot.replies import Reply
-from bot.sender import TransportError
-from bot.store import Store
-from bot.subscriptions import ChatSettings
+from bot.render.i18n import Language, translate
+from bot.render.replies import Reply
+from bot.storage.store import Store
+from bot.storage.subscriptions import ChatSettings
 from bot.universe import Universe
 from handlers.registry import Dispatcher, Invocation
 

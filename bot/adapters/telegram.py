@@ -20,10 +20,10 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from bot.alerts import Alert
-from bot.i18n import LANGUAGES, Language, translate
-from bot.render import alert_text
-from bot.render_chat import telegram_alert, telegram_html
-from bot.sender import TransportError
+from bot.delivery.sender import TransportError
+from bot.render.alerts import alert_text
+from bot.render.chat import telegram_alert, telegram_html
+from bot.render.i18n import LANGUAGES, Language, translate
 from handlers.registry import ChatType as NeutralChatType
 from handlers.registry import Dispatcher, Invocation
 

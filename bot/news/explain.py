@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from bot.alerts import Alert, Headline
-from bot.store import Store
+from bot.storage.store import Store
 from bot.universe import Universe
 
 THEME_WEIGHTS = {

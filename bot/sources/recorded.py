@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from bot.calendars import calendar
-from bot.returns import daily_closes
+from bot.detection.calendars import calendar
+from bot.detection.returns import daily_closes
 from bot.sources.prices import (
     Interval,
     PriceBatch,

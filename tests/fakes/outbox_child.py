@@ -26,9 +26,9 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 from telegram import Bot
 
 from bot.adapters.telegram import PLATFORM, TelegramTransport
-from bot.outbox import Outbox
-from bot.sender import OutboxSender, utc_now
-from bot.store import Store
+from bot.delivery.outbox import Outbox
+from bot.delivery.sender import OutboxSender, utc_now
+from bot.storage.store import Store
 
 
 class ReportingOutbox(Outbox):

@@ -10,16 +10,16 @@ from typing import Literal
 
 from bot.alerts import Alert
 from bot.config import Settings
+from bot.delivery.sinks import AlertSink, Dispatcher
+from bot.detection.regions import next_fire_time, scan_regions, window_at
 from bot.episodes import EpisodeBook
 from bot.news.explain import Explainer
 from bot.news.items import NewsItem
 from bot.news.match import Matcher, load_themes
 from bot.pipeline import AlertPipeline
-from bot.regions import next_fire_time, scan_regions, window_at
-from bot.sinks import AlertSink, Dispatcher
 from bot.sources.prices import PriceSeries
 from bot.sources.recorded import RecordedPriceSource
-from bot.store import Store
+from bot.storage.store import Store
 from bot.universe import Universe
 from jobs.news_poll import NewsWatch, burst_detector
 from jobs.price_scan import PriceScan, ScanSettings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.alerts import Alert, AlertKind, Headline
-from bot.i18n import Language, number, percent, translate
+from bot.render.i18n import Language, number, percent, translate
 
 
 @dataclass(frozen=True)

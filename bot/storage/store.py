@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.alerts import Alert, Headline
-from bot.detect import Label, Reading, Severity
+from bot.detection.detect import Label, Reading, Severity
 from bot.episodes import Episode
-from bot.i18n import Language
-from bot.subscriptions import ChatSettings, QuietHours
+from bot.render.i18n import Language
+from bot.storage.subscriptions import ChatSettings, QuietHours
 
 SCHEMA_VERSION = 1
 

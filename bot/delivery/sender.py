@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from bot.outbox import Outbox, QueuedMessage
-from bot.ratelimit import Limits, RateLimiter
+from bot.delivery.outbox import Outbox, QueuedMessage
+from bot.delivery.ratelimit import Limits, RateLimiter
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.alerts import Alert, AlertKind
-from bot.i18n import Language
-from bot.outbox import NewMessage, Outbox
-from bot.sender import OutboxSender
-from bot.store import Store
+from bot.delivery.outbox import NewMessage, Outbox
+from bot.delivery.sender import OutboxSender
+from bot.render.i18n import Language
+from bot.storage.store import Store
 from bot.universe import Universe
 
 log = logging.getLogger(__name__)

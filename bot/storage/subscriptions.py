@@ -8,8 +8,8 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.alerts import Alert, AlertKind
-from bot.detect import Severity
-from bot.i18n import Language
+from bot.detection.detect import Severity
+from bot.render.i18n import Language
 from bot.universe import Universe
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

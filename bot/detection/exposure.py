@@ -16,7 +16,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from bot.detect import BasketSeries, FloatArray, Reading
+from bot.detection.detect import BasketSeries, FloatArray, Reading
 
 DEEPSEEK_MONDAY = date(2025, 1, 27)
 WINDOW = 250

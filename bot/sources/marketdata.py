@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from bot.backtest import run_backtest
-from bot.calendars import calendar
-from bot.calendars import sessions as calendar_sessions
-from bot.detect import (
+from bot.detection.backtest import run_backtest
+from bot.detection.calendars import calendar
+from bot.detection.calendars import sessions as calendar_sessions
+from bot.detection.detect import (
     Baseline,
     DetectorParams,
     FloatArray,
@@ -21,8 +21,8 @@ from bot.detect import (
     basket_series,
     build_baseline,
 )
-from bot.exposure import DEEPSEEK_MONDAY, RegionHistory
-from bot.returns import session_returns
+from bot.detection.exposure import DEEPSEEK_MONDAY, RegionHistory
+from bot.detection.returns import session_returns
 from bot.sources.prices import PriceError, PriceSeries, PriceSource, UnknownSymbolError
 from bot.universe import Universe
 

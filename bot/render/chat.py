@@ -10,8 +10,8 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
-from bot.render import AlertText
-from bot.replies import Block, Bullets, Heading, Paragraph, Reply, Span, Table
+from bot.render.alerts import AlertText
+from bot.render.replies import Block, Bullets, Heading, Paragraph, Reply, Span, Table
 
 TELEGRAM_LIMIT = 4096
 ELLIPSIS = "…"

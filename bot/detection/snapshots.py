@@ -13,10 +13,10 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from bot.calendars import calendar
-from bot.detect import History, Snapshot
-from bot.regions import ScanRegion, Window
-from bot.returns import daily_closes, session_returns
+from bot.detection.calendars import calendar
+from bot.detection.detect import History, Snapshot
+from bot.detection.regions import ScanRegion, Window
+from bot.detection.returns import daily_closes, session_returns
 from bot.sources.prices import PriceSeries
 
 OVERNIGHT_VARIANCE_SHARE = 0.3

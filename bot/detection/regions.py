@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from bot.calendars import calendar
+from bot.detection.calendars import calendar
 from bot.universe import Universe
 
 PREMARKET_OPEN = time(4, 0)

@@ -9,8 +9,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from bot.calendars import sessions as calendar_sessions
-from bot.detect import (
+from bot.detection.calendars import sessions as calendar_sessions
+from bot.detection.detect import (
     BasketSeries,
     DetectorParams,
     History,
@@ -22,7 +22,7 @@ from bot.detect import (
     build_baseline,
     detect,
 )
-from bot.returns import session_returns
+from bot.detection.returns import session_returns
 from bot.sources.prices import PriceSeries
 from bot.universe import Universe
 

@@ -30,21 +30,21 @@ from bot.adapters.telegram import (
     render_alert,
 )
 from bot.config import LoadedConfig, webhook_urls
-from bot.delivery import OutboxSink, Renderer
+from bot.delivery.outbox import Outbox
+from bot.delivery.outbox_sink import OutboxSink, Renderer
+from bot.delivery.ratelimit import Limits
+from bot.delivery.sender import OutboxSender, SenderSettings, Transport
+from bot.delivery.sinks import AlertSink, Dispatcher
+from bot.detection.regions import scan_regions
 from bot.episodes import EpisodeBook
-from bot.marketdata import MarketData
 from bot.news.explain import Explainer
 from bot.news.match import Matcher, load_themes
-from bot.outbox import Outbox
 from bot.pipeline import AlertPipeline
-from bot.ratelimit import Limits
-from bot.regions import scan_regions
-from bot.sender import OutboxSender, SenderSettings, Transport
-from bot.sinks import AlertSink, Dispatcher
 from bot.sources.csv_prices import CsvPriceSource
+from bot.sources.marketdata import MarketData
 from bot.sources.prices import PriceSource
 from bot.sources.yahoo import YahooPriceSource
-from bot.store import Store
+from bot.storage.store import Store
 from handlers.commands import build_registry
 from handlers.registry import Dispatcher as CommandDispatcher
 from handlers.registry import RateLimit

@@ -1,6 +1,6 @@
 """Neutral replies: what a handler says, before any platform's markup.
 
-A reply is a list of blocks made of spans. Renderers (``bot/render_chat.py``) turn it into
+A reply is a list of blocks made of spans. Renderers (``bot/render/chat.py``) turn it into
 Telegram HTML, Discord markdown or plain text, escaping every span for the platform.
 """
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.store import Store
+from bot.storage.store import Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from bot.detect import FloatArray
+from bot.detection.detect import FloatArray
 from bot.sources.prices import PriceSeries
 
 

@@ -15,7 +15,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from bot.calendars import calendar
+from bot.detection.calendars import calendar
 from bot.sources.prices import PriceSeries
 from bot.universe import Role, Universe
 

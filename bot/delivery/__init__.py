@@ -1,0 +1,1 @@
+"""Delivery: sinks, the persisted outbox, the sender and the platform rate limits."""

@@ -1,0 +1,1 @@
+"""Detection (pure): returns, snapshots, baselines, the detector, regions, calendars, backtests."""

@@ -1,0 +1,1 @@
+"""Rendering: alerts and neutral replies as text for each platform, in each language."""
