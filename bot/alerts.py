@@ -76,6 +76,7 @@ class Alert:
         agreeing_regions: other regions with an open episode in the same direction.
         reasons: the detector's explanation, one line each.
         headlines: matched news of the preceding hours that explain it.
+        drill: raised by a drill (a rehearsal on recorded prices), never by today's market.
     """
 
     key: str
@@ -92,6 +93,7 @@ class Alert:
     reasons: tuple[str, ...] = ()
     headlines: tuple[Headline, ...] = ()
     burst: BurstInfo | None = None
+    drill: bool = False
 
     @property
     def top_movers(self) -> tuple[Mover, ...]:
@@ -111,6 +113,8 @@ class Alert:
             "data_time": self.data_time.isoformat(),
             "episode": self.episode_id,
             "key": self.key,
+            "drill": self.drill,
+            "basket_names": s.basket_names if s else None,
             "basket_ret": rounded(s.basket_ret, 5) if s else None,
             "control_ret": rounded(s.control_ret, 5) if s else None,
             "software_ret": rounded(s.software_ret, 5) if s else None,

@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -26,6 +26,7 @@ from bot.storage.store import Store, StoreError
 
 if TYPE_CHECKING:
     from bot.delivery.sinks import AlertSink
+    from bot.runtime.app import Drill
 
 EXIT_USAGE = 2
 
@@ -37,6 +38,28 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time (ISO 8601, e.g. 2025-01-27T14:00:00Z): {text!r}"
+        ) from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 10_000:
+        raise argparse.ArgumentTypeError(f"a speed is a number from 0 to 10000: {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,8 +93,39 @@ def build_parser() -> argparse.ArgumentParser:
     cc = sub.add_parser("check-config", help="validate a configuration and name each wrong key")
     cc.add_argument("--config", type=Path, metavar="FILE")
 
-    run = sub.add_parser("run", help="run the bot: scan the markets on schedule, send alerts")
+    run = sub.add_parser(
+        "run",
+        help="run the bot: scan the markets on schedule, send alerts",
+        description="Run the bot. With --drill, rehearse a past day in your own chats: the "
+        "live process (scheduler, chat platforms, outbox) on recorded CSV prices, with its "
+        "clock starting at START; every message says DRILL.",
+    )
     run.add_argument("--config", type=Path, metavar="FILE")
+    run.add_argument(
+        "--drill",
+        type=_instant,
+        metavar="START",
+        help="start a drill at this UTC time, e.g. 2025-01-27T14:00:00Z (needs [prices] "
+        'source = "csv")',
+    )
+    run.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="N",
+        help="drill clock runs N times real time (default 1)",
+    )
+    run.add_argument(
+        "--until", type=_instant, metavar="END", help="end the drill (exit 0) at this UTC time"
+    )
+    run.add_argument(
+        "--feeds",
+        type=Path,
+        action="append",
+        default=None,
+        metavar="PATH",
+        help="recorded feed files or directories for the drill (default: [drill] feeds)",
+    )
 
     rp = sub.add_parser(
         "replay",
@@ -283,12 +337,45 @@ def _sinks(as_json: bool) -> list[AlertSink]:
     return [JsonLinesAdapter(sys.stdout)] if as_json else [ConsoleAdapter(sys.stdout)]
 
 
+def _drill(args: argparse.Namespace, loaded: LoadedConfig) -> Drill | int | None:
+    """The drill asked for on the command line; an exit code when it cannot run."""
+    from bot.news.local import read_paths
+    from bot.runtime.app import Drill
+
+    if args.drill is None:
+        if args.until is not None or args.speed != 1.0 or args.feeds is not None:
+            sys.stderr.write("error: --until, --speed and --feeds belong to a --drill\n")
+            return EXIT_USAGE
+        return None
+    prices = loaded.settings.prices
+    if prices.source != "csv" or not prices.csv_dirs:
+        sys.stderr.write(
+            'error: a drill replays recorded prices: set [prices] source = "csv" and '
+            "csv_dirs (a daily and an intraday directory; see README, 'Rehearse an alert')\n"
+        )
+        return EXIT_USAGE
+    if args.until is not None and args.until <= args.drill:
+        sys.stderr.write("error: --until is not after the drill's start\n")
+        return EXIT_USAGE
+    items = []
+    for read in read_paths(args.feeds if args.feeds is not None else loaded.settings.drill.feeds):
+        if read.parsed is None or not read.parsed.ok:
+            status = read.error or (read.parsed.status if read.parsed else "")
+            sys.stderr.write(f"error: {read.source}: {status}\n")
+            return EXIT_USAGE
+        items += read.parsed.items
+    return Drill(args.drill, args.speed, args.until, tuple(items))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runtime.app import run_forever
 
     loaded = _load(args.config)
+    drill = _drill(args, loaded)
+    if isinstance(drill, int):
+        return drill
     try:
-        return run_forever(loaded)
+        return run_forever(loaded, drill)
     except (StoreError, PriceError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
@@ -303,7 +390,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         sys.stderr.write("error: --from is after --to\n")
         return EXIT_USAGE
     try:
-        batch = CsvPriceSource(args.prices).load_all(end=args.end)
+        batch, intraday = CsvPriceSource(args.prices).load_intervals(end=args.end)
         store = Store(args.db or ":memory:")
     except (PriceError, StoreError) as exc:
         sys.stderr.write(f"error: {exc}\n")
@@ -323,15 +410,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         alerts = asyncio.run(
             run_replay(
+                loaded,
                 batch.series,
-                loaded.universe,
-                loaded.settings,
                 store,
                 _sinks(args.json),
                 start=args.start,
                 end=args.end,
                 interval=args.interval,
                 news=items,
+                intraday=intraday.series,
             )
         )
     finally:
@@ -417,9 +504,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         asyncio.run(
             run_replay(
+                loaded,
                 series,
-                loaded.universe,
-                loaded.settings,
                 store,
                 _sinks(args.json),
                 start=scenario.replay_from,
@@ -447,6 +533,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Every run of every job at INFO drowns the bot's own log; job errors come from our listener.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     commands = {
         "backtest": cmd_backtest,
         "check-config": cmd_check_config,

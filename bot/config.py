@@ -98,6 +98,14 @@ class DiscordSettings(_Section):
     token: SecretStr | None = None
     manager_role: str | None = None
     webhooks: tuple[DiscordWebhookSettings, ...] = ()
+    api_base_url: str | None = None
+    gateway_url: str | None = None
+
+
+class DrillSettings(_Section):
+    """``run --drill``: what a rehearsal replays besides the CSV prices."""
+
+    feeds: tuple[Path, ...] = ()
 
 
 class CommandSettings(_Section):
@@ -183,6 +191,7 @@ class Settings(_Section):
     commands: CommandSettings = CommandSettings()
     storage: StorageSettings = StorageSettings()
     logging: LoggingSettings = LoggingSettings()
+    drill: DrillSettings = DrillSettings()
 
 
 @dataclass(frozen=True)

@@ -89,8 +89,16 @@ def _is_calm(reading: Reading) -> bool:
 class EpisodeBook:
     """The open episodes and the rules that move them."""
 
-    def __init__(self, rules: EpisodeRules, episodes: Iterable[Episode] = ()) -> None:
+    def __init__(
+        self, rules: EpisodeRules, episodes: Iterable[Episode] = (), id_prefix: str = ""
+    ) -> None:
+        """Args:
+        rules: the ``[episodes]`` settings.
+        episodes: stored episodes (the open ones are taken up again).
+        id_prefix: put before every new episode id (drills: ``drill:``).
+        """
         self.rules = rules
+        self.id_prefix = id_prefix
         self._episodes: dict[str, Episode] = {e.id: e for e in episodes if e.is_open}
 
     @property
@@ -135,7 +143,7 @@ class EpisodeBook:
         family = "broad" if reading.label.is_broad else "divergence"
         agreeing = self._agreeing(group, direction, family, now)
         severity = reading.severity.raised() if agreeing else reading.severity
-        episode_id = f"{session.isoformat()}:{group}:{direction}"
+        episode_id = f"{self.id_prefix}{session.isoformat()}:{group}:{direction}"
 
         for old in list(self._episodes.values()):
             if old.group == group and old.direction == direction and old.id != episode_id:

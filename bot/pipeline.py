@@ -16,6 +16,9 @@ from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 
+DRILL_PREFIX = "drill:"
+"""Starts the ids of drill episodes and the keys of drill alerts."""
+
 
 class AlertPipeline:
     """Stores each reading, moves the episodes and delivers each new alert once."""
@@ -26,7 +29,17 @@ class AlertPipeline:
         store: Store,
         dispatcher: Dispatcher,
         explain: Callable[[Alert, datetime], tuple[Headline, ...]] | None = None,
+        *,
+        drill: bool = False,
     ) -> None:
+        """Args:
+        book: the episodes.
+        store: where readings, episodes and raised alerts are kept.
+        dispatcher: the sinks.
+        explain: finds the headlines that explain an alert.
+        drill: every alert is a drill's: marked as such, and keyed apart from real ones.
+        """
+        self.drill = drill
         self.book = book
         self.store = store
         self.dispatcher = dispatcher
@@ -47,6 +60,9 @@ class AlertPipeline:
         """Record each alert once (by key), explain it with headlines, hand it to the sinks."""
         delivered = []
         for alert in alerts:
+            if self.drill:
+                key = alert.key if alert.key.startswith(DRILL_PREFIX) else DRILL_PREFIX + alert.key
+                alert = replace(alert, drill=True, key=key)
             if (
                 self.explain is not None
                 and alert.kind is not AlertKind.RECOVER

@@ -20,6 +20,7 @@ class Services:
     Attributes:
         job_errors: the scheduler's last error per job (for ``/status``), read live.
         matcher: the news matcher (``/news``); ``None`` when the news watch is off.
+        drill: the bot runs a drill (``/status`` says so and shows the drill's time).
     """
 
     universe: Universe
@@ -29,3 +30,5 @@ class Services:
     clock: Callable[[], datetime]
     job_errors: Mapping[str, str] = field(default_factory=dict)
     matcher: Matcher | None = None
+    drill: bool = False
+    """The bot runs a drill: its clock is a rehearsal's, its prices recorded."""

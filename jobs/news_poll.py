@@ -206,3 +206,29 @@ def burst_detector(settings: Settings) -> BurstDetector:
             cooldown_minutes=news.burst_cooldown_minutes,
         )
     )
+
+
+class NewsReplay:
+    """Recorded feed items, each taken in once the simulated clock passes its publication."""
+
+    def __init__(self, watch: NewsWatch, items: Sequence[NewsItem]) -> None:
+        self.watch = watch
+        self.undated = [i for i in items if i.published is None]
+        self.pending = sorted(
+            (i for i in items if i.published is not None),
+            key=lambda i: i.published.timestamp() if i.published else 0.0,
+        )
+
+    async def start(self, at: datetime) -> None:
+        """Items without a publication time are known from the start (as seeded backlog)."""
+        await self.watch.ingest(self.undated, at, seed=True)
+
+    async def until(self, now: datetime) -> None:
+        due = [i for i in self.pending if i.published is not None and i.published <= now]
+        if not due:
+            return
+        self.pending = self.pending[len(due) :]
+        for item in due:
+            at = item.published or now
+            result = await self.watch.ingest([item], at, seed=False)
+            await self.watch.raise_bursts(result.bursts, at)

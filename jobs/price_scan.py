@@ -26,6 +26,7 @@ from bot.detection.detect import (
 )
 from bot.detection.regions import ScanRegion, Window, window_at
 from bot.detection.snapshots import (
+    SnapshotBuild,
     history_before,
     intraday_snapshot,
     previous_session,
@@ -34,6 +35,7 @@ from bot.detection.snapshots import (
 from bot.pipeline import AlertPipeline
 from bot.sources.prices import (
     Interval,
+    NoIntradayError,
     PriceBatch,
     PriceError,
     PriceSeries,
@@ -139,29 +141,60 @@ class PriceScan:
                 f"history of {len(failed)} AI-infrastructure names unavailable "
                 f"({', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''})"
             )
-        history = history_before(batch.series, self.region, session, self.settings.history_sessions)
-        baseline = await asyncio.to_thread(build_baseline, history, self.baskets, self.params)
+        baseline = await asyncio.to_thread(self._build_baseline, batch.series, session)
         self._history = {session: (batch.series, baseline)}
         return batch.series, baseline
 
+    def _build_baseline(
+        self, series: Mapping[str, PriceSeries], session: date
+    ) -> Baseline | NoBaseline:
+        history = history_before(series, self.region, session, self.settings.history_sessions)
+        return build_baseline(history, self.baskets, self.params)
+
     async def read(self, now: datetime, win: Window) -> Reading:
-        """The reading of this region at ``now`` (no alerts, no storage)."""
+        """The reading of this region at ``now`` (no alerts, no storage).
+
+        Snapshot building (pandas) and detection run in a worker thread: the event loop keeps
+        serving chats meanwhile.
+        """
         daily, baseline = await self._baseline(win.session)
         if now >= win.end and win.settles:
             prev = previous_session(self.region, win.session)
             today = await self._fetch(self.symbols, prev, win.session, "1d")
-            build = settled_snapshot(today.series, self.region, win)
-        else:
-            bars = await self._fetch(self.symbols, win.session, win.session, "1h")
-            build = intraday_snapshot(
-                daily,
-                bars.series,
-                self.region,
-                win,
-                now,
-                self.settings.bar_length,
-                self.settings.max_age,
-            )
+            return await asyncio.to_thread(self._settled, today.series, win, baseline)
+        bars = await self._fetch(self.symbols, win.session, win.session, "1h")
+        no_intraday = frozenset(s for s, e in bars.errors.items() if isinstance(e, NoIntradayError))
+        return await asyncio.to_thread(
+            self._intraday, daily, bars.series, win, now, no_intraday, baseline
+        )
+
+    def _settled(
+        self, series: Mapping[str, PriceSeries], win: Window, baseline: Baseline | NoBaseline
+    ) -> Reading:
+        return self._detect(settled_snapshot(series, self.region, win), baseline)
+
+    def _intraday(
+        self,
+        daily: Mapping[str, PriceSeries],
+        bars: Mapping[str, PriceSeries],
+        win: Window,
+        now: datetime,
+        no_intraday: frozenset[str],
+        baseline: Baseline | NoBaseline,
+    ) -> Reading:
+        build = intraday_snapshot(
+            daily,
+            bars,
+            self.region,
+            win,
+            now,
+            self.settings.bar_length,
+            self.settings.max_age,
+            no_intraday,
+        )
+        return self._detect(build, baseline)
+
+    def _detect(self, build: SnapshotBuild, baseline: Baseline | NoBaseline) -> Reading:
         if build.stale:
             log.debug("scan %s: stale %s", self.region.key, dict(build.stale))
         return detect(build.snapshot, baseline, self.baskets, self.params)
@@ -193,12 +226,13 @@ class PriceScan:
         else:
             self.store.record_scan(self.region.key, self.source.name, now)
         log.info(
-            "scan %s %s: %s %s (coverage %.0f%%)",
+            "scan %s %s: %s %s (coverage %.0f%%%s)",
             self.region.key,
             now.isoformat(),
             reading.label,
             reading.severity,
             100 * reading.coverage,
+            f" of {reading.stats.basket_names} names" if reading.stats else "",
         )
         await self.pipeline.handle(reading, self.region, win.session, now)
         return reading

@@ -6,10 +6,12 @@ scans at once; job errors are logged and kept for ``/status``.
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from apscheduler.events import (
@@ -22,30 +24,53 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.clock import Clock
 from bot.config import NewsSettings
 from bot.detection.regions import ScanRegion, next_fire_time
 from bot.sources.feeds import FetchLimits
-from jobs.news_poll import NewsWatch
+from jobs.news_poll import NewsReplay, NewsWatch
 
 log = logging.getLogger(__name__)
 
 
+_NEXT = timedelta(microseconds=1)
+_NEXT_MAPPED = timedelta(seconds=1)
+
+
 class SessionTrigger(BaseTrigger):  # type: ignore[misc]
     """Fires every ``interval`` while the region's window is open, then once ``settle_delay``
-    after a regular session's close. Pure: the next time depends only on its arguments."""
+    after a regular session's close. Pure: the next time depends only on its arguments.
 
-    def __init__(self, region: ScanRegion, interval: timedelta, settle_delay: timedelta) -> None:
+    APScheduler runs on the wall clock; with a drill ``clock`` the session times are drill
+    times, mapped to the wall-clock instants at which the drill reaches them.
+    """
+
+    def __init__(
+        self,
+        region: ScanRegion,
+        interval: timedelta,
+        settle_delay: timedelta,
+        clock: Clock | None = None,
+    ) -> None:
         self.region = region
         self.interval = interval
         self.settle_delay = settle_delay
+        self.clock = clock
 
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
+        if self.clock is None:
+            after = now if previous_fire_time is None else previous_fire_time + _NEXT
+            return next_fire_time(self.region, self.interval, self.settle_delay, after)
+        # Mapping to drill time and back rounds by microseconds; fire times are minutes apart.
         after = (
-            now if previous_fire_time is None else previous_fire_time + timedelta(microseconds=1)
+            self.clock.to_bot(now)
+            if previous_fire_time is None
+            else self.clock.to_bot(previous_fire_time) + _NEXT_MAPPED
         )
-        return next_fire_time(self.region, self.interval, self.settle_delay, after)
+        at = next_fire_time(self.region, self.interval, self.settle_delay, after)
+        return None if at is None else self.clock.to_wall(at)
 
     def __str__(self) -> str:
         return f"session[{self.region.key}, every {self.interval}, settle +{self.settle_delay}]"
@@ -61,7 +86,15 @@ class JobHealth:
     errors: dict[str, str] = field(default_factory=dict)
 
     def listen(self, event: JobExecutionEvent) -> None:
-        if event.code == EVENT_JOB_EXECUTED:
+        if event.code == EVENT_JOB_EXECUTED and inspect.isawaitable(event.retval):
+            # A job that is not a coroutine function ran in a worker thread and handed back a
+            # coroutine nobody awaits: the job did nothing.
+            if inspect.iscoroutine(event.retval):
+                event.retval.close()
+            message = "returned an awaitable that was never awaited (the job did nothing)"
+            self.errors[event.job_id] = message
+            log.error("job %s at %s %s", event.job_id, event.scheduled_run_time, message)
+        elif event.code == EVENT_JOB_EXECUTED:
             self.errors.pop(event.job_id, None)
         elif event.code == EVENT_JOB_ERROR:
             message = f"{type(event.exception).__name__}: {event.exception}"
@@ -82,7 +115,7 @@ class JobHealth:
 @dataclass(frozen=True)
 class ScheduledJob:
     region: ScanRegion
-    run: Callable[[], Awaitable[object]]
+    run: Callable[[], Coroutine[Any, Any, None]]
 
 
 def build_scheduler(
@@ -91,8 +124,17 @@ def build_scheduler(
     settle_delay: timedelta,
     misfire_grace: timedelta,
     health: JobHealth,
+    clock: Clock | None = None,
 ) -> AsyncIOScheduler:
-    """A UTC scheduler with one job per region; start it inside the running event loop."""
+    """A UTC scheduler with one job per region; start it inside the running event loop.
+
+    Every job must be a coroutine function (APScheduler awaits only those; anything else runs
+    in a worker thread). ``clock``: a drill's clock, whose times the triggers follow.
+    """
+    for job in jobs:
+        if not inspect.iscoroutinefunction(job.run):
+            raise TypeError(f"scan job of {job.region.key} is not a coroutine function")
+    drill = clock if clock is not None and clock.drill else None
     scheduler = AsyncIOScheduler(
         timezone=UTC,
         job_defaults={
@@ -104,7 +146,7 @@ def build_scheduler(
     for job in jobs:
         scheduler.add_job(
             job.run,
-            trigger=SessionTrigger(job.region, interval, settle_delay),
+            trigger=SessionTrigger(job.region, interval, settle_delay, drill),
             id=f"scan-{job.region.key}",
             name=f"price scan {job.region.key}",
             misfire_grace_time=int(misfire_grace.total_seconds()),
@@ -145,3 +187,23 @@ def add_news_jobs(
             coalesce=True,
             max_instances=1,
         )
+
+
+def add_recorded_news_job(
+    scheduler: AsyncIOScheduler, feed: NewsReplay, clock: Clock, health: JobHealth
+) -> None:
+    """Drills: recorded feed items arrive as the drill clock passes their publication time
+    (looked at every wall-clock second: cheap, it only compares times)."""
+
+    async def recorded_news() -> None:
+        await feed.until(clock.now())
+
+    scheduler.add_job(
+        recorded_news,
+        trigger=IntervalTrigger(seconds=1, timezone=UTC),
+        id="news-recorded",
+        name="recorded news",
+        misfire_grace_time=60,
+        coalesce=True,
+        max_instances=1,
+    )

@@ -51,6 +51,7 @@ EXPECTED_TEXT = (
     "  AI infrastructure -17.3% | market -1.2% | AI software +0.5%\n"
     "  -7.8 sigma beyond its beta 1.23; market -1.4 sigma; 85% of names moved\n"
     "  Top movers: NVDA -16.9%, TSM -13.2%\n"
+    "  Based on 14 AI-infrastructure names with fresh prices\n"
     "  NVDA and TSM lead the fall\n"
     "  raised one level: jp moved the same way\n"
     "  Same move in Tokyo.\n"

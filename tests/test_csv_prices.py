@@ -11,6 +11,7 @@ import pytest
 
 from bot.sources.csv_prices import CsvPriceSource, read_price_file
 from bot.sources.prices import (
+    NoIntradayError,
     PriceSeries,
     SourceUnavailableError,
     StaleDataError,
@@ -434,14 +435,56 @@ async def test_break_outside_the_window_is_dropped(prices_dir: Path) -> None:
     assert outside.series["XLU"].breaks == ()
 
 
-async def test_asking_for_the_wrong_interval_is_an_error(prices_dir: Path) -> None:
+async def test_each_interval_comes_from_its_own_directory(prices_dir: Path) -> None:
+    source = CsvPriceSource([prices_dir / "hourly", prices_dir / "daily_close"])
+
+    daily = await source.history(["NVDA", "AVGO"], interval="1d", end=date(2025, 1, 27))
+    hourly = await source.history(["NVDA", "AVGO"], interval="1h", end=date(2025, 1, 27))
+
+    assert daily.series["NVDA"].interval == "1d"
+    assert daily.series["NVDA"].origin == str(prices_dir / "daily_close" / "NVDA.csv")
+    assert daily.series["NVDA"].closes.index[0] == day("2015-01-02")
+    assert hourly.series["NVDA"].interval == "1h"
+    assert hourly.series["NVDA"].origin == str(prices_dir / "hourly" / "NVDA.csv")
+    assert "AVGO" not in hourly.series
+    assert isinstance(hourly.errors["AVGO"], NoIntradayError)
+    assert "only daily bars" in hourly.errors["AVGO"].message
+    assert "daily_close" in source.describe()
+
+
+async def test_a_symbol_with_only_intraday_bars_serves_them_for_daily_requests(
+    prices_dir: Path,
+) -> None:
     source = CsvPriceSource([prices_dir / "hourly"])
 
     batch = await source.history(["NVDA"], interval="1d")
 
-    assert not batch.series
-    assert isinstance(batch.errors["NVDA"], SourceUnavailableError)
-    assert "1h" in batch.errors["NVDA"].message
+    assert batch.series["NVDA"].interval == "1h"
+
+
+def test_load_intervals_splits_daily_and_intraday(prices_dir: Path) -> None:
+    source = CsvPriceSource([prices_dir / "daily_close", prices_dir / "hourly"])
+
+    daily, intraday = source.load_intervals(end=date(2025, 1, 31))
+
+    assert daily.series["NVDA"].interval == "1d"
+    assert intraday.series["NVDA"].interval == "1h"
+    assert set(intraday.series) <= set(daily.series)
+    assert "AVGO" not in intraday.series
+    assert "AVGO" not in intraday.errors
+
+
+async def test_a_changed_file_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "ABC.csv"
+    write(path, "Date,Close\n2025-01-02,10\n2025-01-03,11\n")
+    source = CsvPriceSource([tmp_path])
+    first = await source.history(["ABC"])
+
+    write(path, "Date,Close\n2025-01-02,10\n2025-01-03,11\n2025-01-06,12.5\n")
+    second = await source.history(["ABC"])
+
+    assert len(first.series["ABC"].closes) == 2
+    assert second.series["ABC"].closes.iloc[-1] == 12.5
 
 
 def test_load_all_reports_bad_files_beside_good_ones(prices_dir: Path, tmp_path: Path) -> None:

@@ -28,9 +28,7 @@ def hourly() -> dict[str, PriceSeries]:
 
 
 def replay(series: dict[str, PriceSeries], store: Store, start: date, end: date) -> list[Alert]:
-    return asyncio.run(
-        run_replay(series, CONFIG.universe, CONFIG.settings, store, [], start=start, end=end)
-    )
+    return asyncio.run(run_replay(CONFIG, series, store, [], start=start, end=end))
 
 
 def test_deepseek_alert_opens_at_10_30_new_york_and_is_not_repeated(

@@ -540,6 +540,7 @@ async def test_alerts_reach_subscribed_chats_in_their_language(
         "AI infrastructure -9.2% | market +0.4% | AI software +1.2%",
         "-6.4 sigma beyond its beta 1.35; market 0.3 sigma; 95% of names moved",
         "Top movers: NVDA -17.0%, AVGO -17.4%",
+        "Based on 22 AI-infrastructure names with fresh prices",
         "Data as of 2026-08-04 11:40 UTC",
     ]
     for chat in (DE_USER, GROUP):

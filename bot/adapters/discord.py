@@ -20,6 +20,9 @@ from typing import Any
 
 import aiohttp
 import discord
+import discord.gateway
+import discord.http
+import yarl
 from discord import app_commands
 
 from bot.alerts import Alert, AlertKind
@@ -84,6 +87,17 @@ class DiscordConfig:
     token: str
     manager_role: str | None = None
     guild_ready_timeout: float = 2.0
+    api_base_url: str | None = None
+    gateway_url: str | None = None
+
+
+def use_discord_servers(api_base_url: str | None, gateway_url: str | None) -> None:
+    """Talk to another Discord REST API and gateway (a proxy such as nirn-proxy, or a test
+    server). discord.py keeps both as class attributes; one process runs one Discord bot."""
+    if api_base_url:
+        discord.http.Route.BASE = api_base_url.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
 def language_of(locale: discord.Locale | str | None) -> Language:
@@ -232,6 +246,7 @@ class DiscordAdapter:
     name = PLATFORM
 
     def __init__(self, config: DiscordConfig, dispatcher: Dispatcher, universe: Universe):
+        use_discord_servers(config.api_base_url, config.gateway_url)
         self.config = config
         self.dispatcher = dispatcher
         self.universe = universe

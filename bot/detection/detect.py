@@ -185,6 +185,9 @@ class Snapshot:
     as_of: datetime
     returns: Mapping[str, float]
     variance_fraction: float = 1.0
+    excluded: frozenset[str] = frozenset()
+    """Names this snapshot cannot hold (no intraday bars from the source): they do not count
+    towards coverage, unlike stale names."""
 
 
 @dataclass(frozen=True)
@@ -607,7 +610,8 @@ def detect(
 
     if isinstance(baseline, NoBaseline):
         return no_decision(0.0, baseline.reason)
-    expected_infra = [s for s in baskets.infra if s in baseline.expected]
+    expected = baseline.expected - snapshot.excluded
+    expected_infra = [s for s in baskets.infra if s in expected]
     infra = _fresh(snapshot, expected_infra)
     coverage = len(infra) / len(expected_infra) if expected_infra else 0.0
     if len(expected_infra) < params.min_basket_names:
@@ -624,10 +628,10 @@ def detect(
             f"only {len(infra)} of {len(expected_infra)} AI-infrastructure prices are fresh "
             f"(stale or missing: {shown})",
         )
-    controls = _fresh_groups(snapshot, baskets.control, baseline.expected)
+    controls = _fresh_groups(snapshot, baskets.control, expected)
     if not controls:
         return no_decision(coverage, "no fresh broad-market control price")
-    software = _fresh(snapshot, [s for s in baskets.software if s in baseline.expected])
+    software = _fresh(snapshot, [s for s in baskets.software if s in expected])
     stats = _compute_stats(snapshot, baseline, infra, controls, software, baskets, params)
     scale = math.sqrt(max(snapshot.variance_fraction, 1e-6))
 

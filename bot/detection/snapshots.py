@@ -88,10 +88,13 @@ def intraday_snapshot(
     now: datetime,
     bar_length: timedelta,
     max_age: timedelta,
+    no_intraday: frozenset[str] = frozenset(),
 ) -> SnapshotBuild:
     """Returns since the previous close from the newest bar of each name known at ``now``.
 
     A live provider may include the running bar; its price is as of ``now`` at the latest.
+    Names in ``no_intraday`` (the source has only daily bars of them) are left out of the
+    snapshot and of its coverage.
     """
     prev = previous_session(region, win.session)
     returns: dict[str, float] = {}
@@ -99,6 +102,8 @@ def intraday_snapshot(
     data_times: list[datetime] = []
     start = pd.Timestamp(win.start)
     for symbol, daily_series in daily.items():
+        if symbol in no_intraday:
+            continue
         base = _previous_close(daily_series, region, win.session, prev)
         bars = intraday.get(symbol)
         if base is None:
@@ -124,4 +129,6 @@ def intraday_snapshot(
         fraction = OVERNIGHT_VARIANCE_SHARE + (1 - OVERNIGHT_VARIANCE_SHARE) * win.elapsed(as_of)
     else:
         fraction = OVERNIGHT_VARIANCE_SHARE
-    return SnapshotBuild(Snapshot(region.key, as_of, returns, fraction), stale)
+    return SnapshotBuild(
+        Snapshot(region.key, as_of, returns, fraction, excluded=no_intraday), stale
+    )

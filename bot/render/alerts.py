@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.alerts import Alert, AlertKind, Headline
 from bot.render.i18n import Language, number, percent, translate
@@ -25,8 +25,15 @@ class AlertText:
 
 
 def alert_text(alert: Alert, language: Language = "en") -> AlertText:
-    """What fired, the numbers behind it and the data time, in ``language``."""
+    """What fired, the numbers behind it and the data time, in ``language``; a drill's alert
+    says so in its first line."""
+    text = _alert_text(alert, language)
+    if not alert.drill:
+        return text
+    return replace(text, headline=f"{translate(language, 'alert.drill')} {text.headline}")
 
+
+def _alert_text(alert: Alert, language: Language) -> AlertText:
     def t(key: str, **values: object) -> str:
         return translate(language, key, **values)
 
@@ -84,6 +91,7 @@ def alert_text(alert: Alert, language: Language = "en") -> AlertText:
         if s.top_movers:
             movers = ", ".join(f"{m.symbol} {percent(language, m.ret)}" for m in s.top_movers)
             lines.append(t("alert.movers", movers=movers))
+        lines.append(t("alert.basis", names=s.basket_names))
     if language == "en":
         lines.extend(alert.reasons)
     if alert.agreeing_regions:

@@ -368,6 +368,11 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "de": "Gleiche Bewegung in {regions}.",
     },
     "alert.data_time": {"en": "Data as of {time} UTC", "de": "Daten von {time} UTC"},
+    "alert.drill": {"en": "DRILL (recorded prices):", "de": "ÜBUNG (DRILL, aufgezeichnete Kurse):"},
+    "alert.basis": {
+        "en": "Based on {names} AI-infrastructure names with fresh prices",
+        "de": "Grundlage: {names} KI-Infrastrukturwerte mit aktuellen Kursen",
+    },
     "alert.why": {"en": "Why it fired:", "de": "Warum:"},
     "alert.burst_headline": {
         "en": "{severity}: {title}: {theme}",

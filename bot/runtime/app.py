@@ -1,4 +1,5 @@
-"""Wires sources, store, scheduler and adapters into one process on one event loop."""
+"""The bot process (``run`` and ``run --drill``): the runtime, the chat platforms and the
+scheduler on one event loop."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -29,29 +31,29 @@ from bot.adapters.telegram import (
     is_group_chat,
     render_alert,
 )
+from bot.clock import Clock, DrillClock, WallClock
 from bot.config import LoadedConfig, webhook_urls
 from bot.delivery.outbox import Outbox
 from bot.delivery.outbox_sink import OutboxSink, Renderer
 from bot.delivery.ratelimit import Limits
 from bot.delivery.sender import OutboxSender, SenderSettings, Transport
-from bot.delivery.sinks import AlertSink, Dispatcher
-from bot.detection.regions import scan_regions
-from bot.episodes import EpisodeBook
-from bot.news.explain import Explainer
-from bot.news.match import Matcher, load_themes
-from bot.pipeline import AlertPipeline
+from bot.delivery.sinks import AlertSink
+from bot.news.items import NewsItem
+from bot.runtime.wiring import build_runtime
 from bot.sources.csv_prices import CsvPriceSource
-from bot.sources.marketdata import MarketData
 from bot.sources.prices import PriceSource
+from bot.sources.recorded import RecordedPriceSource
 from bot.sources.yahoo import YahooPriceSource
 from bot.storage.store import Store
-from handlers.commands import build_registry
 from handlers.registry import Dispatcher as CommandDispatcher
-from handlers.registry import RateLimit
-from handlers.services import Services
-from jobs.news_poll import NewsWatch, burst_detector
-from jobs.price_scan import PriceScan, ScanSettings
-from jobs.scheduler import JobHealth, ScheduledJob, add_news_jobs, build_scheduler
+from jobs.news_poll import NewsReplay
+from jobs.scheduler import (
+    JobHealth,
+    ScheduledJob,
+    add_news_jobs,
+    add_recorded_news_job,
+    build_scheduler,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +109,19 @@ class App:
         self,
         loaded: LoadedConfig,
         extra_sinks: Sequence[AlertSink] = (),
-        clock: Callable[[], datetime] = utc_now,
+        drill: Drill | None = None,
     ) -> None:
+        """Args:
+        loaded: configuration and universe.
+        extra_sinks: alert sinks besides the configured chat platforms.
+        drill: run a drill (recorded prices on a drill clock) instead of the live bot.
+        """
         self.loaded = loaded
         self.extra_sinks = list(extra_sinks)
-        self.clock = clock
+        self.drill = drill
+        self.clock: Clock = DrillClock(drill.start, drill.speed) if drill else WallClock()
         self.health = JobHealth()
+        self.outbox_senders: list[OutboxSender] = []
         self.telegram: TelegramAdapter | None = None
         self.senders: list[asyncio.Task[None]] = []
         self.starting: list[asyncio.Task[None]] = []
@@ -161,10 +170,11 @@ class App:
             Outbox(store),
             transport,
             SenderSettings(limits=limits),
-            on_unreachable=lambda chat, why: store.disable_chat(platform, chat, why, self.clock()),
-            on_migrate=lambda old, new: store.migrate_chat(platform, old, new, self.clock()),
-            clock=self.clock,
+            on_unreachable=lambda chat, why: store.disable_chat(platform, chat, why, utc_now()),
+            on_migrate=lambda old, new: store.migrate_chat(platform, old, new, utc_now()),
+            clock=utc_now,
         )
+        self.outbox_senders.append(sender)
         self.senders.append(asyncio.create_task(sender.run(stop), name=f"{platform}-sender"))
         return OutboxSink(
             platform,
@@ -173,7 +183,7 @@ class App:
             self.loaded.universe,
             render,
             is_group,
-            self.clock,
+            utc_now,
             sender,
         )
 
@@ -185,7 +195,12 @@ class App:
         universe = self.loaded.universe
         sinks: list[AlertSink] = []
         if settings.token is not None:
-            config = DiscordConfig(settings.token.get_secret_value(), settings.manager_role)
+            config = DiscordConfig(
+                settings.token.get_secret_value(),
+                settings.manager_role,
+                api_base_url=settings.api_base_url,
+                gateway_url=settings.gateway_url,
+            )
             self.discord = DiscordAdapter(config, commands, universe)
             self._start_in_background("discord", self.discord.start, stop)
             transport = DiscordTransport(self.discord.client, store)
@@ -197,9 +212,7 @@ class App:
         for env_name in missing:
             log.warning("discord webhook: environment variable %s is not set; skipped", env_name)
         if urls:
-            subscribe_webhooks(
-                store, [w for w in settings.webhooks if w.name in urls], self.clock()
-            )
+            subscribe_webhooks(store, [w for w in settings.webhooks if w.name in urls], utc_now())
             self.session = aiohttp.ClientSession()
             hooks = WebhookTransport(urls, self.session)
             sinks.append(
@@ -207,92 +220,96 @@ class App:
             )
         return sinks
 
+    def _price_source(self, clock: Clock) -> PriceSource:
+        """Live: the configured source. Drill: the CSV files, served on the drill clock."""
+        if not clock.drill:
+            return price_source(self.loaded)
+        prices = self.loaded.settings.prices
+        csv = CsvPriceSource(list(prices.csv_dirs))
+        daily, intraday = csv.load_intervals()
+        log.info("drill prices: %s", csv.describe())
+        return RecordedPriceSource(
+            daily.series,
+            clock.now,
+            self.loaded.universe.calendars_by_symbol(),
+            intraday=intraday.series,
+        )
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Scan on schedule until ``stop`` is set; then shut everything down."""
+        """Scan on schedule until ``stop`` is set (a drill: until its end); then shut down."""
         settings = self.loaded.settings
-        universe = self.loaded.universe
-        store = Store(settings.storage.path)
+        clock = self.clock
+        store = Store(settings.storage.path, scope="drill" if clock.drill else "live")
         try:
-            source = price_source(self.loaded)
-            matcher = Matcher(universe, load_themes()) if settings.news.enabled else None
-            services = Services(
-                universe=universe,
-                store=store,
-                market=MarketData(source, universe, settings.detector, self.clock),
-                params=settings.detector,
-                clock=self.clock,
-                job_errors=self.health.errors,
-                matcher=matcher,
+            source = self._price_source(clock)
+            drill_news = self.drill.news if self.drill is not None else ()
+            runtime = build_runtime(
+                self.loaded,
+                clock,
+                store,
+                source,
+                sinks=self.extra_sinks,
+                news=True if drill_news else None,
+                recorded=clock.drill,
             )
-            commands = CommandDispatcher(
-                build_registry(), services, RateLimit(calls=settings.commands.per_user_per_minute)
-            )
-            sinks: list[AlertSink] = list(self.extra_sinks)
+            self.health = runtime.health
             tg = telegram_config(self.loaded)
             if tg is not None:
-                self.telegram = TelegramAdapter(tg, commands)
+                self.telegram = TelegramAdapter(tg, runtime.commands)
                 self._start_in_background("telegram", self.telegram.start, stop)
                 transport = TelegramTransport(self.telegram.app.bot)
-                sinks.append(
+                runtime.add_sink(
                     self._delivery(store, transport, Limits(), render_alert, is_group_chat, stop)
                 )
-            sinks += await self._start_discord(commands, store, stop)
-            if not sinks:
-                sinks.append(ConsoleAdapter(sys.stdout))
-            book = EpisodeBook(settings.episodes, store.episodes())
-            explain = Explainer(
-                store, universe, settings.news.headline_hours, settings.news.headlines_per_alert
-            )
-            pipeline = AlertPipeline(book, store, Dispatcher(sinks), explain)
+            for sink in await self._start_discord(runtime.commands, store, stop):
+                runtime.add_sink(sink)
+            if not runtime.dispatcher.sinks:
+                runtime.add_sink(ConsoleAdapter(sys.stdout))
             sched = settings.scheduler
-            scan_settings = ScanSettings(
-                interval=timedelta(minutes=sched.scan_interval_minutes),
-                settle_delay=timedelta(minutes=sched.settle_delay_minutes),
-                max_age=timedelta(minutes=sched.max_age_minutes),
-                history_sessions=settings.prices.history_sessions,
-                attempts=sched.fetch_attempts,
-                backoff_seconds=sched.backoff_seconds,
-                lateness=timedelta(seconds=sched.misfire_grace_seconds),
-            )
-            jobs = [
-                ScheduledJob(
-                    region,
-                    PriceScan(
-                        region,
-                        source,
-                        self.loaded.universe,
-                        settings.detector,
-                        scan_settings,
-                        pipeline,
-                        store,
-                    ),
-                )
-                for region in scan_regions(self.loaded.universe, sched.regions)
-            ]
             scheduler = build_scheduler(
-                jobs,
-                scan_settings.interval,
-                scan_settings.settle_delay,
+                [ScheduledJob(region, job) for region, job in runtime.scan_jobs()],
+                runtime.scan_settings.interval,
+                runtime.scan_settings.settle_delay,
                 timedelta(seconds=sched.misfire_grace_seconds),
-                self.health,
+                runtime.health,
+                clock,
             )
-            if matcher is not None:
+            if runtime.news is not None and self.drill is None:
                 self.http = httpx.AsyncClient()
-                watch = NewsWatch(store, matcher, burst_detector(settings), pipeline, self.clock)
-                add_news_jobs(scheduler, watch, self.http, settings.news, self.health)
+                add_news_jobs(scheduler, runtime.news, self.http, settings.news, runtime.health)
+            if runtime.news is not None and drill_news:
+                feed = NewsReplay(runtime.news, drill_news)
+                await feed.start(clock.now())
+                add_recorded_news_job(scheduler, feed, clock, runtime.health)
+            if isinstance(clock, DrillClock):
+                clock.restart()
             scheduler.start()
             for job in scheduler.get_jobs():
-                log.info("scheduled %s: next run %s", job.id, job.next_run_time)
+                log.info(
+                    "scheduled %s: next run %s",
+                    job.id,
+                    clock.to_bot(job.next_run_time) if job.next_run_time else None,
+                )
             log.info(
-                "bot running: %d regions, prices from %s, alerts to %s, %d open episodes",
-                len(jobs),
+                "bot running%s: %d regions, prices from %s, alerts to %s, %d open episodes",
+                f" a DRILL from {clock.now():%Y-%m-%d %H:%M} UTC" if clock.drill else "",
+                len(runtime.scans),
                 source.name,
-                ", ".join(s.name for s in sinks),
-                len(book.open_episodes),
+                ", ".join(s.name for s in runtime.dispatcher.sinks),
+                len(runtime.book.open_episodes),
             )
-            await stop.wait()
+            ended = asyncio.Event()
+            waiters = [
+                asyncio.create_task(stop.wait(), name="stop"),
+                asyncio.create_task(self._drill_end(stop, ended), name="drill-end"),
+            ]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
             log.info("shutting down")
             scheduler.shutdown(wait=False)
+            if ended.is_set() and self.drill is not None:
+                await self._drain(timedelta(seconds=self.drill.drain_seconds))
         finally:
             stop.set()
             for task in self.starting:
@@ -309,16 +326,63 @@ class App:
             store.close()
         log.info("stopped")
 
+    async def _drill_end(self, stop: asyncio.Event, ended: asyncio.Event) -> None:
+        """Set ``ended`` when the drill clock passes the drill's end (never when live)."""
+        if self.drill is None or self.drill.until is None:
+            await stop.wait()
+            return
+        while not stop.is_set():
+            left = (self.clock.to_wall(self.drill.until) - utc_now()).total_seconds()
+            if left <= 0:
+                log.info("drill reached its end at %s", self.drill.until.isoformat())
+                ended.set()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(left, 1.0))
 
-def run_forever(loaded: LoadedConfig) -> int:
-    """``python -m bot run``: run until SIGINT or SIGTERM."""
+    async def _drain(self, limit: timedelta) -> None:
+        """Give the senders time to deliver what the drill raised before the process ends."""
+        deadline = utc_now() + limit
+        waiting: dict[str, int] = {}
+        while True:
+            waiting = {}
+            for sender in self.outbox_senders:
+                counts = sender.outbox.counts(sender.platform)
+                left = counts.get("pending", 0) + counts.get("sending", 0)
+                if left:
+                    waiting[sender.platform] = left
+            if not waiting or utc_now() >= deadline:
+                break
+            await asyncio.sleep(0.2)
+        for platform, left in waiting.items():
+            log.warning(
+                "%s: %d messages still queued at the drill's end; they go out at the next start",
+                platform,
+                left,
+            )
+
+
+@dataclass(frozen=True)
+class Drill:
+    """``run --drill``: the live process on recorded prices, from ``start`` at ``speed``."""
+
+    start: datetime
+    speed: float = 1.0
+    until: datetime | None = None
+    news: Sequence[NewsItem] = ()
+    drain_seconds: float = 30.0
+    """At the end, how long queued drill messages may still take to go out."""
+
+
+def run_forever(loaded: LoadedConfig, drill: Drill | None = None) -> int:
+    """``python -m bot run [--drill ...]``: run until SIGINT or SIGTERM (a drill: its end)."""
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await App(loaded).run(stop)
+        await App(loaded, drill=drill).run(stop)
 
     asyncio.run(main())
     return 0
@@ -329,18 +393,15 @@ async def discord_sync(
 ) -> int:
     """``python -m bot discord-sync``: register the slash commands, then disconnect."""
     store = Store(":memory:")
-    clock = utc_now
-    source = price_source(loaded)
-    services = Services(
-        universe=loaded.universe,
-        store=store,
-        market=MarketData(source, loaded.universe, loaded.settings.detector, clock),
-        params=loaded.settings.detector,
-        clock=clock,
-    )
+    runtime = build_runtime(loaded, WallClock(), store, price_source(loaded), news=False)
     adapter = DiscordAdapter(
-        DiscordConfig(token, loaded.settings.discord.manager_role),
-        CommandDispatcher(build_registry(), services),
+        DiscordConfig(
+            token,
+            loaded.settings.discord.manager_role,
+            api_base_url=loaded.settings.discord.api_base_url,
+            gateway_url=loaded.settings.discord.gateway_url,
+        ),
+        runtime.commands,
         loaded.universe,
     )
     try:

@@ -1,4 +1,5 @@
-"""Replays: the same triggers, jobs and episodes over recorded bars on a simulated clock."""
+"""Replays: the same wiring, triggers and jobs as the live bot, over recorded bars on a stepped
+clock."""
 
 from __future__ import annotations
 
@@ -9,20 +10,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from bot.alerts import Alert
-from bot.config import Settings
-from bot.delivery.sinks import AlertSink, Dispatcher
-from bot.detection.regions import next_fire_time, scan_regions, window_at
-from bot.episodes import EpisodeBook
-from bot.news.explain import Explainer
+from bot.clock import SteppedClock
+from bot.config import LoadedConfig
+from bot.delivery.sinks import AlertSink
+from bot.detection.regions import ScanRegion, next_fire_time, window_at
 from bot.news.items import NewsItem
-from bot.news.match import Matcher, load_themes
-from bot.pipeline import AlertPipeline
+from bot.runtime.wiring import build_runtime
 from bot.sources.prices import PriceSeries
 from bot.sources.recorded import RecordedPriceSource
 from bot.storage.store import Store
-from bot.universe import Universe
-from jobs.news_poll import NewsWatch, burst_detector
-from jobs.price_scan import PriceScan, ScanSettings
+from jobs.news_poll import NewsReplay
 
 log = logging.getLogger(__name__)
 
@@ -41,28 +38,15 @@ class CollectingSink:
         self.alerts.append(alert)
 
 
-class SimulatedClock:
-    """The replay's now; jobs and the recorded source read it."""
-
-    def __init__(self, start: datetime) -> None:
-        self._now = start
-
-    def now(self) -> datetime:
-        return self._now
-
-    def set(self, at: datetime) -> None:
-        self._now = at
-
-
 @dataclass(frozen=True)
 class ScheduledScan:
     at: datetime
     order: int
-    scan: PriceScan
+    region: ScanRegion
 
 
 def schedule(
-    scans: Sequence[PriceScan],
+    regions: Sequence[ScanRegion],
     start: datetime,
     end: datetime,
     interval: timedelta,
@@ -71,49 +55,22 @@ def schedule(
 ) -> list[ScheduledScan]:
     """Every scan time of every region between ``start`` and ``end``, in time order."""
     planned: list[ScheduledScan] = []
-    for order, scan in enumerate(scans):
+    for order, region in enumerate(regions):
         cursor: datetime | None = start
         while cursor is not None:
-            at = next_fire_time(scan.region, interval, settle_delay, cursor)
+            at = next_fire_time(region, interval, settle_delay, cursor)
             if at is None or at > end:
                 break
-            win = window_at(scan.region, at, settle_delay)
+            win = window_at(region, at, settle_delay)
             if win is not None and (not settled_only or (win.settles and at >= win.end)):
-                planned.append(ScheduledScan(at, order, scan))
+                planned.append(ScheduledScan(at, order, region))
             cursor = at + timedelta(microseconds=1)
     return sorted(planned, key=lambda s: (s.at, s.order))
 
 
-class NewsReplay:
-    """Recorded feed items, each taken in once the simulated clock passes its publication."""
-
-    def __init__(self, watch: NewsWatch, items: Sequence[NewsItem]) -> None:
-        self.watch = watch
-        self.undated = [i for i in items if i.published is None]
-        self.pending = sorted(
-            (i for i in items if i.published is not None),
-            key=lambda i: i.published.timestamp() if i.published else 0.0,
-        )
-
-    async def start(self, at: datetime) -> None:
-        """Items without a publication time are known from the start (as seeded backlog)."""
-        await self.watch.ingest(self.undated, at, seed=True)
-
-    async def until(self, now: datetime) -> None:
-        due = [i for i in self.pending if i.published is not None and i.published <= now]
-        if not due:
-            return
-        self.pending = self.pending[len(due) :]
-        for item in due:
-            at = item.published or now
-            result = await self.watch.ingest([item], at, seed=False)
-            await self.watch.raise_bursts(result.bursts, at)
-
-
 async def run_replay(
+    loaded: LoadedConfig,
     series: Mapping[str, PriceSeries],
-    universe: Universe,
-    settings: Settings,
     store: Store,
     sinks: Sequence[AlertSink],
     *,
@@ -121,52 +78,55 @@ async def run_replay(
     end: date,
     interval: ReplayInterval = "1h",
     news: Sequence[NewsItem] = (),
+    intraday: Mapping[str, PriceSeries] | None = None,
+    drill: bool = False,
 ) -> list[Alert]:
     """Replay ``start`` to ``end`` (inclusive, UTC days); returns the alerts delivered.
 
-    ``news`` items (from recorded feeds) are taken in as the clock passes their publication
-    time: they can burst, and they explain the price alerts that follow them.
+    The bot is built by the same wiring as the live process; the clock steps from one scan
+    time to the next instead of waiting. ``news`` items (from recorded feeds) are taken in as
+    the clock passes their publication time: they can burst, and they explain the price alerts
+    that follow them. ``series`` are the daily (or hourly) bars, ``intraday`` hourly bars of
+    symbols whose daily bars are in ``series``; ``drill`` marks every alert as a drill's.
     """
     begin = datetime.combine(start, time(0), UTC)
     finish = datetime.combine(end, time(23, 59, 59), UTC)
-    clock = SimulatedClock(begin)
-    source = RecordedPriceSource(series, clock.now, universe.calendars_by_symbol())
+    clock = SteppedClock(begin, drill=drill)
+    source = RecordedPriceSource(
+        series, clock.now, loaded.universe.calendars_by_symbol(), intraday=intraday
+    )
     collected = CollectingSink()
-    explain = Explainer(
-        store, universe, settings.news.headline_hours, settings.news.headlines_per_alert
-    )
-    pipeline = AlertPipeline(
-        EpisodeBook(settings.episodes, store.episodes()),
+    keys = [k for k in loaded.settings.scheduler.regions if interval == "1h" or k != "us_pre"]
+    runtime = build_runtime(
+        loaded,
+        clock,
         store,
-        Dispatcher([*sinks, collected]),
-        explain if news else None,
+        source,
+        sinks=[*sinks, collected],
+        regions=keys,
+        interval=timedelta(hours=1),
+        news=True,
+        explain=bool(news),
+        recorded=True,
     )
-    matcher = Matcher(universe, load_themes())
-    feed = NewsReplay(
-        NewsWatch(store, matcher, burst_detector(settings), pipeline, clock.now), news
-    )
-    await feed.start(begin)
-    sched = settings.scheduler
-    step = timedelta(hours=1)
-    scan_settings = ScanSettings(
-        interval=step,
-        settle_delay=timedelta(minutes=sched.settle_delay_minutes),
-        max_age=step,
-        history_sessions=settings.prices.history_sessions,
-        attempts=1,
-    )
-    keys = [k for k in sched.regions if interval == "1h" or k != "us_pre"]
-    scans = [
-        PriceScan(region, source, universe, settings.detector, scan_settings, pipeline, store)
-        for region in scan_regions(universe, keys)
-    ]
+    feed = NewsReplay(runtime.news, news) if runtime.news is not None else None
+    if feed is not None:
+        await feed.start(begin)
+    jobs = runtime.scan_jobs()
     planned = schedule(
-        scans, begin, finish, step, scan_settings.settle_delay, settled_only=interval == "1d"
+        [region for region, _ in jobs],
+        begin,
+        finish,
+        runtime.scan_settings.interval,
+        runtime.scan_settings.settle_delay,
+        settled_only=interval == "1d",
     )
     log.info("replay %s .. %s: %d scans", start, end, len(planned))
     for item in planned:
         clock.set(item.at)
-        await feed.until(item.at)
-        await item.scan(item.at)
-    await feed.until(finish)
+        if feed is not None:
+            await feed.until(item.at)
+        await jobs[item.order][1]()
+    if feed is not None:
+        await feed.until(finish)
     return collected.alerts

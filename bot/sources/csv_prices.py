@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import pandas as pd
 
 from bot.sources.prices import (
     Interval,
+    NoIntradayError,
     PriceBatch,
     PriceError,
     PriceSeries,
@@ -257,14 +260,7 @@ def _between(series: PriceSeries, start: date | None, end: date | None) -> Price
         keep &= days <= pd.Timestamp(end)
     closes = series.closes[keep]
     kept = set(closes.index)
-    return PriceSeries(
-        symbol=series.symbol,
-        closes=closes,
-        interval=series.interval,
-        adjusted=series.adjusted,
-        breaks=tuple(b for b in series.breaks if b in kept),
-        notes=series.notes,
-    )
+    return replace(series, closes=closes, breaks=tuple(b for b in series.breaks if b in kept))
 
 
 def _describe(start: date | None, end: date | None) -> str:
@@ -272,10 +268,21 @@ def _describe(start: date | None, end: date | None) -> str:
     return f"{first} .. {end.isoformat() if end else 'the end'}"
 
 
+@dataclass(frozen=True)
+class _Cached:
+    stamp: tuple[int, int]
+    series: PriceSeries | PriceError
+
+
 class CsvPriceSource:
     """Price history from ``<SYMBOL>.csv`` files in one or more directories.
 
-    When several directories hold a file for the same symbol, the first directory given wins.
+    A symbol may have a daily file in one directory and an intraday file in another: each
+    interval is served from the first directory that holds a file of that interval. A daily
+    request for a symbol with only intraday bars gets those bars (their last bar of each day is
+    its close); an intraday request for a symbol with only daily bars fails with
+    :class:`NoIntradayError`, so the symbol is left out of intraday readings, not counted stale.
+    Parsed files are kept until they change on disk.
     """
 
     name = "csv"
@@ -297,24 +304,65 @@ class CsvPriceSource:
                 raise SourceUnavailableError(
                     f"price directory {directory} does not exist or is not a directory"
                 )
+        self._cache: dict[Path, _Cached] = {}
+        self._lock = threading.Lock()
 
-    def _files(self) -> dict[str, Path]:
-        files: dict[str, Path] = {}
+    def _files(self) -> dict[str, list[Path]]:
+        """Every file of each symbol (matched case-insensitively), in directory order."""
+        files: dict[str, list[Path]] = {}
+        names: dict[str, str] = {}
         for directory in self.dirs:
             for path in sorted(directory.glob("*.csv")):
                 if path.is_file():
-                    files.setdefault(path.name.removesuffix(".csv"), path)
+                    symbol = path.name.removesuffix(".csv")
+                    key = names.setdefault(symbol.upper(), symbol)
+                    files.setdefault(key, []).append(path)
         return files
 
     def symbols(self) -> list[str]:
         """All symbols with a file in any of the directories, sorted."""
         return sorted(self._files())
 
-    def _read(self, symbol: str, path: Path, start: date | None, end: date | None) -> PriceSeries:
-        series = _between(read_price_file(path, symbol), start, end)
-        if series.closes.empty:
-            raise StaleDataError(f"{symbol}: {path} has no bars in {_describe(start, end)}", symbol)
-        return series
+    def _parsed(self, path: Path, symbol: str) -> PriceSeries | PriceError:
+        try:
+            info = path.stat()
+        except OSError as exc:
+            return SourceUnavailableError(f"{symbol}: cannot use {path}: {exc.strerror}", symbol)
+        stamp = (info.st_mtime_ns, info.st_size)
+        with self._lock:
+            cached = self._cache.get(path)
+        if cached is not None and cached.stamp == stamp:
+            found = cached.series
+        else:
+            try:
+                found = replace(read_price_file(path, symbol), origin=str(path))
+            except PriceError as exc:
+                found = exc
+            with self._lock:
+                self._cache[path] = _Cached(stamp, found)
+        if isinstance(found, PriceSeries) and found.symbol != symbol:
+            found = replace(found, symbol=symbol, closes=found.closes.rename(symbol))
+        return found
+
+    def _choose(
+        self, symbol: str, paths: Sequence[Path], interval: Interval | None
+    ) -> PriceSeries | PriceError:
+        """The file for ``interval``; ``None``: the daily file, else the first readable one."""
+        parsed = [self._parsed(path, symbol) for path in paths]
+        readable = [p for p in parsed if isinstance(p, PriceSeries)]
+        daily = [p for p in readable if p.interval == "1d"]
+        intraday = [p for p in readable if p.interval != "1d"]
+        if interval == "1h":
+            if intraday:
+                return intraday[0]
+            if daily:
+                return NoIntradayError(
+                    f"{symbol}: only daily bars ({daily[0].origin}); no intraday file", symbol
+                )
+        elif daily or intraday:
+            return (daily or intraday)[0]
+        errors = [p for p in parsed if isinstance(p, PriceError)]
+        return errors[0] if errors else UnknownSymbolError(f"{symbol}: no usable file", symbol)
 
     def _load(
         self,
@@ -324,29 +372,28 @@ class CsvPriceSource:
         interval: Interval | None,
     ) -> PriceBatch:
         files = self._files()
-        by_upper = {key.upper(): path for key, path in reversed(files.items())}
+        by_upper = {key.upper(): paths for key, paths in files.items()}
         series: dict[str, PriceSeries] = {}
         errors: dict[str, PriceError] = {}
         searched = ", ".join(str(d) for d in self.dirs)
         for symbol in symbols:
-            path = files.get(symbol) or by_upper.get(symbol.upper())
-            if path is None:
+            paths = files.get(symbol) or by_upper.get(symbol.upper())
+            if not paths:
                 errors[symbol] = UnknownSymbolError(
                     f"{symbol}: no {symbol}.csv in {searched}", symbol
                 )
                 continue
-            try:
-                found = self._read(symbol, path, start, end)
-            except PriceError as exc:
-                errors[symbol] = exc
+            found = self._choose(symbol, paths, interval)
+            if isinstance(found, PriceError):
+                errors[symbol] = found
                 continue
-            if interval is not None and found.interval != interval:
-                errors[symbol] = SourceUnavailableError(
-                    f"{symbol}: {path} holds {found.interval} bars, {interval} were asked for",
-                    symbol,
+            kept = _between(found, start, end)
+            if kept.closes.empty:
+                errors[symbol] = StaleDataError(
+                    f"{symbol}: {found.origin} has no bars in {_describe(start, end)}", symbol
                 )
                 continue
-            series[symbol] = found
+            series[symbol] = kept
         return PriceBatch(series=series, errors=errors)
 
     async def history(
@@ -357,16 +404,33 @@ class CsvPriceSource:
         end: date | None = None,
         interval: Interval = "1d",
     ) -> PriceBatch:
-        """Bars of each symbol from ``start`` to ``end`` (both inclusive).
-
-        A file whose bars are not of the asked ``interval`` gives a
-        :class:`SourceUnavailableError` for that symbol.
-        """
+        """Bars of each symbol from ``start`` to ``end`` (both inclusive), from the file of the
+        asked ``interval`` (see the class docstring)."""
         return await asyncio.to_thread(self._load, list(symbols), start, end, interval)
 
     def load_all(self, start: date | None = None, end: date | None = None) -> PriceBatch:
-        """Read every file of the directories, daily and intraday alike."""
+        """Every symbol once: its daily file where it has one, else its intraday file."""
         return self._load(self.symbols(), start, end, None)
+
+    def load_intervals(
+        self, start: date | None = None, end: date | None = None
+    ) -> tuple[PriceBatch, PriceBatch]:
+        """Every symbol's daily series (as :meth:`load_all`) and, where it has one, its
+        intraday series."""
+        daily = self._load(self.symbols(), start, end, None)
+        intraday = self._load(self.symbols(), start, end, "1h")
+        kept = {s: v for s, v in intraday.series.items() if v.interval != "1d"}
+        errors = {s: e for s, e in intraday.errors.items() if not isinstance(e, NoIntradayError)}
+        return daily, PriceBatch(kept, errors)
+
+    def describe(self) -> str:
+        """Which directory serves which interval, e.g. for the start-up log."""
+        daily, intraday = self.load_intervals()
+        parts = []
+        for label, batch in (("daily", daily), ("intraday", intraday)):
+            where = sorted({str(Path(s.origin).parent) for s in batch.series.values()})
+            parts.append(f"{len(batch.series)} symbols {label} ({', '.join(where) or '-'})")
+        return "; ".join(parts)
 
 
 __all__ = ["CsvPriceSource", "read_price_file"]

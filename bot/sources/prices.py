@@ -48,6 +48,10 @@ class StaleDataError(PriceError):
     """The newest price is older than the freshness limit allows."""
 
 
+class NoIntradayError(PriceError):
+    """The source has only daily bars of the symbol: it cannot be part of intraday readings."""
+
+
 @dataclass(frozen=True)
 class PriceSeries:
     """Closing prices of one symbol, oldest first.
@@ -62,6 +66,7 @@ class PriceSeries:
             previous bar is not a market move (a split in an unadjusted series) and must not
             become a return.
         notes: human-readable remarks on what was repaired or flagged while reading.
+        origin: where the bars came from.
     """
 
     symbol: str
@@ -70,6 +75,8 @@ class PriceSeries:
     adjusted: bool = True
     breaks: tuple[pd.Timestamp, ...] = ()
     notes: tuple[str, ...] = ()
+    origin: str = ""
+    """Where the bars came from (a file, a provider), for logs and ``check-config``."""
 
     def returns(self) -> pd.Series:
         """Simple returns between consecutive bars, NaN at breaks and after gaps."""

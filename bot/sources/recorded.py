@@ -18,10 +18,10 @@ from bot.detection.calendars import calendar
 from bot.detection.returns import daily_closes
 from bot.sources.prices import (
     Interval,
+    NoIntradayError,
     PriceBatch,
     PriceError,
     PriceSeries,
-    StaleDataError,
     UnknownSymbolError,
 )
 
@@ -73,12 +73,15 @@ class RecordedPriceSource:
         clock: Callable[[], datetime],
         calendar_of: Mapping[str, tuple[str, str]],
         default_calendar: tuple[str, str] = ("XNYS", "America/New_York"),
+        intraday: Mapping[str, PriceSeries] | None = None,
     ) -> None:
         """Args:
-        series: recorded bars per symbol (daily or hourly).
+        series: recorded bars per symbol (daily or hourly); daily requests read these.
         clock: the simulated now (UTC).
         calendar_of: symbol -> (exchange calendar, time zone) deciding when a bar closes.
         default_calendar: for symbols not in ``calendar_of``.
+        intraday: hourly bars per symbol, for intraday requests (a symbol with hourly bars in
+            ``series`` needs none here); a symbol only here gets its daily closes from them.
         """
         self.clock = clock
         self._daily: dict[str, _View] = {}
@@ -88,6 +91,11 @@ class RecordedPriceSource:
             self._daily[symbol] = _daily_view(s, cal, tz)
             if s.interval != "1d":
                 self._intraday[symbol] = _intraday_view(s, cal, tz)
+        for symbol, s in (intraday or {}).items():
+            cal, tz = calendar_of.get(symbol, default_calendar)
+            self._intraday[symbol] = _intraday_view(s, cal, tz)
+            if symbol not in self._daily:
+                self._daily[symbol] = _daily_view(s, cal, tz)
 
     def symbols(self) -> list[str]:
         return sorted(self._daily)
@@ -108,7 +116,7 @@ class RecordedPriceSource:
             view = views.get(symbol)
             if view is None:
                 if symbol in self._daily:
-                    errors[symbol] = StaleDataError(
+                    errors[symbol] = NoIntradayError(
                         f"{symbol}: no {interval} bars recorded", symbol
                     )
                 else:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bot.alerts import Alert, Headline
 from bot.detection.detect import Label, Reading, Severity
@@ -21,7 +21,34 @@ from bot.episodes import Episode
 from bot.render.i18n import Language
 from bot.storage.subscriptions import ChatSettings, QuietHours
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+Scope = Literal["live", "drill"]
+"""Readings, episodes, alerts and scans of drills are kept apart from the live ones, so a
+drill never suppresses a real alert; chats and news are shared."""
+
+_MIGRATIONS = {
+    2: """
+ALTER TABLE readings ADD COLUMN scope TEXT NOT NULL DEFAULT 'live';
+ALTER TABLE episodes ADD COLUMN scope TEXT NOT NULL DEFAULT 'live';
+ALTER TABLE alerts ADD COLUMN scope TEXT NOT NULL DEFAULT 'live';
+CREATE TABLE scans_v2 (
+    scope TEXT NOT NULL,
+    region TEXT NOT NULL,
+    source TEXT NOT NULL,
+    last_attempt TEXT NOT NULL,
+    last_success TEXT,
+    last_error TEXT,
+    PRIMARY KEY (scope, region, source)
+);
+INSERT INTO scans_v2 SELECT 'live', region, source, last_attempt, last_success, last_error
+    FROM scans;
+DROP TABLE scans;
+ALTER TABLE scans_v2 RENAME TO scans;
+DROP INDEX IF EXISTS readings_region_time;
+CREATE INDEX readings_scope_region ON readings (scope, region, id);
+""",
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -146,8 +173,9 @@ def _dt(value: str | None) -> datetime | None:
 class Store:
     """The bot's SQLite database."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, scope: Scope = "live") -> None:
         self.path = path
+        self.scope: Scope = scope
         if str(path) != ":memory:":
             parent = Path(path).parent
             try:
@@ -174,7 +202,13 @@ class Store:
             raise StoreError(
                 f"{self.path} has schema {version}, newer than this bot ({SCHEMA_VERSION})"
             )
-        self._db.executescript(f"BEGIN;\n{_SCHEMA}\nPRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;")
+        if version == SCHEMA_VERSION:
+            return
+        steps = "".join(_MIGRATIONS[v] for v in range(max(version, 1) + 1, SCHEMA_VERSION + 1))
+        schema = _SCHEMA if version == 0 else ""
+        self._db.executescript(
+            f"BEGIN;\n{schema}\n{steps}\nPRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;"
+        )
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -196,9 +230,10 @@ class Store:
 
     def save_reading(self, reading: Reading, taken_at: datetime) -> None:
         self._db.execute(
-            "INSERT INTO readings (region, taken_at, data_time, label, severity, body) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO readings (scope, region, taken_at, data_time, label, severity, body) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
+                self.scope,
                 reading.region,
                 _ts(taken_at),
                 _ts(reading.as_of),
@@ -212,7 +247,8 @@ class Store:
         """The newest reading of each region, as stored (JSON dicts)."""
         rows = self._db.execute(
             "SELECT region, body FROM readings WHERE id IN "
-            "(SELECT MAX(id) FROM readings GROUP BY region)"
+            "(SELECT MAX(id) FROM readings WHERE scope = ? GROUP BY region)",
+            (self.scope,),
         ).fetchall()
         return {region: json.loads(body) for region, body in rows}
 
@@ -220,7 +256,7 @@ class Store:
         with self.transaction() as db:
             for e in episodes:
                 db.execute(
-                    "INSERT OR REPLACE INTO episodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT OR REPLACE INTO episodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         e.id,
                         e.group,
@@ -234,15 +270,16 @@ class Store:
                         e.quiet_readings,
                         _ts(e.quiet_since),
                         _ts(e.closed_at),
+                        self.scope,
                     ),
                 )
 
     def episodes(self, *, open_only: bool = True) -> list[Episode]:
-        query = "SELECT * FROM episodes"
+        query = "SELECT * FROM episodes WHERE scope = ?"
         if open_only:
-            query += " WHERE closed_at IS NULL"
+            query += " AND closed_at IS NULL"
         out = []
-        for row in self._db.execute(query + " ORDER BY opened_at").fetchall():
+        for row in self._db.execute(query + " ORDER BY opened_at", (self.scope,)).fetchall():
             out.append(
                 Episode(
                     id=row[0],
@@ -264,22 +301,23 @@ class Store:
     def record_alert(self, alert: Alert) -> bool:
         """Remember an alert; ``False`` when its key was recorded before (never send it twice)."""
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO alerts (key, episode_id, kind, fired_at, body) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO alerts (key, episode_id, kind, fired_at, body, scope) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (
                 alert.key,
                 alert.episode_id,
                 alert.kind.value,
                 _ts(alert.fired_at),
                 json.dumps(alert.as_dict()),
+                self.scope,
             ),
         )
         return cursor.rowcount == 1
 
     def alerts(self, since: datetime | None = None) -> list[dict[str, object]]:
         rows = self._db.execute(
-            "SELECT body FROM alerts WHERE fired_at >= ? ORDER BY fired_at, rowid",
-            (_ts(since) or "",),
+            "SELECT body FROM alerts WHERE scope = ? AND fired_at >= ? ORDER BY fired_at, rowid",
+            (self.scope, _ts(since) or ""),
         ).fetchall()
         return [json.loads(body) for (body,) in rows]
 
@@ -420,18 +458,19 @@ class Store:
     def record_scan(self, region: str, source: str, at: datetime, error: str | None = None) -> None:
         """Note a scan attempt; a success clears the last error."""
         self._db.execute(
-            "INSERT INTO scans (region, source, last_attempt, last_success, last_error) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (region, source) DO UPDATE SET "
+            "INSERT INTO scans (scope, region, source, last_attempt, last_success, last_error) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, region, source) DO UPDATE SET "
             "last_attempt = excluded.last_attempt, "
             "last_success = COALESCE(excluded.last_success, scans.last_success), "
             "last_error = excluded.last_error",
-            (region, source, _ts(at), None if error is not None else _ts(at), error),
+            (self.scope, region, source, _ts(at), None if error is not None else _ts(at), error),
         )
 
     def scan_status(self) -> list[ScanStatus]:
         rows = self._db.execute(
             "SELECT region, source, last_attempt, last_success, last_error FROM scans "
-            "ORDER BY region, source"
+            "WHERE scope = ? ORDER BY region, source",
+            (self.scope,),
         ).fetchall()
         out = []
         for region, source, attempt, success, error in rows:
