@@ -493,13 +493,14 @@ def cmd_discord_sync(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.runtime.replay import run_replay
-    from bot.sources.demo import build_series, load_scenario
+    from bot.sources.demo import build_intraday, build_series, load_scenario
 
     loaded = _load(None)
     scenario = load_scenario()
     if not args.json:
         print(DEMO_INTRO.format(start=scenario.replay_from, end=scenario.replay_to))
     series = build_series(loaded.universe, scenario)
+    intraday = build_intraday(loaded.universe, scenario, series)
     store = Store(":memory:")
     try:
         asyncio.run(
@@ -510,7 +511,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 _sinks(args.json),
                 start=scenario.replay_from,
                 end=scenario.replay_to,
-                interval="1d",
+                interval="1h",
+                intraday=intraday,
             )
         )
     finally:
@@ -519,9 +521,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 DEMO_INTRO = """\
-DeepSeek demo: {start} .. {end}, replayed through the scheduler, detector, episodes and console.
-The 2025-01-27 moves marked as reported in bot/data/deepseek_demo.toml are published figures;
-the background history and all other moves are simulated (seeded).
+DeepSeek demo: {start} .. {end}, replayed through the bot's own wiring, scan schedule,
+detector, episodes and console, as it would have reached a chat: Tokyo during its session,
+Europe after its open, the New York pre-market, then 10:30 New York (the first hourly bar;
+silent when it only confirms the severity already sent).
+The 2025-01-27 close-to-close moves marked as reported in bot/data/deepseek_demo.toml are
+published figures; the background history, all other moves and every intraday path are
+SIMULATED (seeded).
 """
 
 

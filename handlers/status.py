@@ -10,6 +10,16 @@ async def status(ctx: Context) -> Reply:
     t = ctx.t
     store = ctx.services.store
     blocks: list[Heading | Paragraph | Bullets] = [Heading(t("status.title"))]
+    if ctx.services.drill:
+        blocks.append(
+            Paragraph(spans(t("status.drill", time=f"{ctx.services.clock():%Y-%m-%d %H:%M}")))
+        )
+    job_errors = dict(ctx.services.job_errors)
+    if job_errors:
+        blocks.append(Paragraph(spans(t("status.job_errors"))))
+        blocks.append(
+            Bullets(tuple(spans(f"{job}: {error[:200]}") for job, error in job_errors.items()))
+        )
 
     blocks.append(Paragraph(spans(t("status.readings"))))
     readings = store.latest_readings()
@@ -58,7 +68,6 @@ async def status(ctx: Context) -> Reply:
                 items.append(
                     spans(t("status.scan", region=region, source=s.source, success=success))
                 )
-        items += [spans(f"{job}: {error[:200]}") for job, error in ctx.services.job_errors.items()]
         blocks.append(Bullets(tuple(items)))
     else:
         blocks.append(Paragraph(spans(t("status.no_scans"))))

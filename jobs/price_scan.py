@@ -24,7 +24,7 @@ from bot.detection.detect import (
     build_baseline,
     detect,
 )
-from bot.detection.regions import ScanRegion, Window, window_at
+from bot.detection.regions import ScanRegion, Window, next_fire_time, window_at
 from bot.detection.snapshots import (
     SnapshotBuild,
     history_before,
@@ -107,7 +107,7 @@ class PriceScan:
                 if isinstance(exc, RateLimitedError) and exc.retry_after:
                     delay = max(delay, exc.retry_after)
                 delay += self.rng.uniform(0, self.settings.backoff_seconds)
-                log.warning(
+                log.info(
                     "scan %s: %s %s prices failed (%s); retry %d/%d in %.1f s",
                     self.region.key,
                     self.source.name,
@@ -208,11 +208,18 @@ class PriceScan:
         try:
             reading = await self.read(now, win)
         except PriceError as exc:
+            upcoming = next_fire_time(
+                self.region,
+                self.settings.interval,
+                self.settings.settle_delay,
+                now + timedelta(seconds=1),
+            )
             log.warning(
-                "scan %s: prices from %s unavailable: %s",
+                "scan %s: no decision, prices from %s unavailable: %s; next try at %s",
                 self.region.key,
                 self.source.name,
                 exc.message,
+                f"{upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else "the next session",
             )
             self.store.record_scan(self.region.key, self.source.name, now, exc.message)
             reading = Reading(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from asyncio import CancelledError
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -96,17 +97,18 @@ class JobHealth:
             log.error("job %s at %s %s", event.job_id, event.scheduled_run_time, message)
         elif event.code == EVENT_JOB_EXECUTED:
             self.errors.pop(event.job_id, None)
+        elif event.code == EVENT_JOB_ERROR and isinstance(event.exception, CancelledError):
+            log.info("job %s (run of %s) cancelled", event.job_id, event.scheduled_run_time)
         elif event.code == EVENT_JOB_ERROR:
             message = f"{type(event.exception).__name__}: {event.exception}"
             self.errors[event.job_id] = message
+            # APScheduler hands the traceback over as text; the exception carries the real one.
             log.error(
                 "job %s failed at %s: %s",
                 event.job_id,
                 event.scheduled_run_time,
                 message,
-                exc_info=(type(event.exception), event.exception, event.traceback)
-                if event.exception is not None
-                else None,
+                exc_info=event.exception,
             )
         elif event.code == EVENT_JOB_MISSED:
             log.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -382,3 +383,33 @@ def test_history_stops_at_the_last_closed_session() -> None:
 async def test_few_symbols_outside_the_list_per_request(services: Services) -> None:
     text = await say(services, call("exposure", "A:1 B:1 C:1 D:1 E:1 F:1 NVDA:1"))
     assert "At most 5 symbols outside the AI supply-chain list per request, you sent 6." in text
+
+
+async def test_status_shows_a_failing_job_even_before_any_scan(services: Services) -> None:
+    errors = {"scan-us": "returned an awaitable that was never awaited (the job did nothing)"}
+    failing = replace(services, job_errors=errors)
+
+    text = await say(failing, call("status"))
+
+    assert "Failing jobs" in text
+    assert "scan-us: returned an awaitable that was never awaited" in text
+    assert "No price scans yet" in text
+
+
+async def test_status_names_a_failing_price_source_and_its_last_good_prices(
+    services: Services,
+) -> None:
+    good = datetime(2026, 8, 4, 11, 0, tzinfo=UTC)
+    services.store.record_scan("us", "yahoo", good)
+    services.store.record_scan("us", "yahoo", NOW, "Yahoo unreachable for all 59 symbols")
+
+    text = await say(services, call("status"))
+
+    assert "FAILING, last good prices 2026-08-04 11:00 UTC" in text
+    assert "Yahoo unreachable for all 59 symbols" in text
+
+
+async def test_status_in_a_drill_says_so_with_the_drill_clock(services: Services) -> None:
+    text = await say(replace(services, drill=True), call("status"))
+
+    assert "DRILL: recorded prices, drill clock at 2026-08-04 12:00 UTC" in text

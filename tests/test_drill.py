@@ -121,7 +121,7 @@ async def test_drill_of_deepseek_monday_reaches_telegram_and_discord_once(
         dc_opens = [m for m in disc.messages(CHANNEL) if OPEN_US in m.text]
         assert len(dc_opens) == 1, [m.text for m in disc.messages(CHANNEL)]
         assert dc_opens[0].embeds[0]["title"].startswith("DRILL")
-        assert "2025-01-27 15:30" in dc_opens[0].text
+        assert dc_opens[0].embeds[0]["timestamp"].startswith("2025-01-27T15:30:00")
         sent = (telegram.sent_count(CHAT), len(disc.messages(CHANNEL)))
 
         again, _, log = await run_drill(config, speed=600, env=env)

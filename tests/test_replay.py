@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -134,11 +134,16 @@ def test_demo_tells_the_story_tokyo_europe_new_york(capsys: pytest.CaptureFixtur
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
     opens = [r for r in rows if r["kind"] == "open"]
-    assert [r["region"] for r in opens] == ["jp", "eu", "us"]
-    assert all(r["time"].startswith("2025-01-27") for r in opens)
+    assert [r["region"] for r in opens] == ["jp", "eu", "us_pre"]
     assert all(r["label"] == "ai_infra_divergence_down" for r in opens)
-    assert opens[-1]["severity"] == "critical"
+    jp, eu, us = (datetime.fromisoformat(r["data_time"]) for r in opens)
+    # As the day travelled: during Tokyo's session, after Europe's open, before New York's.
+    assert datetime(2025, 1, 27, 0, tzinfo=UTC) < jp < datetime(2025, 1, 27, 6, tzinfo=UTC)
+    assert datetime(2025, 1, 27, 8, tzinfo=UTC) < eu < datetime(2025, 1, 27, 12, tzinfo=UTC)
+    assert datetime(2025, 1, 27, 9, tzinfo=UTC) < us < datetime(2025, 1, 27, 14, 30, tzinfo=UTC)
     assert opens[-1]["agreeing_regions"] == ["eu", "jp"]
+    us_alerts = [r for r in rows if r["region"] in ("us_pre", "us") and r["kind"] != "recover"]
+    assert us_alerts[-1]["severity"] == "critical"
     assert {r["region"] for r in rows if r["kind"] == "recover"} == {"jp", "eu", "us"}
 
 
@@ -147,5 +152,7 @@ def test_demo_console_explains_what_is_real(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
 
     assert "published figures" in out
-    assert "simulated" in out
-    assert "CRITICAL: AI-infrastructure sell-off while the market holds (US session, new)" in out
+    assert "simulated" in out.lower()
+    assert "SIMULATED" in out
+    assert "ALERT: AI-infrastructure sell-off while the market holds (US pre-market, new)" in out
+    assert "(Tokyo, new)" in out

@@ -146,3 +146,32 @@ def test_a_drill_trigger_fires_at_drill_times_mapped_to_the_wall_clock() -> None
     assert clock.to_bot(first) == datetime(2025, 1, 27, 14, 35, tzinfo=UTC)
     assert clock.to_bot(second) == datetime(2025, 1, 27, 14, 40, tzinfo=UTC)
     assert (second - first).total_seconds() == pytest.approx(2.5)
+
+
+async def test_a_failing_job_is_logged_with_its_traceback_and_kept_for_status(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    health = JobHealth()
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    done = asyncio.Event()
+
+    async def broken() -> None:
+        raise ValueError("no prices today")
+
+    scheduler.add_listener(health.listen, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    scheduler.add_listener(lambda _: done.set(), EVENT_JOB_ERROR)
+    scheduler.add_job(broken, id="scan-eu", next_run_time=datetime.now(UTC))
+
+    with caplog.at_level(logging.INFO):
+        scheduler.start()
+        try:
+            await asyncio.wait_for(done.wait(), timeout=10)
+        finally:
+            scheduler.shutdown(wait=False)
+
+    assert health.errors["scan-eu"] == "ValueError: no prices today"
+    assert "Error notifying listener" not in caplog.text
+    record = next(r for r in caplog.records if r.name == "jobs.scheduler")
+    assert record.exc_info is not None
+    assert record.exc_info[1] is not None
+    assert record.exc_info[1].__traceback__ is not None

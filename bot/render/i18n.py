@@ -309,10 +309,18 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "de": "{region} über {source}: zuletzt erfolgreich {success}",
     },
     "status.scan_error": {
-        "en": "{region} via {source}: last success {success}; last error: {error}",
-        "de": "{region} über {source}: zuletzt erfolgreich {success}; letzter Fehler: {error}",
+        "en": "{region} via {source}: FAILING, last good prices {success}; error: {error}",
+        "de": "{region} über {source}: GESTÖRT, letzte gute Kurse {success}; Fehler: {error}",
     },
     "status.never": {"en": "never", "de": "nie"},
+    "status.drill": {
+        "en": "DRILL: recorded prices, drill clock at {time} UTC",
+        "de": "ÜBUNG (DRILL): aufgezeichnete Kurse, Übungsuhr {time} UTC",
+    },
+    "status.job_errors": {
+        "en": "Failing jobs (last run):",
+        "de": "Fehlgeschlagene Aufgaben (letzter Lauf):",
+    },
     "status.no_scans": {"en": "No price scans yet.", "de": "Noch keine Kursabfragen."},
     "status.episodes": {"en": "Open episodes", "de": "Offene Ereignisse"},
     "status.feeds": {"en": "News feeds", "de": "Nachrichtenquellen"},

@@ -307,6 +307,8 @@ class App:
             for waiter in waiters:
                 waiter.cancel()
             log.info("shutting down")
+            scheduler.pause()
+            await runtime.finish_running(limit=30.0)
             scheduler.shutdown(wait=False)
             if ended.is_set() and self.drill is not None:
                 await self._drain(timedelta(seconds=self.drill.drain_seconds))

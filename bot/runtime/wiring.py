@@ -8,6 +8,7 @@ while they step a clock.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +87,8 @@ class Runtime:
     matcher: Matcher | None
     news: NewsWatch | None
     health: JobHealth = field(default_factory=JobHealth)
+    running: set[asyncio.Task[Any]] = field(default_factory=set)
+    """Scan jobs in progress, so a shutdown can let them finish."""
 
     def add_sink(self, sink: AlertSink) -> None:
         """Alerts go to ``sink`` too from now on (chat platforms join once connected)."""
@@ -95,10 +98,22 @@ class Runtime:
         """A coroutine function APScheduler awaits: one scan of the region at the clock's now."""
 
         async def run_scan() -> None:
-            await scan(self.clock.now())
+            task = asyncio.current_task()
+            if task is not None:
+                self.running.add(task)
+            try:
+                await scan(self.clock.now())
+            finally:
+                if task is not None:
+                    self.running.discard(task)
 
         run_scan.__name__ = run_scan.__qualname__ = f"scan_{scan.region.key}"
         return run_scan
+
+    async def finish_running(self, limit: float) -> None:
+        """Wait (at most ``limit`` seconds) for the scans in progress."""
+        if self.running:
+            await asyncio.wait(set(self.running), timeout=limit)
 
     def scan_jobs(self) -> list[tuple[ScanRegion, Job]]:
         return [(scan.region, self.scan_job(scan)) for scan in self.scans]

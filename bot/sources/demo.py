@@ -110,3 +110,61 @@ def build_series(universe: Universe, scenario: Scenario) -> dict[str, PriceSerie
                 inst.symbol, closes, "1d", adjusted=True, notes=("simulated demo series",)
             )
     return out
+
+
+PREMARKET_SHARE = 0.6
+"""Share of the day's move a US name shows in the pre-market (NVDA: about -11 % of -17 %)."""
+OPEN_SHARE = 0.75
+"""Share of the day's move in the first hourly bar of a session (the gap at the open)."""
+PREMARKET_HOURS = 5
+"""Hourly pre-market bars before the New York open (from 04:30 New York time)."""
+
+
+def build_intraday(
+    universe: Universe, scenario: Scenario, daily: Mapping[str, PriceSeries]
+) -> dict[str, PriceSeries]:
+    """SIMULATED hourly bars of the shock day, as a chat would have lived it.
+
+    Each name opens with most of its day's move (``OPEN_SHARE``) and drifts, with seeded noise,
+    to its daily close (the last bar ends exactly there); US names also trade in the
+    pre-market, where they show ``PREMARKET_SHARE`` of the move. Tokyo's bars come first,
+    Europe's next, New York's last: the order in which the shock travelled on the day.
+    """
+    rng = np.random.default_rng(scenario.seed + 1)
+    shock = pd.Timestamp(scenario.shock)
+    out: dict[str, PriceSeries] = {}
+    for region_key, region in universe.regions.items():
+        cal = calendar(region.calendar)
+        if not cal.is_session(shock):
+            continue
+        opens = pd.Timestamp(cal.session_open(shock)).tz_convert("UTC")
+        closes = pd.Timestamp(cal.session_close(shock)).tz_convert("UTC")
+        starts = pd.date_range(opens, closes, freq="1h", inclusive="left")
+        premarket = (
+            pd.date_range(end=opens - pd.Timedelta(hours=1), periods=PREMARKET_HOURS, freq="1h")
+            if region_key == "us"
+            else pd.DatetimeIndex([], tz="UTC")
+        )
+        for inst in universe.in_region(region_key):
+            series = daily.get(inst.symbol)
+            if series is None or shock not in series.closes.index:
+                continue
+            at = int(pd.DatetimeIndex(series.closes.index).searchsorted(shock))
+            if at == 0:
+                continue
+            prev, last = float(series.closes.iloc[at - 1]), float(series.closes.iloc[at])
+            move = last / prev - 1.0
+            n = len(starts)
+            path = OPEN_SHARE + (1 - OPEN_SHARE) * np.arange(1, n + 1) / n
+            noise = rng.normal(0.0, 0.003, n)
+            noise[-1] = 0.0
+            prices = prev * (1.0 + move * path) * (1.0 + noise)
+            before = prev * (
+                1.0 + move * PREMARKET_SHARE * np.arange(1, len(premarket) + 1) / len(premarket)
+            )
+            index = premarket.append(starts)
+            closes_ = pd.Series(np.concatenate([before, prices]), index=index, name=inst.symbol)
+            out[inst.symbol] = PriceSeries(
+                inst.symbol, closes_, "1h", adjusted=True, notes=("simulated demo series",)
+            )
+    return out

@@ -474,18 +474,18 @@ class YahooPriceSource:
             frame, said = await asyncio.to_thread(self._download_blocking, tickers, kwargs)
         except Exception as exc:
             mapped = _exception_to_error(exc)
-            log.warning("yahoo download failed: %s", mapped.message)
+            log.info("yahoo download failed: %s", mapped.message)
             raise mapped from exc
         try:
             return self._to_batch(frame, said, wanted, interval, notes)
         except PriceError as failure:
-            log.warning("yahoo download failed: %s", failure.message)
+            log.info("yahoo download failed: %s", failure.message)
             raise
         except Exception as exc:
             unreadable = SourceUnavailableError(
                 f"unreadable yfinance frame ({type(exc).__name__}: {_one_line(str(exc))})"
             )
-            log.warning("yahoo download failed: %s", unreadable.message)
+            log.info("yahoo download failed: %s", unreadable.message)
             raise unreadable from exc
 
     def _download_blocking(
