@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import detector, fanout, machine, news
+from benchmarks import detector, event_loop, fanout, machine, news
 
 BACKTEST_TARGET_SECONDS = 3.0
 
@@ -31,6 +31,7 @@ def main() -> None:
         f"{feed['items_per_s']:.0f} items/s, {feed['mb_per_s']:.1f} MB/s |"
     )
     print(fanout.summary(fanout.fanout()))
+    print(event_loop.summary(event_loop.loop_holding()))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ prices through this source, so the jobs see exactly what they would have seen li
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -108,7 +109,19 @@ class RecordedPriceSource:
         end: date | None = None,
         interval: Interval = "1d",
     ) -> PriceBatch:
-        now = pd.Timestamp(self.clock())
+        """Bars known at the clock's now (masking runs in a worker thread)."""
+        return await asyncio.to_thread(
+            self._known, list(symbols), start, end, interval, pd.Timestamp(self.clock())
+        )
+
+    def _known(
+        self,
+        symbols: Sequence[str],
+        start: date | None,
+        end: date | None,
+        interval: Interval,
+        now: pd.Timestamp,
+    ) -> PriceBatch:
         views = self._daily if interval == "1d" else self._intraday
         out: dict[str, PriceSeries] = {}
         errors: dict[str, PriceError] = {}
