@@ -72,6 +72,7 @@ async def test_run_starts_offline_and_stops_cleanly(
     code, log = await run_until(offline_config(tmp_path), ["bot running"], stop_signal)
 
     assert code == 0, log
+    assert "never awaited" not in log
     assert "scheduled scan-jp" in log
     assert "scheduled scan-us" in log
     assert "prices from csv" in log
