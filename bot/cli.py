@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from bot import __version__
 from bot.config import ConfigError, LoadedConfig, install_log_redaction, load_config
@@ -337,32 +337,34 @@ def _sinks(as_json: bool) -> list[AlertSink]:
     return [JsonLinesAdapter(sys.stdout)] if as_json else [ConsoleAdapter(sys.stdout)]
 
 
-def _drill(args: argparse.Namespace, loaded: LoadedConfig) -> Drill | int | None:
-    """The drill asked for on the command line; an exit code when it cannot run."""
+def _usage_error(message: str) -> NoReturn:
+    sys.stderr.write(f"error: {message}\n")
+    raise SystemExit(EXIT_USAGE)
+
+
+def _drill(args: argparse.Namespace, loaded: LoadedConfig) -> Drill | None:
+    """The drill asked for on the command line; a usage error when it cannot run."""
     from bot.news.local import read_paths
     from bot.runtime.app import Drill
 
     if args.drill is None:
         if args.until is not None or args.speed != 1.0 or args.feeds is not None:
-            sys.stderr.write("error: --until, --speed and --feeds belong to a --drill\n")
-            return EXIT_USAGE
+            _usage_error("--until, --speed and --feeds belong to a --drill")
         return None
     prices = loaded.settings.prices
     if prices.source != "csv" or not prices.csv_dirs:
-        sys.stderr.write(
-            'error: a drill replays recorded prices: set [prices] source = "csv" and '
-            "csv_dirs (a daily and an intraday directory; see README, 'Rehearse an alert')\n"
+        _usage_error(
+            'a drill replays recorded prices: set [prices] source = "csv" and csv_dirs (a daily '
+            "and an intraday directory; see README, 'Rehearse an alert')"
         )
-        return EXIT_USAGE
     if args.until is not None and args.until <= args.drill:
-        sys.stderr.write("error: --until is not after the drill's start\n")
-        return EXIT_USAGE
+        _usage_error("--until is not after the drill's start")
     items = []
     for read in read_paths(args.feeds if args.feeds is not None else loaded.settings.drill.feeds):
         if read.parsed is None or not read.parsed.ok:
-            status = read.error or (read.parsed.status if read.parsed else "")
-            sys.stderr.write(f"error: {read.source}: {status}\n")
-            return EXIT_USAGE
+            _usage_error(
+                f"{read.source}: {read.error or (read.parsed.status if read.parsed else '')}"
+            )
         items += read.parsed.items
     return Drill(args.drill, args.speed, args.until, tuple(items))
 
@@ -372,8 +374,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     loaded = _load(args.config)
     drill = _drill(args, loaded)
-    if isinstance(drill, int):
-        return drill
     try:
         return run_forever(loaded, drill)
     except (StoreError, PriceError) as exc:

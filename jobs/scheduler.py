@@ -25,7 +25,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.clock import Clock
+from bot.clock import Clock, WallClock
 from bot.config import NewsSettings
 from bot.detection.regions import ScanRegion, next_fire_time
 from bot.sources.feeds import FetchLimits
@@ -34,16 +34,17 @@ from jobs.news_poll import NewsReplay, NewsWatch
 log = logging.getLogger(__name__)
 
 
-_NEXT = timedelta(microseconds=1)
-_NEXT_MAPPED = timedelta(seconds=1)
+_NEXT = timedelta(seconds=1)
+"""After a fire time, look for the next one from here: fire times are minutes apart, and a
+drill clock's mapping to drill time and back may round by some microseconds."""
 
 
 class SessionTrigger(BaseTrigger):  # type: ignore[misc]
     """Fires every ``interval`` while the region's window is open, then once ``settle_delay``
     after a regular session's close. Pure: the next time depends only on its arguments.
 
-    APScheduler runs on the wall clock; with a drill ``clock`` the session times are drill
-    times, mapped to the wall-clock instants at which the drill reaches them.
+    APScheduler runs on the wall clock; the session times are the ``clock``'s (a drill's clock
+    maps its times to the wall-clock instants at which the drill reaches them).
     """
 
     def __init__(
@@ -56,19 +57,15 @@ class SessionTrigger(BaseTrigger):  # type: ignore[misc]
         self.region = region
         self.interval = interval
         self.settle_delay = settle_delay
-        self.clock = clock
+        self.clock: Clock = clock or WallClock()
 
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
-        if self.clock is None:
-            after = now if previous_fire_time is None else previous_fire_time + _NEXT
-            return next_fire_time(self.region, self.interval, self.settle_delay, after)
-        # Mapping to drill time and back rounds by microseconds; fire times are minutes apart.
         after = (
             self.clock.to_bot(now)
             if previous_fire_time is None
-            else self.clock.to_bot(previous_fire_time) + _NEXT_MAPPED
+            else self.clock.to_bot(previous_fire_time) + _NEXT
         )
         at = next_fire_time(self.region, self.interval, self.settle_delay, after)
         return None if at is None else self.clock.to_wall(at)
@@ -131,12 +128,12 @@ def build_scheduler(
     """A UTC scheduler with one job per region; start it inside the running event loop.
 
     Every job must be a coroutine function (APScheduler awaits only those; anything else runs
-    in a worker thread). ``clock``: a drill's clock, whose times the triggers follow.
+    in a worker thread). ``clock``: whose times the triggers follow (a drill's; default: the
+    wall clock).
     """
     for job in jobs:
         if not inspect.iscoroutinefunction(job.run):
             raise TypeError(f"scan job of {job.region.key} is not a coroutine function")
-    drill = clock if clock is not None and clock.drill else None
     scheduler = AsyncIOScheduler(
         timezone=UTC,
         job_defaults={
@@ -148,7 +145,7 @@ def build_scheduler(
     for job in jobs:
         scheduler.add_job(
             job.run,
-            trigger=SessionTrigger(job.region, interval, settle_delay, drill),
+            trigger=SessionTrigger(job.region, interval, settle_delay, clock),
             id=f"scan-{job.region.key}",
             name=f"price scan {job.region.key}",
             misfire_grace_time=int(misfire_grace.total_seconds()),
@@ -191,9 +188,7 @@ def add_news_jobs(
         )
 
 
-def add_recorded_news_job(
-    scheduler: AsyncIOScheduler, feed: NewsReplay, clock: Clock, health: JobHealth
-) -> None:
+def add_recorded_news_job(scheduler: AsyncIOScheduler, feed: NewsReplay, clock: Clock) -> None:
     """Drills: recorded feed items arrive as the drill clock passes their publication time
     (looked at every wall-clock second: cheap, it only compares times)."""
 

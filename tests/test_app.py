@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PRICES, PROJECT_ROOT
+from tests.conftest import PRICES
+from tests.processes import start_bot
 
 
 async def _read_until(stream: asyncio.StreamReader, marker: str, seen: list[str]) -> None:
@@ -38,18 +38,7 @@ async def run_until(
     config: Path, markers: list[str], stop_signal: signal.Signals, env: dict[str, str] | None = None
 ) -> tuple[int, str]:
     """Run the bot, wait for each log marker in turn, stop it; (exit code, log)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        "--config",
-        str(config),
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await start_bot("run", "--config", str(config), env=env)
     assert proc.stderr is not None
     seen: list[str] = []
     try:

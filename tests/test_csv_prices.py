@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.sources.csv_prices import CsvPriceSource, read_price_file
+from bot.sources.csv_prices import CsvPriceSource, describe_intervals, read_price_file
 from bot.sources.prices import (
     NoIntradayError,
     PriceSeries,
@@ -449,7 +449,7 @@ async def test_each_interval_comes_from_its_own_directory(prices_dir: Path) -> N
     assert "AVGO" not in hourly.series
     assert isinstance(hourly.errors["AVGO"], NoIntradayError)
     assert "only daily bars" in hourly.errors["AVGO"].message
-    assert "daily_close" in source.describe()
+    assert "daily_close" in describe_intervals(*source.load_intervals())
 
 
 async def test_a_symbol_with_only_intraday_bars_serves_them_for_daily_requests(

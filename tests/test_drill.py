@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.detection.detect import Severity
 from bot.storage.store import Store
 from bot.storage.subscriptions import ChatSettings
-from tests.conftest import PRICES, PROJECT_ROOT, SHARED_DATA
+from tests.conftest import PRICES, SHARED_DATA
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.telegram_api import FakeBotApi
+from tests.processes import start_bot
 
 TG_TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
 DISCORD_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.drilltoken-abcdefghijklmnopqrstu"
@@ -43,10 +42,7 @@ async def run_drill(
     config: Path, speed: float, env: dict[str, str] | None = None
 ) -> tuple[int, str, str]:
     """Run the drill to its end; (exit code, stdout, stderr)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
+    proc = await start_bot(
         "run",
         "--config",
         str(config),
@@ -56,14 +52,11 @@ async def run_drill(
         str(speed),
         "--until",
         END,
-        cwd=PROJECT_ROOT,
         env={
             **{k: v for k, v in os.environ.items() if "TOKEN" not in k},
             "PTB_TIMEDELTA": "true",
             **(env or {}),
         },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout=200)
@@ -85,9 +78,7 @@ def subscribe(db: Path) -> None:
     store = Store(db)
     now = datetime.now(UTC)
     store.save_chat(ChatSettings("telegram", str(CHAT), subscribed=True), now)
-    store.save_chat(
-        ChatSettings("discord", str(CHANNEL), subscribed=True, min_severity=Severity.ALERT), now
-    )
+    store.save_chat(ChatSettings("discord", str(CHANNEL), subscribed=True), now)
     store.close()
 
 

@@ -14,6 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.clock import DrillClock, WallClock
 from bot.config import load_config
 from bot.detection.detect import Label
+from bot.detection.regions import scan_regions
 from bot.runtime.wiring import build_runtime
 from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.recorded import RecordedPriceSource
@@ -96,23 +97,30 @@ def test_a_job_that_is_not_a_coroutine_function_is_refused() -> None:
     store.close()
 
 
-async def test_a_job_whose_coroutine_is_never_awaited_is_an_error(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+async def run_once(func: object, job_id: str) -> JobHealth:
+    """Run ``func`` once as a job of a real AsyncIOScheduler; the health its listener kept."""
     health = JobHealth()
     scheduler = AsyncIOScheduler(timezone=UTC)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     scheduler.add_listener(health.listen, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-    scheduler.add_listener(lambda _: loop.call_soon_threadsafe(done.set), EVENT_JOB_EXECUTED)
-    scheduler.add_job(AsyncCallable(), id="scan-us", next_run_time=datetime.now(UTC))
+    scheduler.add_listener(
+        lambda _: loop.call_soon_threadsafe(done.set), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+    )
+    scheduler.add_job(func, id=job_id, next_run_time=datetime.now(UTC))
+    scheduler.start()
+    try:
+        await asyncio.wait_for(done.wait(), timeout=10)
+    finally:
+        scheduler.shutdown(wait=False)
+    return health
 
+
+async def test_a_job_whose_coroutine_is_never_awaited_is_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with caplog.at_level(logging.ERROR, logger="jobs.scheduler"):
-        scheduler.start()
-        try:
-            await asyncio.wait_for(done.wait(), timeout=10)
-        finally:
-            scheduler.shutdown(wait=False)
+        health = await run_once(AsyncCallable(), "scan-us")
 
     assert "never awaited" in health.errors["scan-us"]
     assert "never awaited" in caplog.text
@@ -125,17 +133,8 @@ def test_a_drill_trigger_fires_at_drill_times_mapped_to_the_wall_clock() -> None
         speed=120,
         wall_start=datetime(2026, 12, 1, 12, 0, tzinfo=UTC),
     )
-    runtime = build_runtime(
-        loaded,
-        WallClock(),
-        Store(":memory:"),
-        CsvPriceSource([PRICES / "daily_close"]),
-        regions=["us"],
-        news=False,
-    )
-    trigger = SessionTrigger(
-        runtime.scans[0].region, timedelta(minutes=5), timedelta(minutes=20), clock
-    )
+    (us,) = scan_regions(loaded.universe, ["us"])
+    trigger = SessionTrigger(us, timedelta(minutes=5), timedelta(minutes=20), clock)
     wall_now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
     first = trigger.get_next_fire_time(None, wall_now)
@@ -151,23 +150,11 @@ def test_a_drill_trigger_fires_at_drill_times_mapped_to_the_wall_clock() -> None
 async def test_a_failing_job_is_logged_with_its_traceback_and_kept_for_status(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    health = JobHealth()
-    scheduler = AsyncIOScheduler(timezone=UTC)
-    done = asyncio.Event()
-
     async def broken() -> None:
         raise ValueError("no prices today")
 
-    scheduler.add_listener(health.listen, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-    scheduler.add_listener(lambda _: done.set(), EVENT_JOB_ERROR)
-    scheduler.add_job(broken, id="scan-eu", next_run_time=datetime.now(UTC))
-
     with caplog.at_level(logging.INFO):
-        scheduler.start()
-        try:
-            await asyncio.wait_for(done.wait(), timeout=10)
-        finally:
-            scheduler.shutdown(wait=False)
+        health = await run_once(broken, "scan-eu")
 
     assert health.errors["scan-eu"] == "ValueError: no prices today"
     assert "Error notifying listener" not in caplog.text

@@ -307,3 +307,36 @@ def test_a_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> Non
 
     with pytest.raises(StoreError, match=re.escape(str(path))):
         Store(path)
+
+
+def test_a_version_1_database_is_upgraded_and_its_rows_stay_live(tmp_path: Path) -> None:
+    from bot.storage.store import _SCHEMA as SCHEMA_V1  # the tables as version 1 wrote them
+
+    path = tmp_path / "bot.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA_V1)
+    db.execute(
+        "INSERT INTO scans VALUES ('us', 'yahoo', '2025-01-27T15:30:00+00:00', "
+        "'2025-01-27T15:30:00+00:00', NULL)"
+    )
+    db.execute(
+        "INSERT INTO alerts VALUES ('2025-01-27:us:down@153000:open:critical', "
+        "'2025-01-27:us:down', 'open', '2025-01-27T15:30:00+00:00', '{}')"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+
+    live = Store(path)
+    drill = Store(path, scope="drill")
+
+    assert [s.region for s in live.scan_status()] == ["us"]
+    assert live.record_alert(make_alert("new", T0)) is True
+    assert len(live.alerts()) == 2
+    assert drill.scan_status() == []
+    assert drill.alerts() == []
+    drill.record_scan("us", "recorded", datetime(2025, 1, 27, 15, 30, tzinfo=UTC))
+    assert [s.source for s in live.scan_status()] == ["yahoo"]
+    assert live.connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    live.close()
+    drill.close()

@@ -777,3 +777,36 @@ async def test_real_download_without_network_ends_in_our_error(tmp_path: Path) -
     assert time.monotonic() - started < 15
     assert Path(yf_cache._TzDBManager.get_location()) == cache_dir.resolve()
     assert home_cache.exists() == existed
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.filterwarnings(REAL_DOWNLOAD_WARNING)
+async def test_an_offline_live_scan_says_why_once_and_status_shows_the_failing_source(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The scan job `run` schedules, on the real Yahoo source with the network blocked."""
+    from bot.clock import SteppedClock
+    from bot.config import load_config
+    from bot.render.chat import plain_text
+    from bot.runtime.wiring import build_runtime
+    from bot.storage.store import Store
+    from tests.test_commands import call
+
+    env = {"BOT__SCHEDULER__REGIONS": '["us"]', "BOT__SCHEDULER__BACKOFF_SECONDS": "0"}
+    loaded = load_config(None, env)
+    at = datetime(2025, 1, 27, 15, 30, tzinfo=UTC)  # a US session
+    clock = SteppedClock(at)
+    source = YahooPriceSource(tmp_path / "yf-cache", timeout=2.0)
+    runtime = build_runtime(loaded, clock, Store(tmp_path / "bot.sqlite3"), source, news=False)
+    ((_, scan),) = runtime.scan_jobs()
+
+    with caplog.at_level(logging.INFO):
+        await scan()
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("scan us: no decision, prices from yahoo unavailable: Yahoo")
+    assert warnings[0].endswith("next try at 2025-01-27 15:35 UTC")
+    reply = await runtime.commands.dispatch(call("status"))
+    assert reply is not None
+    assert "FAILING, last good prices never" in plain_text(reply)

@@ -278,6 +278,7 @@ class Reading:
             "z_div_loo": rounded(s.z_div_loo) if s else None,
             "breadth": rounded(s.breadth) if s else None,
             "coverage": rounded(self.coverage),
+            "basket_names": s.basket_names if s else None,
             "basket_ret": rounded(s.basket_ret, 5) if s else None,
             "control_ret": rounded(s.control_ret, 5) if s else None,
             "software_ret": rounded(s.software_ret, 5) if s else None,

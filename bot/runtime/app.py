@@ -11,6 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import httpx
@@ -40,7 +41,7 @@ from bot.delivery.sender import OutboxSender, SenderSettings, Transport
 from bot.delivery.sinks import AlertSink
 from bot.news.items import NewsItem
 from bot.runtime.wiring import build_runtime
-from bot.sources.csv_prices import CsvPriceSource
+from bot.sources.csv_prices import CsvPriceSource, describe_intervals
 from bot.sources.prices import PriceSource
 from bot.sources.recorded import RecordedPriceSource
 from bot.sources.yahoo import YahooPriceSource
@@ -48,7 +49,6 @@ from bot.storage.store import Store
 from handlers.registry import Dispatcher as CommandDispatcher
 from jobs.news_poll import NewsReplay
 from jobs.scheduler import (
-    JobHealth,
     ScheduledJob,
     add_news_jobs,
     add_recorded_news_job,
@@ -120,7 +120,6 @@ class App:
         self.extra_sinks = list(extra_sinks)
         self.drill = drill
         self.clock: Clock = DrillClock(drill.start, drill.speed) if drill else WallClock()
-        self.health = JobHealth()
         self.outbox_senders: list[OutboxSender] = []
         self.telegram: TelegramAdapter | None = None
         self.senders: list[asyncio.Task[None]] = []
@@ -227,7 +226,7 @@ class App:
         prices = self.loaded.settings.prices
         csv = CsvPriceSource(list(prices.csv_dirs))
         daily, intraday = csv.load_intervals()
-        log.info("drill prices: %s", csv.describe())
+        log.info("drill prices: %s", describe_intervals(daily, intraday))
         return RecordedPriceSource(
             daily.series,
             clock.now,
@@ -252,7 +251,6 @@ class App:
                 news=True if drill_news else None,
                 recorded=clock.drill,
             )
-            self.health = runtime.health
             tg = telegram_config(self.loaded)
             if tg is not None:
                 self.telegram = TelegramAdapter(tg, runtime.commands)
@@ -280,7 +278,7 @@ class App:
             if runtime.news is not None and drill_news:
                 feed = NewsReplay(runtime.news, drill_news)
                 await feed.start(clock.now())
-                add_recorded_news_job(scheduler, feed, clock, runtime.health)
+                add_recorded_news_job(scheduler, feed, clock)
             if isinstance(clock, DrillClock):
                 clock.restart()
             scheduler.start()
@@ -298,11 +296,10 @@ class App:
                 ", ".join(s.name for s in runtime.dispatcher.sinks),
                 len(runtime.book.open_episodes),
             )
-            ended = asyncio.Event()
-            waiters = [
-                asyncio.create_task(stop.wait(), name="stop"),
-                asyncio.create_task(self._drill_end(stop, ended), name="drill-end"),
-            ]
+            waiters: set[asyncio.Task[Any]] = {asyncio.create_task(stop.wait(), name="stop")}
+            if self.drill is not None and self.drill.until is not None:
+                ends = self._drill_end(self.drill.until, self.drill.speed)
+                waiters.add(asyncio.create_task(ends, name="drill-end"))
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
@@ -310,7 +307,7 @@ class App:
             scheduler.pause()
             await runtime.finish_running(limit=30.0)
             scheduler.shutdown(wait=False)
-            if ended.is_set() and self.drill is not None:
+            if self.drill is not None and not stop.is_set():
                 await self._drain(timedelta(seconds=self.drill.drain_seconds))
         finally:
             stop.set()
@@ -328,19 +325,12 @@ class App:
             store.close()
         log.info("stopped")
 
-    async def _drill_end(self, stop: asyncio.Event, ended: asyncio.Event) -> None:
-        """Set ``ended`` when the drill clock passes the drill's end (never when live)."""
-        if self.drill is None or self.drill.until is None:
-            await stop.wait()
-            return
-        while not stop.is_set():
-            left = (self.clock.to_wall(self.drill.until) - utc_now()).total_seconds()
-            if left <= 0:
-                log.info("drill reached its end at %s", self.drill.until.isoformat())
-                ended.set()
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), min(left, 1.0))
+    async def _drill_end(self, until: datetime, speed: float) -> None:
+        """Return when the drill clock passes ``until``."""
+        # The drill clock runs on the monotonic clock, as the event loop's timers do; the margin
+        # covers a timer that fires within the loop's clock resolution before its time.
+        await asyncio.sleep(max(0.0, (until - self.clock.now()).total_seconds() / speed) + 0.01)
+        log.info("drill reached its end at %s", until.isoformat())
 
     async def _drain(self, limit: timedelta) -> None:
         """Give the senders time to deliver what the drill raised before the process ends."""

@@ -25,6 +25,7 @@ from bot.news.match import Matcher, load_themes
 from bot.pipeline import DRILL_PREFIX, AlertPipeline
 from bot.sources.marketdata import MarketData
 from bot.sources.prices import PriceSource
+from bot.sources.recorded import BAR_LENGTH
 from bot.storage.store import Store
 from handlers.commands import build_registry
 from handlers.registry import Dispatcher as CommandDispatcher
@@ -37,9 +38,6 @@ from jobs.scheduler import JobHealth
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Coroutine[Any, Any, None]]
-
-
-RECORDED_BAR = timedelta(hours=1)
 
 
 def scan_settings(
@@ -57,7 +55,7 @@ def scan_settings(
     step = interval or timedelta(minutes=sched.scan_interval_minutes)
     max_age = timedelta(minutes=sched.max_age_minutes)
     if recorded:
-        max_age = max(max_age, RECORDED_BAR + step)
+        max_age = max(max_age, BAR_LENGTH["1h"] + step)
     return ScanSettings(
         interval=step,
         settle_delay=timedelta(minutes=sched.settle_delay_minutes),
@@ -86,7 +84,7 @@ class Runtime:
     commands: CommandDispatcher
     matcher: Matcher | None
     news: NewsWatch | None
-    health: JobHealth = field(default_factory=JobHealth)
+    health: JobHealth
     running: set[asyncio.Task[Any]] = field(default_factory=set)
     """Scan jobs in progress, so a shutdown can let them finish."""
 

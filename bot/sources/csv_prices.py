@@ -423,14 +423,14 @@ class CsvPriceSource:
         errors = {s: e for s, e in intraday.errors.items() if not isinstance(e, NoIntradayError)}
         return daily, PriceBatch(kept, errors)
 
-    def describe(self) -> str:
-        """Which directory serves which interval, e.g. for the start-up log."""
-        daily, intraday = self.load_intervals()
-        parts = []
-        for label, batch in (("daily", daily), ("intraday", intraday)):
-            where = sorted({str(Path(s.origin).parent) for s in batch.series.values()})
-            parts.append(f"{len(batch.series)} symbols {label} ({', '.join(where) or '-'})")
-        return "; ".join(parts)
+
+def describe_intervals(daily: PriceBatch, intraday: PriceBatch) -> str:
+    """Which directories served which interval (from :meth:`CsvPriceSource.load_intervals`)."""
+    parts = []
+    for label, batch in (("daily", daily), ("intraday", intraday)):
+        where = sorted({str(Path(s.origin).parent) for s in batch.series.values()})
+        parts.append(f"{len(batch.series)} symbols {label} ({', '.join(where) or '-'})")
+    return "; ".join(parts)
 
 
-__all__ = ["CsvPriceSource", "read_price_file"]
+__all__ = ["CsvPriceSource", "describe_intervals", "read_price_file"]

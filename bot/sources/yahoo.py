@@ -505,9 +505,13 @@ class YahooPriceSource:
             # never touches it. A fresh dict (never an in-place clear) is safe either way.
             yf_shared._ERRORS = {}
             yf_logger.addHandler(capture)
+            # What yfinance logs is folded into our errors (one line per scan, not one per
+            # symbol and retry): keep it from the bot's own log while we capture it.
+            propagates, yf_logger.propagate = yf_logger.propagate, False
             try:
                 frame = self._download(tickers, **kwargs)
             finally:
+                yf_logger.propagate = propagates
                 yf_logger.removeHandler(capture)
                 _caches_used = True
             said = capture.said
