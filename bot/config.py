@@ -77,6 +77,7 @@ class TelegramSettings(_Section):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_secret: SecretStr | None = None
+    concurrent_updates: int = Field(default=32, ge=1, le=256)
 
 
 class DiscordWebhookSettings(_Section):
@@ -171,6 +172,7 @@ class NewsSettings(_Section):
 
 class StorageSettings(_Section):
     path: Path = Path("data/bot.sqlite3")
+    keep_days: int = Field(default=30, ge=1, le=3650)
 
 
 class LoggingSettings(_Section):

@@ -101,6 +101,10 @@ class EpisodeBook:
         self.id_prefix = id_prefix
         self._episodes: dict[str, Episode] = {e.id: e for e in episodes if e.is_open}
 
+    def reload(self, episodes: Iterable[Episode]) -> None:
+        """Forget what was not stored: take up the stored episodes again."""
+        self._episodes = {e.id: e for e in episodes if e.is_open}
+
     @property
     def open_episodes(self) -> list[Episode]:
         return sorted(self._episodes.values(), key=lambda e: e.opened_at)

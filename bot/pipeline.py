@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -11,7 +11,7 @@ from bot.alerts import Alert, AlertKind, Headline
 from bot.delivery.sinks import Dispatcher
 from bot.detection.detect import Label, Reading
 from bot.detection.regions import ScanRegion
-from bot.episodes import EpisodeBook
+from bot.episodes import Episode, EpisodeBook
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,26 +52,50 @@ class AlertPipeline:
         outcome = self.book.observe(
             reading, region=region.key, group=region.group, session=session, now=now
         )
-        if outcome.changed:
-            self.store.save_episodes(outcome.changed)
-        return await self.deliver(outcome.alerts, now)
+        return await self._commit(outcome.changed, outcome.alerts, now)
 
     async def deliver(self, alerts: list[Alert], now: datetime) -> list[Alert]:
         """Record each alert once (by key), explain it with headlines, hand it to the sinks."""
-        delivered = []
-        for alert in alerts:
-            if self.drill:
-                key = alert.key if alert.key.startswith(DRILL_PREFIX) else DRILL_PREFIX + alert.key
-                alert = replace(alert, drill=True, key=key)
-            if (
-                self.explain is not None
-                and alert.kind is not AlertKind.RECOVER
-                and alert.label is not Label.NEWS_BURST
-            ):
-                alert = replace(alert, headlines=self.explain(alert, now))
-            if not self.store.record_alert(alert):
-                log.info("alert %s was raised before; not sent again", alert.key)
-                continue
+        return await self._commit([], alerts, now)
+
+    def _prepare(self, alert: Alert, now: datetime) -> Alert:
+        if self.drill:
+            key = alert.key if alert.key.startswith(DRILL_PREFIX) else DRILL_PREFIX + alert.key
+            alert = replace(alert, drill=True, key=key)
+        if (
+            self.explain is not None
+            and alert.kind is not AlertKind.RECOVER
+            and alert.label is not Label.NEWS_BURST
+        ):
+            alert = replace(alert, headlines=self.explain(alert, now))
+        return alert
+
+    async def _commit(
+        self, changed: Sequence[Episode], alerts: Sequence[Alert], now: datetime
+    ) -> list[Alert]:
+        """Episodes, alert records and every chat's outbox rows in one transaction: an alert
+        is either stored with all its messages or not at all (and raised again)."""
+        prepared = [self._prepare(alert, now) for alert in alerts]
+        fresh: list[Alert] = []
+        try:
+            with self.store.transaction():
+                if changed:
+                    self.store.save_episodes(changed)
+                for alert in prepared:
+                    if not self.store.record_alert(alert):
+                        log.info("alert %s was raised before; not sent again", alert.key)
+                        continue
+                    self.dispatcher.stage(alert)
+                    fresh.append(alert)
+        except Exception:
+            log.exception(
+                "alerts %s could not be stored; nothing of them was kept, the next reading "
+                "raises them again",
+                ", ".join(a.key for a in prepared) or "-",
+            )
+            self.book.reload(self.store.episodes())
+            return []
+        for alert in fresh:
             log.info(
                 "alert %s: %s %s %s in %s",
                 alert.key,
@@ -81,5 +105,4 @@ class AlertPipeline:
                 alert.region,
             )
             await self.dispatcher.deliver(alert)
-            delivered.append(alert)
-        return delivered
+        return fresh

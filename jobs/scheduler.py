@@ -29,6 +29,7 @@ from bot.clock import Clock, WallClock
 from bot.config import NewsSettings
 from bot.detection.regions import ScanRegion, next_fire_time
 from bot.sources.feeds import FetchLimits
+from bot.storage.store import Store
 from jobs.news_poll import NewsReplay, NewsWatch
 
 log = logging.getLogger(__name__)
@@ -201,6 +202,31 @@ def add_recorded_news_job(scheduler: AsyncIOScheduler, feed: NewsReplay, clock: 
         id="news-recorded",
         name="recorded news",
         misfire_grace_time=60,
+        coalesce=True,
+        max_instances=1,
+    )
+
+
+def add_prune_job(scheduler: AsyncIOScheduler, store: Store, keep_days: int) -> None:
+    """Every 6 hours (first a minute after start): delete history older than ``keep_days``."""
+
+    async def prune() -> None:
+        before = datetime.now(UTC) - timedelta(days=keep_days)
+        deleted = store.prune(before)
+        log.info(
+            "pruned history before %s: %s",
+            before.date().isoformat(),
+            ", ".join(f"{n} {table}" for table, n in deleted.items()),
+        )
+
+    scheduler.add_job(
+        prune,
+        trigger=IntervalTrigger(
+            hours=6, start_date=datetime.now(UTC) + timedelta(minutes=1), timezone=UTC
+        ),
+        id="prune",
+        name="prune history",
+        misfire_grace_time=3600,
         coalesce=True,
         max_instances=1,
     )

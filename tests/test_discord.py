@@ -601,7 +601,8 @@ async def test_a_429_with_via_is_waited_out_by_discord_py(
     (message,) = fake.messages(CHANNEL)
     assert message.embeds[0]["title"] == EN_HEADLINE
     assert delivery.outbox.counts("discord") == {"sent": 1}
-    assert delivery.slept == []  # the sender never saw it
+    attempts = delivery.outbox.db.execute("SELECT attempts, last_error FROM outbox").fetchall()
+    assert attempts == [(0, None)]  # the sender never saw it: no retry of its own
 
 
 async def test_a_429_without_via_is_retried_by_the_sender_later(

@@ -340,3 +340,46 @@ def test_a_version_1_database_is_upgraded_and_its_rows_stay_live(tmp_path: Path)
     assert live.connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     live.close()
     drill.close()
+
+
+def test_an_outbox_from_before_the_versioned_schema_is_kept(tmp_path: Path) -> None:
+    from bot.delivery.outbox import NewMessage, Outbox
+
+    path = tmp_path / "bot.sqlite3"
+    store = Store(path)
+    outbox = Outbox(store)
+    outbox.enqueue([NewMessage("k|telegram|1|0", "telegram", "1", False, "k", 3, "hi")], T0)
+    store.connection.execute("DROP INDEX outbox_alert")
+    store.connection.execute("PRAGMA user_version = 2")  # as version 2 left it
+    store.close()
+
+    again = Store(path)
+    (row,) = Outbox(again).open_messages("telegram")
+    assert row.text == "hi"
+    indexes = {r[1] for r in again.connection.execute("PRAGMA index_list(outbox)")}
+    assert "outbox_alert" in indexes
+    assert again.connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    again.close()
+
+
+def test_prune_deletes_old_history_and_keeps_what_matters(store: Store) -> None:
+    from bot.delivery.outbox import NewMessage, Outbox
+
+    outbox = Outbox(store)
+    old, new = T0 - timedelta(days=40), T0
+    for key, at in (("old", old), ("new", new), ("queued", old)):
+        outbox.enqueue([NewMessage(f"{key}|telegram|1|0", "telegram", "1", False, key, 3, key)], at)
+    for row in outbox.open_messages("telegram"):
+        if row.alert_key != "queued":
+            outbox.mark_sent(row.id, row.created_at)
+    store.save_reading(make_reading("us", old), old)
+    store.save_reading(make_reading("us", new), new)
+    store.record_alert(make_alert("old-alert", old))
+
+    deleted = store.prune(T0 - timedelta(days=30))
+
+    assert deleted["outbox"] == 1
+    assert deleted["readings"] == 1
+    keys = {k for (k,) in store.connection.execute("SELECT alert_key FROM outbox")}
+    assert keys == {"new", "queued"}  # a message not yet sent is never pruned
+    assert [a["key"] for a in store.alerts()] == ["old-alert"]  # alerts are the memory

@@ -93,7 +93,11 @@ async def api() -> AsyncIterator[FakeBotApi]:
 
 def make_adapter(api: FakeBotApi, services: Services, registry: Registry) -> TelegramAdapter:
     config = TelegramConfig(
-        token=TOKEN, base_url=api.base_url, base_file_url=api.base_file_url, poll_timeout=1
+        token=TOKEN,
+        base_url=api.base_url,
+        base_file_url=api.base_file_url,
+        poll_timeout=1,
+        concurrent_updates=1,  # one at a time: `ask` reads replies in the order of updates
     )
     return TelegramAdapter(config, Dispatcher(registry, services, RateLimit(calls=1000)))
 
@@ -696,3 +700,64 @@ async def test_the_apps_log_redaction_silences_request_urls(
     assert "HTTP Request:" not in caplog.text
     assert SECRET_PART not in caplog.text
     assert re.search(r"Set Bot API URL: http://127\.0\.0\.1:\d+/bot\*\*\*$", caplog.text, re.M)
+
+
+# ------------------------------------------------------------------------------ replies under load
+
+
+async def test_a_reply_that_meets_a_flood_limit_goes_after_the_wait(
+    api: FakeBotApi, adapter: TelegramAdapter
+) -> None:
+    api.fail_next("sendMessage", 429, retry_after=1, chat_id=USER)
+
+    text = await say(api, USER, USER, "/help")
+
+    assert text.startswith("Commands")
+    assert send_statuses(api, USER) == [429, 200]
+
+
+async def test_a_reply_that_keeps_failing_is_logged_once_without_a_traceback(
+    api: FakeBotApi, adapter: TelegramAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.fail_next("sendMessage", 502, times=3, chat_id=USER)
+
+    with caplog.at_level(logging.INFO):
+        assert await ask(api, USER, USER, "/help") == []
+
+    assert send_statuses(api, USER) == [502, 502, 502]
+    ours = [r for r in caplog.records if r.name == "bot.adapters.telegram" and r.levelno > 20]
+    assert len(ours) == 1
+    assert f"for chat {USER}" in ours[0].getMessage()
+    assert ours[0].exc_info is None
+    assert "No error handlers are registered" not in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+async def test_a_slow_command_holds_up_no_other_user(api: FakeBotApi, services: Services) -> None:
+    release = asyncio.Event()
+
+    async def slow(ctx: Context) -> Reply:
+        await release.wait()
+        return Reply((Paragraph(spans("slow done")),))
+
+    registry = Registry(
+        [
+            Command("slow", slow, "cmd.status.summary", "cmd.status.usage"),
+            *build_registry().commands,
+        ]
+    )
+    config = TelegramConfig(
+        token=TOKEN, base_url=api.base_url, base_file_url=api.base_file_url, poll_timeout=1
+    )  # the default: several updates at once
+    tg = TelegramAdapter(config, Dispatcher(registry, services, RateLimit(calls=1000)))
+    await tg.start()
+    try:
+        api.push_command(USER, USER, "/slow", language_code="en")
+        api.push_command(DE_USER, DE_USER, "/start", language_code="de")
+        await api.wait_for_sent(DE_USER, 1, timeout=10)
+        assert api.sent_count(USER) == 0  # still working, and nobody waited for it
+        release.set()
+        (done,) = await api.wait_for_sent(USER, 1, timeout=10)
+        assert done.plain_text == "slow done"
+    finally:
+        await tg.stop()

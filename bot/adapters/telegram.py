@@ -9,6 +9,7 @@ moves (its subscription follows); a 429 says how long to wait.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from dataclasses import dataclass
@@ -16,7 +17,15 @@ from datetime import timedelta
 
 from telegram import Bot, BotCommand, BotCommandScopeDefault, LinkPreviewOptions, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from bot.alerts import Alert
@@ -34,6 +43,11 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 PERMANENT_BAD_REQUESTS = ("chat not found", "user not found", "chat_id is empty")
+READ_TIMEOUT_SECONDS = 30.0
+"""How long a send waits for Telegram's answer. PTB's default of 5 s gave up on messages that
+Telegram then delivered, and they were sent again."""
+REPLY_ATTEMPTS = 3
+"""A command reply that meets a 429 or a server error is tried this often in all."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,8 @@ class TelegramConfig:
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     webhook_secret: str | None = None
+    concurrent_updates: int = 32
+    """Updates handled at once: one slow command (a cold /exposure) holds up no other user."""
 
 
 def _chat_type(kind: str) -> NeutralChatType:
@@ -82,11 +98,14 @@ class TelegramAdapter:
             .token(config.token)
             .base_url(config.base_url)
             .base_file_url(config.base_file_url)
+            .read_timeout(READ_TIMEOUT_SECONDS)
+            .concurrent_updates(config.concurrent_updates)
             .build()
         )
         self.app.add_handler(
             MessageHandler(filters.COMMAND & ~filters.UpdateType.EDITED, self._on_command)
         )
+        self.app.add_error_handler(self._on_error)
 
     async def start(self) -> None:
         """Connect, register the command menu and start receiving updates."""
@@ -168,12 +187,43 @@ class TelegramAdapter:
             await self._send(chat.id, chunk)
 
     async def _send(self, chat_id: int | str, html_text: str) -> None:
-        await self.app.bot.send_message(
-            chat_id,
-            html_text,
-            parse_mode=ParseMode.HTML,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        """A reply; a 429 is waited out and a server or network error tried again."""
+        for attempt in range(1, REPLY_ATTEMPTS + 1):
+            try:
+                await self.app.bot.send_message(
+                    chat_id,
+                    html_text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+                return
+            except RetryAfter as exc:
+                if attempt == REPLY_ATTEMPTS:
+                    raise
+                await asyncio.sleep(_seconds(exc.retry_after))
+            except (TimedOut, NetworkError) as exc:
+                if attempt == REPLY_ATTEMPTS or isinstance(exc, BadRequest | Forbidden):
+                    raise
+                await asyncio.sleep(float(attempt))
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Every failure once in the log: a network blip in one line, anything else with its
+        traceback (PTB otherwise logs "No error handlers are registered" with a traceback)."""
+        error = context.error
+        chat = getattr(getattr(update, "effective_chat", None), "id", None)
+        if isinstance(error, NetworkError | RetryAfter):
+            log.warning("telegram: %s (%s) for chat %s", type(error).__name__, error, chat or "-")
+            return
+        log.error(
+            "telegram: update for chat %s failed: %s",
+            chat or "-",
+            error,
+            exc_info=error if isinstance(error, BaseException) else None,
         )
+
+
+def _seconds(wait: timedelta | float) -> float:
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 def render_alert(alert: Alert, language: Language) -> list[str]:
@@ -203,9 +253,7 @@ class TelegramTransport:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            raise TransportError(exc.message, retry_after=seconds) from None
+            raise TransportError(exc.message, retry_after=_seconds(exc.retry_after)) from None
         except ChatMigrated as exc:
             raise TransportError(exc.message, migrate_to=str(exc.new_chat_id)) from None
         except Forbidden as exc:

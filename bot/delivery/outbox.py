@@ -15,26 +15,6 @@ from datetime import UTC, datetime
 
 from bot.storage.store import Store
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
-    platform TEXT NOT NULL,
-    chat_id TEXT NOT NULL,
-    is_group INTEGER NOT NULL,
-    alert_key TEXT NOT NULL,
-    severity INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    not_before TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL DEFAULT 'pending',
-    last_error TEXT,
-    sent_at TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_open ON outbox (platform, status, id);
-"""
-
 OPEN_STATUSES = ("pending", "sending")
 
 
@@ -76,8 +56,7 @@ class Outbox:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.db = store.connection
-        self.db.executescript(_SCHEMA)
+        self.db = store.connection  # the table is part of the store's versioned schema
 
     def enqueue(self, messages: Sequence[NewMessage], now: datetime) -> int:
         """Store messages not stored before (by key); returns how many were new."""
@@ -168,14 +147,15 @@ class Outbox:
             (new_id, platform, old_id),
         )
 
-    def has_alert(self, platform: str, chat_id: str, key_prefix: str) -> bool:
-        """Whether a chat was given (or is due) a message of an alert whose key starts so."""
-        row = self.db.execute(
-            "SELECT 1 FROM outbox WHERE platform = ? AND chat_id = ? AND substr(alert_key, 1, ?) "
-            "= ? AND status IN ('pending', 'sending', 'sent') LIMIT 1",
-            (platform, chat_id, len(key_prefix), key_prefix),
-        ).fetchone()
-        return row is not None
+    def chats_with_alert(self, platform: str, key_prefix: str) -> set[str]:
+        """Chats given (or due) a message of an alert whose key starts with ``key_prefix``:
+        one range scan of the (platform, alert_key) index, whatever the number of chats."""
+        rows = self.db.execute(
+            "SELECT DISTINCT chat_id FROM outbox WHERE platform = ? AND alert_key >= ? "
+            "AND alert_key < ? AND status IN ('pending', 'sending', 'sent')",
+            (platform, key_prefix, key_prefix + "\U0010ffff"),
+        ).fetchall()
+        return {chat_id for (chat_id,) in rows}
 
     def counts(self, platform: str) -> dict[str, int]:
         rows = self.db.execute(

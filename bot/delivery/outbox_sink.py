@@ -43,17 +43,31 @@ class OutboxSink:
         self.sender = sender
 
     async def send_alert(self, alert: Alert) -> None:
+        """Stage and wake in one go (for callers outside the alert pipeline)."""
+        with self.store.transaction():
+            self.stage(alert)
+        self.wake()
+
+    def wake(self) -> None:
+        if self.sender is not None:
+            self.sender.wake()
+
+    def stage(self, alert: Alert) -> int:
+        """Render the alert for every chat that wants it and store the messages (inside the
+        caller's transaction); returns how many were new."""
         now = self.clock()
         messages: list[NewMessage] = []
         rendered: dict[Language, list[str]] = {}
-        episode = alert.key.removesuffix(f":{AlertKind.RECOVER.value}") + ":"
+        heard: set[str] | None = None
+        if alert.kind is AlertKind.RECOVER:
+            # Only chats that heard of the shock hear that it is over.
+            episode = alert.key.removesuffix(f":{AlertKind.RECOVER.value}") + ":"
+            heard = self.outbox.chats_with_alert(self.platform, episode)
         for chat in self.store.subscribed_chats(self.platform):
             if not chat.wants(alert, self.universe, now):
                 continue
-            if alert.kind is AlertKind.RECOVER and not self.outbox.has_alert(
-                self.platform, chat.chat_id, episode
-            ):
-                continue  # only chats that heard of the shock hear that it is over
+            if heard is not None and chat.chat_id not in heard:
+                continue
             language = chat.language or "en"
             if language not in rendered:
                 rendered[language] = self.render(alert, language)
@@ -71,5 +85,4 @@ class OutboxSink:
                 )
         added = self.outbox.enqueue(messages, now)
         log.info("%s: alert %s queued for %d messages", self.platform, alert.key, added)
-        if self.sender is not None:
-            self.sender.wake()
+        return added

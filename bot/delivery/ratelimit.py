@@ -6,9 +6,12 @@ second overall. Pauses from a 429's ``retry_after`` apply to the one chat that g
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,11 @@ class Limits:
 
     per_chat_interval: timedelta = timedelta(seconds=1)
     group_per_minute: int = 20
-    overall_per_second: float = 29.5
+    overall_per_second: int = 30
+    """Sends in any one-second window, as Telegram allows."""
+    overall_margin: timedelta = timedelta(milliseconds=15)
+    """The window is this much longer than a second: requests reach the server with some
+    jitter, and a second there must still hold no more than ``overall_per_second``."""
 
 
 @dataclass
@@ -28,7 +35,8 @@ class RateLimiter:
     _last_to_chat: dict[str, datetime] = field(default_factory=dict)
     _group_window: dict[str, deque[datetime]] = field(default_factory=dict)
     _paused_until: dict[str, datetime] = field(default_factory=dict)
-    _next_overall: datetime | None = None
+    _overall: deque[datetime] = field(default_factory=deque)
+    _next_slot: datetime | None = None
 
     def ready_at(self, chat_id: str, is_group: bool, now: datetime) -> datetime:
         """The earliest time a message to ``chat_id`` may go (``now`` if it may go now)."""
@@ -49,18 +57,34 @@ class RateLimiter:
         return at
 
     def overall_ready_at(self, now: datetime) -> datetime:
-        return now if self._next_overall is None else max(now, self._next_overall)
+        """Evenly spaced slots (a burst arrives at the server with jitter and may crowd one
+        second), under a sliding window: never more than ``overall_per_second`` sends in any
+        second."""
+        span = _SECOND + self.limits.overall_margin
+        window = self._overall
+        while window and now - window[0] >= span:
+            window.popleft()
+        at = now if self._next_slot is None else max(now, self._next_slot)
+        if len(window) >= self.limits.overall_per_second:
+            at = max(at, window[0] + span)
+        return at
 
     def sent(self, chat_id: str, is_group: bool, at: datetime) -> None:
         self._last_to_chat[chat_id] = at
         if is_group:
             self._group_window.setdefault(chat_id, deque()).append(at)
-        step = timedelta(seconds=1 / self.limits.overall_per_second)
+        self._overall.append(at)
+        step = (_SECOND + self.limits.overall_margin) / self.limits.overall_per_second
         # Slots follow the schedule, not the send times: a timer that wakes late earns up to
-        # half a step of credit, so late wake-ups do not add up (any 1 s window still holds at
-        # most the overall rate).
-        slot = at if self._next_overall is None else max(at - step / 2, self._next_overall)
-        self._next_overall = slot + step
+        # half a step of credit, so late wake-ups do not add up; the window caps any second.
+        slot = at if self._next_slot is None else max(at - step / 2, self._next_slot)
+        self._next_slot = slot + step
+
+    def refund(self, at: datetime) -> None:
+        """A send started at ``at`` reached no chat (a server error, a blocked chat): it does
+        not count towards the overall rate."""
+        with contextlib.suppress(ValueError):
+            self._overall.remove(at)
 
     def pause(self, chat_id: str, until: datetime) -> None:
         """Hold one chat back (a 429 for it); the others are not affected."""

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import random
+from asyncio import FIRST_COMPLETED
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -66,10 +69,25 @@ class SenderSettings:
     than ``give_up_after`` (an outage of the platform delays alerts; it does not drop them)."""
 
     limits: Limits = field(default_factory=Limits)
+    max_in_flight: int = 8
+    """Sends at once, each to another chat: enough to keep the rate up over a slow network
+    (30 msg/s at 150 ms round trips needs 5) and past the odd answer that takes seconds."""
+    outage_after_failures: int = 3
+    """Sends in a row failing for no reason of their own that make the platform count as out:
+    then one probe goes every ``probe_seconds`` and the first answer releases everything."""
+    probe_seconds: float = 2.0
     max_attempts: int = 8
     backoff_base_seconds: float = 1.0
     backoff_cap_seconds: float = 300.0
     give_up_after: timedelta = timedelta(hours=6)
+
+
+LEASE_TTL = timedelta(seconds=30)
+"""A sender's lease lasts this long unless renewed: a stopped or killed process is taken over
+after at most this."""
+LEASE_RENEW = timedelta(seconds=10)
+STOP_GRACE_SECONDS = 10.0
+"""At a stop, how long sends in flight may still take."""
 
 
 def utc_now() -> datetime:
@@ -77,7 +95,12 @@ def utc_now() -> datetime:
 
 
 class OutboxSender:
-    """The send loop of one platform."""
+    """The send loop of one platform.
+
+    Chats wait in two heaps: by the time they may send next (rate limits, retries), and, once
+    that time has come, by the severity of their next message. Picking the next message costs
+    O(log chats), not a scan. Up to ``max_in_flight`` messages go at once, to different chats.
+    """
 
     def __init__(
         self,
@@ -90,7 +113,11 @@ class OutboxSender:
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
+        owner: str | None = None,
     ) -> None:
+        """``owner`` (host and process) makes :meth:`run` hold the platform's sender lease:
+        one sender per database and platform; without it, ``run`` sends unconditionally."""
+        self.owner = owner
         self.outbox = outbox
         self.transport = transport
         self.platform = transport.platform
@@ -101,50 +128,123 @@ class OutboxSender:
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 (jitter)
         self._queues: dict[str, deque[QueuedMessage]] = {}
+        self._queued = 0
+        self._waiting: list[tuple[datetime, int, str]] = []
+        self._ready: list[tuple[int, int, int, str]] = []
+        self._entry: dict[str, int] = {}
+        self._tokens = itertools.count()
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._last_id = 0
         self._wake = asyncio.Event()
         self._sleep = sleep
+        self._failing = 0
+        self._probe_at: datetime | None = None
+        self._fatal: BaseException | None = None
+        self._leased = False
+        self._refused = False
 
     def wake(self) -> None:
         """New messages were enqueued."""
         self._wake.set()
 
+    @property
+    def platform_down(self) -> bool:
+        """Several sends in a row failed for no reason of their own: the platform is out."""
+        return self._probe_at is not None
+
     def _load(self) -> None:
         for message in self.outbox.open_messages(self.platform, self._last_id):
-            self._queues.setdefault(message.chat_id, deque()).append(message)
+            queue = self._queues.setdefault(message.chat_id, deque())
+            queue.append(message)
+            self._queued += 1
             self._last_id = max(self._last_id, message.id)
+            if len(queue) == 1:
+                self._schedule(message.chat_id, self.clock())
 
     def pending(self) -> int:
-        return sum(len(q) for q in self._queues.values())
+        """Messages queued or in flight."""
+        return self._queued
 
-    def _next(self, now: datetime) -> tuple[QueuedMessage | None, datetime | None]:
-        """The message to send now, or when the next one becomes ready."""
-        best: QueuedMessage | None = None
-        soonest: datetime | None = None
-        for chat_id, queue in self._queues.items():
-            head = queue[0]
-            ready = max(head.not_before, self.limiter.ready_at(chat_id, head.is_group, now))
-            if ready <= now:
-                if best is None or (-head.severity, head.id) < (-best.severity, best.id):
-                    best = head
-            elif soonest is None or ready < soonest:
-                soonest = ready
-        return best, soonest
+    def _ready_time(self, chat_id: str, now: datetime) -> datetime:
+        head = self._queues[chat_id][0]
+        return max(head.not_before, self.limiter.ready_at(chat_id, head.is_group, now))
+
+    def _schedule(self, chat_id: str, now: datetime) -> None:
+        """(Re)place a chat in the waiting heap; an older entry of it becomes stale."""
+        if chat_id in self._in_flight or not self._queues.get(chat_id):
+            self._entry.pop(chat_id, None)
+            return
+        token = next(self._tokens)
+        self._entry[chat_id] = token
+        heapq.heappush(self._waiting, (self._ready_time(chat_id, now), token, chat_id))
+
+    def _promote(self, now: datetime) -> None:
+        """Chats whose time has come move to the ready heap, most severe message first."""
+        while self._waiting and self._waiting[0][0] <= now:
+            _, token, chat_id = heapq.heappop(self._waiting)
+            if self._entry.get(chat_id) != token:
+                continue
+            ready = self._ready_time(chat_id, now)
+            if ready > now:  # a limit moved on since it was queued
+                heapq.heappush(self._waiting, (ready, token, chat_id))
+                continue
+            head = self._queues[chat_id][0]
+            heapq.heappush(self._ready, (-head.severity, head.id, token, chat_id))
+
+    def _take_ready(self) -> str | None:
+        while self._ready:
+            _, _, token, chat_id = heapq.heappop(self._ready)
+            if self._entry.get(chat_id) == token:
+                del self._entry[chat_id]
+                return chat_id
+        return None
+
+    def _take_probe(self, now: datetime) -> str | None:
+        """While the platform is out: the chat whose message waits the least, if no limit of
+        its own holds it (a message's own backoff does not count: the probe tests the
+        platform)."""
+        self._promote(now)
+        chat_id = self._take_ready()
+        if chat_id is not None:
+            return chat_id
+        while self._waiting:
+            _, token, candidate = heapq.heappop(self._waiting)
+            if self._entry.get(candidate) != token:
+                continue
+            head = self._queues[candidate][0]
+            if self.limiter.ready_at(candidate, head.is_group, now) > now:
+                heapq.heappush(self._waiting, (self._ready_time(candidate, now), token, candidate))
+                return None
+            del self._entry[candidate]
+            return candidate
+        return None
 
     async def _wait(self, seconds: float) -> None:
         if self._sleep is not None:
+            if self._in_flight:  # virtual time: a send in flight may end first
+                done, _ = await asyncio.wait(
+                    set(self._in_flight.values()), timeout=0.05, return_when=FIRST_COMPLETED
+                )
+                if done:
+                    return
             await self._sleep(seconds)
             return
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.0))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until ``stop`` is set. A failure of the loop itself (the database, a bug) is
-        logged and retried with backoff: queued alerts must not wait for a restart."""
+        logged and retried with backoff: queued alerts must not wait for a restart. Sends in
+        flight at the stop may finish (for a while)."""
         failures = 0
+        renew_at: datetime | None = None
         while not stop.is_set():
             try:
+                if self.owner is not None and (renew_at is None or self.clock() >= renew_at):
+                    if not self._hold_lease(self.owner):
+                        await self._wait_or_stop(stop, LEASE_RENEW.total_seconds())
+                        continue
+                    renew_at = self.clock() + LEASE_RENEW
                 await self.step(idle_wait=1.0)
                 failures = 0
             except Exception:
@@ -157,6 +257,49 @@ class OutboxSender:
                     delay,
                 )
                 await self._wait(delay)
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight.values()), timeout=STOP_GRACE_SECONDS)
+        await self.abort()
+        if self.owner is not None and self._leased:
+            self.outbox.store.release_lease(self._lease_name, self.owner)
+
+    @property
+    def _lease_name(self) -> str:
+        return f"sender:{self.platform}"
+
+    def _hold_lease(self, owner: str) -> bool:
+        """Take or renew the lease; while another process holds it, say so once."""
+        holder = self.outbox.store.take_lease(self._lease_name, owner, self.clock(), LEASE_TTL)
+        if holder is None:
+            if not self._leased:
+                log.info("%s: this process sends (lease %s)", self.platform, owner)
+            self._leased = True
+            return True
+        if self._leased or not self._refused:
+            log.error(
+                "%s: another bot process (%s) sends from this database; this one does not "
+                "send and takes over if that one stops for %.0f s",
+                self.platform,
+                holder,
+                LEASE_TTL.total_seconds(),
+            )
+        self._leased, self._refused = False, True
+        return False
+
+    async def _wait_or_stop(self, stop: asyncio.Event, seconds: float) -> None:
+        if self._sleep is not None:
+            await self._sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+    async def abort(self) -> None:
+        """Cancel the sends in flight: their rows stay ``sending`` and go again at the next
+        start (the duplicates a crash may cause)."""
+        tasks = list(self._in_flight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def drain(self) -> None:
         """Send until nothing is left to send (tests, replays, benchmarks)."""
@@ -165,44 +308,118 @@ class OutboxSender:
             await self.step(idle_wait=0.5)
 
     async def step(self, idle_wait: float) -> None:
-        """Send one message if one is ready, else wait until one may be."""
+        """Start one send if one may go now, else wait until one may (or a send ends)."""
+        if self._fatal is not None:
+            raise self._fatal
+        self._wake.clear()
         self._load()
         now = self.clock()
-        message, soonest = self._next(now)
-        if message is None:
-            wait = idle_wait if soonest is None else (soonest - now).total_seconds()
-            await self._wait(min(wait, idle_wait))
-            return
+        limit = 1 if self.platform_down else self.settings.max_in_flight
         overall = self.limiter.overall_ready_at(now)
-        if overall > now:
-            await self._wait((overall - now).total_seconds())
-            return
-        await self._send(message)
+        if len(self._in_flight) < limit and overall <= now:
+            chat_id = self._next_chat(now)
+            if chat_id is not None:
+                self._start(chat_id, now)
+                return
+        await self._wait(self._seconds_to_wait(now, overall, idle_wait))
+
+    def _next_chat(self, now: datetime) -> str | None:
+        if self._probe_at is None:
+            self._promote(now)
+            return self._take_ready()
+        if self._in_flight or now < self._probe_at:
+            return None
+        return self._take_probe(now)
+
+    def _seconds_to_wait(self, now: datetime, overall: datetime, idle_wait: float) -> float:
+        if len(self._in_flight) >= self.settings.max_in_flight:
+            return idle_wait  # a finishing send wakes the loop
+        if self._probe_at is not None:
+            soonest = self._probe_at
+        elif self._ready:
+            soonest = overall
+        elif self._waiting:
+            soonest = max(self._waiting[0][0], overall)
+        else:
+            return idle_wait
+        return min(max((soonest - now).total_seconds(), 0.0), idle_wait)
+
+    def _start(self, chat_id: str, now: datetime) -> None:
+        message = self._queues[chat_id][0]
+        self.limiter.sent(chat_id, message.is_group, now)
+        self.outbox.mark_sending(message.id)
+        send = self._send(message, now)
+        task = asyncio.create_task(send, name=f"{self.platform}-send-{chat_id}")
+        self._in_flight[chat_id] = task
 
     def _pop(self, message: QueuedMessage) -> None:
         queue = self._queues[message.chat_id]
         queue.popleft()
+        self._queued -= 1
         if not queue:
             del self._queues[message.chat_id]
 
-    async def _send(self, message: QueuedMessage) -> None:
-        self.outbox.mark_sending(message.id)
-        started = self.clock()
+    async def _send(self, message: QueuedMessage, started: datetime) -> None:
+        chat_id = message.chat_id
         try:
-            await self.transport.send(message.chat_id, message.text)
-        except TransportError as exc:
-            self.limiter.sent(message.chat_id, message.is_group, started)
-            self._failed(message, exc)
+            try:
+                await self.transport.send(chat_id, message.text)
+            except TransportError as exc:
+                if exc.retry_after is None:  # the platform delivered nothing
+                    self.limiter.refund(started)
+                self._failed(message, exc)
+                return
+            except Exception as exc:  # a transport bug must not stop delivery to everyone
+                log.exception("%s: send to %s crashed", self.platform, chat_id)
+                self._failed(message, TransportError(f"{type(exc).__name__}: {exc}"))
+                return
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # the process is going down: the loop re-raises it
+                self._fatal = exc
+                return
+            self.outbox.mark_sent(message.id, self.clock())
+            self._pop(message)
+            self._platform_answered()
+        finally:
+            del self._in_flight[chat_id]
+            self._schedule(chat_id, self.clock())
+            self._wake.set()
+
+    def _platform_answered(self) -> None:
+        """A send went through: after an outage, everything waiting for a retry goes now."""
+        self._failing = 0
+        if self._probe_at is None:
             return
-        except Exception as exc:  # a transport bug must not stop delivery to everyone
-            log.exception("%s: send to %s crashed", self.platform, message.chat_id)
-            self.limiter.sent(message.chat_id, message.is_group, started)
-            self._failed(message, TransportError(f"{type(exc).__name__}: {exc}"))
-            return
+        self._probe_at = None
         now = self.clock()
-        self.limiter.sent(message.chat_id, message.is_group, started)
-        self.outbox.mark_sent(message.id, now)
-        self._pop(message)
+        released = 0
+        for chat_id, queue in self._queues.items():
+            head = queue[0]
+            if head.not_before > now:
+                queue[0] = replace(head, not_before=now)
+                released += 1
+                if chat_id not in self._in_flight:
+                    self._schedule(chat_id, now)
+        log.warning(
+            "%s: the platform answers again; %d chats waiting for a retry go now",
+            self.platform,
+            released,
+        )
+
+    def _platform_failed(self, now: datetime) -> None:
+        """A send failed for no reason of its own (5xx, timeout, network)."""
+        self._failing += 1
+        if self._failing < self.settings.outage_after_failures:
+            return
+        if self._probe_at is None:
+            log.warning(
+                "%s: %d sends in a row failed; the platform looks out, probing every %.0f s",
+                self.platform,
+                self._failing,
+                self.settings.probe_seconds,
+            )
+        self._probe_at = now + timedelta(seconds=self.settings.probe_seconds)
 
     def _retry_later(self, message: QueuedMessage, until: datetime, attempts: int) -> None:
         self._queues[message.chat_id][0] = replace(
@@ -212,6 +429,10 @@ class OutboxSender:
     def _failed(self, message: QueuedMessage, exc: TransportError) -> None:
         now = self.clock()
         chat = message.chat_id
+        if exc.retry_after is None and not (exc.migrate_to or exc.unreachable or exc.permanent):
+            self._platform_failed(now)
+        else:
+            self._platform_answered()
         if exc.migrate_to:
             log.info("%s: chat %s moved to %s", self.platform, chat, exc.migrate_to)
             self.outbox.move_chat(self.platform, chat, exc.migrate_to)
@@ -219,12 +440,13 @@ class OutboxSender:
             moved = deque(replace(m, chat_id=exc.migrate_to) for m in queue)
             self._queues.setdefault(exc.migrate_to, deque()).extendleft(reversed(moved))
             self.limiter.forget(chat)
+            self._schedule(exc.migrate_to, now)
             if self.on_migrate:
                 self.on_migrate(chat, exc.migrate_to)
             return
         if exc.unreachable:
             dropped = self.outbox.drop_chat(self.platform, chat, exc.message)
-            self._queues.pop(chat, None)
+            self._queued -= len(self._queues.pop(chat, ()))
             self.limiter.forget(chat)
             log.warning(
                 "%s: chat %s unreachable (%s); %d queued messages dropped, subscription disabled",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.alerts import Alert
 
@@ -20,18 +20,42 @@ class AlertSink(Protocol):
     async def send_alert(self, alert: Alert) -> None: ...
 
 
-class Dispatcher:
-    """Hands every alert to every sink, each in its own try/except."""
+@runtime_checkable
+class DurableSink(Protocol):
+    """A sink that stores what it will send (the chat platforms' outboxes).
 
-    def __init__(self, sinks: Sequence[AlertSink]) -> None:
+    ``stage`` writes the alert's messages inside the caller's database transaction, the one
+    that records the alert: either both are stored or neither is. ``wake`` runs after commit.
+    """
+
+    name: str
+
+    def stage(self, alert: Alert) -> int: ...
+
+    def wake(self) -> None: ...
+
+
+class Dispatcher:
+    """Hands every alert to every sink; a failing sink never keeps it from the others."""
+
+    def __init__(self, sinks: Sequence[AlertSink | DurableSink]) -> None:
         self.sinks = list(sinks)
 
+    def stage(self, alert: Alert) -> int:
+        """Store the alert's messages of every durable sink (inside the caller's
+        transaction; a failure propagates, so the alert is not recorded either)."""
+        return sum(sink.stage(alert) for sink in self.sinks if isinstance(sink, DurableSink))
+
     async def deliver(self, alert: Alert) -> int:
-        """Deliver to all sinks; returns how many took it."""
+        """After commit: wake the durable sinks, hand the alert to the others; returns how
+        many sinks took it."""
         delivered = 0
         for sink in self.sinks:
             try:
-                await sink.send_alert(alert)
+                if isinstance(sink, DurableSink):
+                    sink.wake()
+                else:
+                    await sink.send_alert(alert)
             except Exception:
                 log.exception("alert %s: sink %s failed", alert.key, sink.name)
             else:

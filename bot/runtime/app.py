@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -51,6 +53,7 @@ from jobs.news_poll import NewsReplay
 from jobs.scheduler import (
     ScheduledJob,
     add_news_jobs,
+    add_prune_job,
     add_recorded_news_job,
     build_scheduler,
 )
@@ -58,7 +61,7 @@ from jobs.scheduler import (
 log = logging.getLogger(__name__)
 
 DISCORD_LIMITS = Limits(
-    per_chat_interval=timedelta(seconds=1), group_per_minute=60, overall_per_second=40.0
+    per_chat_interval=timedelta(seconds=1), group_per_minute=60, overall_per_second=40
 )
 """Discord: about 5 messages per 5 s per channel, 50 requests per second overall."""
 
@@ -90,6 +93,7 @@ def telegram_config(loaded: LoadedConfig) -> TelegramConfig | None:
         webhook_listen=tg.webhook_listen,
         webhook_port=tg.webhook_port,
         webhook_secret=tg.webhook_secret.get_secret_value() if tg.webhook_secret else None,
+        concurrent_updates=tg.concurrent_updates,
     )
 
 
@@ -172,6 +176,7 @@ class App:
             on_unreachable=lambda chat, why: store.disable_chat(platform, chat, why, utc_now()),
             on_migrate=lambda old, new: store.migrate_chat(platform, old, new, utc_now()),
             clock=utc_now,
+            owner=f"{socket.gethostname()} pid {os.getpid()}",
         )
         self.outbox_senders.append(sender)
         self.senders.append(asyncio.create_task(sender.run(stop), name=f"{platform}-sender"))
@@ -272,6 +277,8 @@ class App:
                 runtime.health,
                 clock,
             )
+            if self.drill is None:  # a drill's history is dated in the past: keep it
+                add_prune_job(scheduler, store, settings.storage.keep_days)
             if runtime.news is not None and self.drill is None:
                 self.http = httpx.AsyncClient()
                 add_news_jobs(scheduler, runtime.news, self.http, settings.news, runtime.health)

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ from bot.episodes import Episode
 from bot.render.i18n import Language
 from bot.storage.subscriptions import ChatSettings, QuietHours
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Scope = Literal["live", "drill"]
 """Readings, episodes, alerts and scans of drills are kept apart from the live ones, so a
@@ -47,6 +47,34 @@ DROP TABLE scans;
 ALTER TABLE scans_v2 RENAME TO scans;
 DROP INDEX IF EXISTS readings_region_time;
 CREATE INDEX readings_scope_region ON readings (scope, region, id);
+""",
+    # The delivery outbox joins the versioned schema (before, its module created it).
+    3: """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    platform TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    is_group INTEGER NOT NULL,
+    alert_key TEXT NOT NULL,
+    severity INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    not_before TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'pending',
+    last_error TEXT,
+    sent_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_open ON outbox (platform, status, id);
+CREATE INDEX IF NOT EXISTS outbox_alert ON outbox (platform, alert_key);
+CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created_at);
+CREATE INDEX IF NOT EXISTS alerts_fired ON alerts (fired_at);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires TEXT NOT NULL
+);
 """,
 }
 
@@ -217,6 +245,11 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing. Inside another transaction it joins that one (a failure anywhere
+        rolls the whole back)."""
+        if self._db.in_transaction:
+            yield self._db
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -454,6 +487,45 @@ class Store:
     def feed_states(self) -> dict[str, dict[str, object]]:
         rows = self._db.execute("SELECT name, state FROM feeds ORDER BY name").fetchall()
         return {name: dict(json.loads(state)) for name, state in rows}
+
+    def prune(self, before: datetime) -> dict[str, int]:
+        """Delete what is only history: finished outbox rows, readings, headlines and news
+        keys older than ``before``. Chats, episodes and raised alerts stay (alerts are the
+        memory that keeps an alert from going out twice)."""
+        cutoff = _ts(before)
+        deleted: dict[str, int] = {}
+        with self.transaction() as db:
+            deleted["outbox"] = db.execute(
+                "DELETE FROM outbox WHERE created_at < ? AND status IN ('sent', 'failed', "
+                "'dropped')",
+                (cutoff,),
+            ).rowcount
+            deleted["readings"] = db.execute(
+                "DELETE FROM readings WHERE taken_at < ?", (cutoff,)
+            ).rowcount
+            deleted["headlines"] = db.execute(
+                "DELETE FROM headlines WHERE seen_at < ?", (cutoff,)
+            ).rowcount
+            deleted["news_keys"] = db.execute(
+                "DELETE FROM news_keys WHERE seen_at < ?", (cutoff,)
+            ).rowcount
+        return deleted
+
+    def take_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> str | None:
+        """Take or renew the lease ``name`` until ``now + ttl``; returns ``None`` when held,
+        else the other holder (its lease has not expired yet)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT owner, expires FROM leases WHERE name = ?", (name,)).fetchone()
+            if row is not None and row[0] != owner and datetime.fromisoformat(row[1]) > now:
+                return str(row[0])
+            db.execute(
+                "INSERT OR REPLACE INTO leases (name, owner, expires) VALUES (?, ?, ?)",
+                (name, owner, _ts(now + ttl)),
+            )
+        return None
+
+    def release_lease(self, name: str, owner: str) -> None:
+        self._db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
 
     def record_scan(self, region: str, source: str, at: datetime, error: str | None = None) -> None:
         """Note a scan attempt; a success clears the last error."""

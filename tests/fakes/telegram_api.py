@@ -639,7 +639,7 @@ class FakeBotApi:
         self._file_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self._open_callback_queries: set[str] = set()
-        self._injected: dict[str, collections.deque[ApiError]] = {}
+        self._injected: dict[str, collections.deque[tuple[int | None, ApiError]]] = {}
 
         self._updates: list[JSONDict] = []
         self._next_update_id = 1
@@ -827,8 +827,10 @@ class FakeBotApi:
         *,
         description: str | None = None,
         retry_after: int | None = None,
+        chat_id: int | None = None,
     ) -> None:
-        """Answer the next ``times`` calls of ``method`` ("*" for any) with an error.
+        """Answer the next ``times`` calls of ``method`` ("*" for any) with an error; with
+        ``chat_id``, only calls for that chat (whatever order concurrent calls arrive in).
 
         A 429 always carries ``parameters.retry_after`` (default 1), as the real one does.
         """
@@ -839,7 +841,7 @@ class FakeBotApi:
             status, description or _default_description(status, retry_after), parameters
         )
         queue = self._injected.setdefault(method.lower(), collections.deque())
-        queue.extend(error for _ in range(times))
+        queue.extend((chat_id, error) for _ in range(times))
 
     def push_update(self, update: Mapping[str, Any]) -> int:
         """Queue an update for getUpdates (update_id assigned unless given); return its id."""
@@ -1066,7 +1068,7 @@ class FakeBotApi:
             handler = self._methods.get(method.lower())
             if handler is None:
                 raise ApiError(404, "Not Found")
-            self._raise_injected(method.lower())
+            self._raise_injected(method.lower(), params)
             result = await handler(params)
             status, body = 200, {"ok": True, "result": result}
         except ApiError as error:
@@ -1089,11 +1091,15 @@ class FakeBotApi:
                 return web.Response(body=content, content_type="application/octet-stream")
         return self._response(404, ApiError(404, "Not Found").body())
 
-    def _raise_injected(self, method: str) -> None:
+    def _raise_injected(self, method: str, params: Mapping[str, Any]) -> None:
+        chat = params.get("chat_id")
         for key in (method, "*"):
             queue = self._injected.get(key)
-            if queue:
-                raise queue.popleft()
+            for entry in queue or ():
+                target, error = entry
+                if target is None or str(target) == str(chat):
+                    queue.remove(entry)  # type: ignore[union-attr]
+                    raise error
 
     # ---------------------------------------------------------------- chats
 
