@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from bot.runtime.app import Drill
 
 EXIT_USAGE = 2
+MAX_DRILL_SPEED = 1000
+"""Faster, a 5-minute scan interval is shorter than a scan takes."""
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +59,10 @@ def _speed(text: str) -> float:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not 0 < value <= 10_000:
-        raise argparse.ArgumentTypeError(f"a speed is a number from 0 to 10000: {text!r}")
+    if not 0 < value <= MAX_DRILL_SPEED:
+        raise argparse.ArgumentTypeError(
+            f"a speed is a number above 0 and at most {MAX_DRILL_SPEED}: {text!r}"
+        )
     return value
 
 

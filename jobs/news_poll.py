@@ -190,9 +190,7 @@ class NewsWatch:
                 " (seeded)" if seed else "",
             )
             await self.raise_bursts(ingested.bursts, now)
-        elif result.status == "error":
-            log.info("feed %s: %s", feed.name, result.message)
-        return result
+        return result  # a failure was logged where it was classified (bot/sources/feeds.py)
 
 
 def burst_detector(settings: Settings) -> BurstDetector:

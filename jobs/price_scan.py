@@ -232,14 +232,16 @@ class PriceScan:
             )
         else:
             self.store.record_scan(self.region.key, self.source.name, now)
+        undecided = reading.label is Label.NO_DECISION and reading.reasons
         log.info(
-            "scan %s %s: %s %s (coverage %.0f%%%s)",
+            "scan %s %s: %s %s (coverage %.0f%%%s)%s",
             self.region.key,
             now.isoformat(),
             reading.label,
             reading.severity,
             100 * reading.coverage,
             f" of {reading.stats.basket_names} names" if reading.stats else "",
+            f": {reading.reasons[0]}" if undecided else "",
         )
         await self.pipeline.handle(reading, self.region, win.session, now)
         return reading

@@ -164,7 +164,8 @@ def run_cli(args: list[str]) -> int:
         (["--speed", "10"], "belong to a --drill"),
         (["--drill", "2025-01-27T14:00Z"], 'source = "csv"'),
         (["--drill", "yesterday"], "not a time"),
-        (["--drill", "2025-01-27T14:00Z", "--speed", "0"], "a speed is a number"),
+        (["--drill", "2025-01-27T14:00Z", "--speed", "0"], "a speed is a number above 0"),
+        (["--drill", "2025-01-27T14:00Z", "--speed", "5000"], "at most 1000"),
     ],
 )
 def test_drill_arguments_are_checked(
@@ -172,6 +173,17 @@ def test_drill_arguments_are_checked(
 ) -> None:
     assert run_cli(["run", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_drill_after_the_end_of_the_recording_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = drill_config(tmp_path)
+
+    assert run_cli(["run", "--config", str(config), "--drill", "2030-01-01T14:00:00Z"]) == 1
+    err = capsys.readouterr().err
+    assert "end on 2026-" in err
+    assert "a drill from 2030-01-01 would have nothing to read" in err
 
 
 def test_a_drill_that_ends_before_it_starts_is_refused(

@@ -60,26 +60,19 @@ class Outbox:
 
     def enqueue(self, messages: Sequence[NewMessage], now: datetime) -> int:
         """Store messages not stored before (by key); returns how many were new."""
-        added = 0
+        at = _ts(now)
+        rows = (
+            (m.key, m.platform, m.chat_id, int(m.is_group), m.alert_key, m.severity, m.text, at, at)
+            for m in messages
+        )
         with self.store.transaction() as db:
-            for m in messages:
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO outbox (key, platform, chat_id, is_group, alert_key, "
-                    "severity, text, created_at, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        m.key,
-                        m.platform,
-                        m.chat_id,
-                        int(m.is_group),
-                        m.alert_key,
-                        m.severity,
-                        m.text,
-                        _ts(now),
-                        _ts(now),
-                    ),
-                )
-                added += cursor.rowcount
-        return added
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO outbox (key, platform, chat_id, is_group, alert_key, "
+                "severity, text, created_at, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            return db.total_changes - before
 
     def open_messages(self, platform: str, after_id: int = 0) -> list[QueuedMessage]:
         """Messages still to send (``sending`` ones were interrupted by a crash), oldest first."""

@@ -87,6 +87,7 @@ LEASE_TTL = timedelta(seconds=30)
 after at most this."""
 LEASE_RENEW = timedelta(seconds=10)
 STOP_GRACE_SECONDS = 10.0
+RELOAD_EVERY = timedelta(seconds=1)
 """At a stop, how long sends in flight may still take."""
 
 
@@ -142,15 +143,25 @@ class OutboxSender:
         self._fatal: BaseException | None = None
         self._leased = False
         self._refused = False
+        self._stale = True
+        self._next_load: datetime | None = None
 
     def wake(self) -> None:
         """New messages were enqueued."""
+        self._stale = True
         self._wake.set()
 
     @property
     def platform_down(self) -> bool:
         """Several sends in a row failed for no reason of their own: the platform is out."""
         return self._probe_at is not None
+
+    def _load_if_due(self, now: datetime) -> None:
+        """New rows: at once when woken, else once a second (another writer, a restart)."""
+        if self._stale or self._next_load is None or now >= self._next_load:
+            self._load()
+            self._stale = False
+            self._next_load = now + RELOAD_EVERY
 
     def _load(self) -> None:
         for message in self.outbox.open_messages(self.platform, self._last_id):
@@ -312,8 +323,8 @@ class OutboxSender:
         if self._fatal is not None:
             raise self._fatal
         self._wake.clear()
-        self._load()
         now = self.clock()
+        self._load_if_due(now)
         limit = 1 if self.platform_down else self.settings.max_in_flight
         overall = self.limiter.overall_ready_at(now)
         if len(self._in_flight) < limit and overall <= now:

@@ -44,7 +44,7 @@ from bot.delivery.sinks import AlertSink
 from bot.news.items import NewsItem
 from bot.runtime.wiring import build_runtime
 from bot.sources.csv_prices import CsvPriceSource, describe_intervals
-from bot.sources.prices import PriceSource
+from bot.sources.prices import PriceError, PriceSource
 from bot.sources.recorded import RecordedPriceSource
 from bot.sources.yahoo import YahooPriceSource
 from bot.storage.store import Store
@@ -232,6 +232,13 @@ class App:
         csv = CsvPriceSource(list(prices.csv_dirs))
         daily, intraday = csv.load_intervals()
         log.info("drill prices: %s", describe_intervals(daily, intraday))
+        last = max((s.closes.index[-1].date() for s in daily.series.values()), default=None)
+        if last is None or clock.now().date() > last:
+            end = f"end on {last}" if last is not None else "hold no daily bars"
+            raise PriceError(
+                f"the recorded prices in {', '.join(map(str, prices.csv_dirs))} {end}; "
+                f"a drill from {clock.now():%Y-%m-%d} would have nothing to read"
+            )
         return RecordedPriceSource(
             daily.series,
             clock.now,
@@ -296,7 +303,7 @@ class App:
                     clock.to_bot(job.next_run_time) if job.next_run_time else None,
                 )
             log.info(
-                "bot running%s: %d regions, prices from %s, alerts to %s, %d open episodes",
+                "bot running%s: %d regions, prices from %s, alerts to %s, open episodes: %d",
                 f" a DRILL from {clock.now():%Y-%m-%d %H:%M} UTC" if clock.drill else "",
                 len(runtime.scans),
                 source.name,
