@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import detector, event_loop, fanout, machine, news
+from benchmarks import detector, event_loop, fanout, machine, news, outbox_scale
 
 BACKTEST_TARGET_SECONDS = 3.0
 
@@ -32,6 +32,7 @@ def main() -> None:
     )
     print(fanout.summary(fanout.fanout()))
     print(event_loop.summary(event_loop.loop_holding()))
+    print(outbox_scale.summary(outbox_scale.outbox_scale()))
 
 
 if __name__ == "__main__":
