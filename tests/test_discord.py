@@ -605,6 +605,24 @@ async def test_a_429_with_via_is_waited_out_by_discord_py(
     assert attempts == [(0, None)]  # the sender never saw it: no retry of its own
 
 
+async def test_a_429_on_one_channel_holds_up_no_other_channel(
+    fake: FakeDiscord, adapter: DiscordAdapter, delivery: Delivery
+) -> None:
+    await subscribe(fake, CHANNEL)
+    await subscribe(fake, OTHER_CHANNEL)
+    fake.fail_next(f"POST /channels/{CHANNEL}/messages", 429, retry_after=1.0)
+
+    await delivery.deliver(make_alert())
+
+    assert post_statuses(fake, CHANNEL) == [429, 200]  # discord.py waited the second out...
+    assert post_statuses(fake, OTHER_CHANNEL) == [200]
+    posts = [r.path for r in fake.calls("POST /channels/*/messages")]
+    # ...while the other channel's message went on, within that second.
+    assert posts.index(f"/channels/{OTHER_CHANNEL}/messages") < len(posts) - 1
+    assert posts[-1] == f"/channels/{CHANNEL}/messages"
+    assert delivery.outbox.counts("discord") == {"sent": 2}
+
+
 async def test_a_429_without_via_is_retried_by_the_sender_later(
     fake: FakeDiscord, adapter: DiscordAdapter, delivery: Delivery
 ) -> None:
