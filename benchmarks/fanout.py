@@ -186,7 +186,7 @@ async def _fanout(
             await sink.send_alert(alert)
             gone = {str(c) for c in blocked}
             expected = {
-                (int(m.chat_id), m.text)
+                (int(m.chat_id), outbox.text(m.body_id))
                 for m in outbox.open_messages("telegram")
                 if m.chat_id not in gone
             }

@@ -760,7 +760,7 @@ async def test_outbox_sink_renders_per_language_filters_and_splits(h: Harness) -
         language = expected[int(row.chat_id)]
         part = int(row.key.rsplit("|", 1)[1])
         assert row.key == f"{alert.key}|telegram|{row.chat_id}|{part}"
-        assert row.text == parts[language][part]
+        assert h.outbox.text(row.body_id) == parts[language][part]
         assert row.is_group is (row.chat_id == str(group))
         assert row.severity == Severity.ALERT
         assert row.alert_key == alert.key
@@ -792,6 +792,62 @@ async def test_outbox_sink_then_a_crash_safe_restart(h: Harness) -> None:
     h.reopen()  # the process went down before the sender ran
     await h.sender().drain()
     assert [h.texts(chat) for chat in range(1, 6)] == [["k1 (en)"]] * 5
+
+
+async def test_a_fan_out_cut_short_resumes_at_its_cursor_and_yields_between_chunks(
+    h: Harness,
+) -> None:
+    """The plan is stored with the alert; chunks of chats become rows, each chunk its own
+    transaction. A restart after the first chunk resumes at the cursor: every chat gets its
+    message once. The sender lets the event loop run between chunks."""
+    chats = list(range(1001, 1013))
+    for chat in chats:
+        h.subscribe(chat)
+        h.api.add_chat(chat)
+
+    def sink_for(sender: OutboxSender | None) -> OutboxSink:
+        sink = OutboxSink(
+            PLATFORM,
+            h.outbox,
+            h.store,
+            load_universe(),
+            lambda alert, language: [f"{alert.key} ({language})"],
+            is_group_chat,
+            h.clock.now,
+            sender,
+        )
+        sink.fanout.chunk = 5
+        return sink
+
+    with h.store.transaction():
+        assert sink_for(None).stage(big_alert("k1")) == 1
+        assert sink_for(None).stage(big_alert("k1")) == 0  # planned once
+    first = sink_for(None)
+    assert first.fanout.expand_chunk(h.clock.now()) == 5
+    assert h.outbox.counts(PLATFORM) == {"pending": 5}
+    h.reopen()  # the process went down mid fan-out
+
+    sender = h.sender()
+    sink = sink_for(sender)
+    assert sink.fanout.open_plans() == 1
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticking = asyncio.create_task(ticker())
+    await sender.drain()
+    ticking.cancel()
+
+    assert [h.texts(chat) for chat in chats] == [["k1 (en)"]] * len(chats)
+    assert h.outbox.counts(PLATFORM) == {"sent": len(chats)}
+    assert sink.fanout.open_plans() == 0
+    (added,) = h.store.connection.execute("SELECT added FROM fanouts").fetchone()
+    assert added == len(chats)
+    assert ticks >= 2  # the loop ran between the two remaining chunks
 
 
 async def test_test_helpers() -> None:

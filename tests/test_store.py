@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.alerts import Alert, AlertKind
+from bot.delivery.outbox import NewMessage
 from bot.detection.detect import Label, Reading, Severity
 from bot.episodes import Episode
 from bot.storage.store import SCHEMA_VERSION, ScanStatus, Store, StoreError
@@ -342,23 +343,56 @@ def test_a_version_1_database_is_upgraded_and_its_rows_stay_live(tmp_path: Path)
     drill.close()
 
 
-def test_an_outbox_from_before_the_versioned_schema_is_kept(tmp_path: Path) -> None:
-    from bot.delivery.outbox import NewMessage, Outbox
+OUTBOX_BEFORE_V4 = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, platform TEXT NOT NULL,
+    chat_id TEXT NOT NULL, is_group INTEGER NOT NULL, alert_key TEXT NOT NULL,
+    severity INTEGER NOT NULL, text TEXT NOT NULL, created_at TEXT NOT NULL,
+    not_before TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'pending', last_error TEXT, sent_at TEXT
+);
+"""
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_an_outbox_of_an_older_schema_is_kept_with_its_texts(tmp_path: Path, version: int) -> None:
+    """Version 2 had the outbox outside the versioned schema; version 3 kept one text per row
+    (version 4 keeps an alert's texts once, in outbox_bodies)."""
+    from bot.delivery.outbox import Outbox
+    from bot.storage.store import _MIGRATIONS, _SCHEMA
 
     path = tmp_path / "bot.sqlite3"
-    store = Store(path)
-    outbox = Outbox(store)
-    outbox.enqueue([NewMessage("k|telegram|1|0", "telegram", "1", False, "k", 3, "hi")], T0)
-    store.connection.execute("DROP INDEX outbox_alert")
-    store.connection.execute("PRAGMA user_version = 2")  # as version 2 left it
-    store.close()
+    db = sqlite3.connect(path)
+    steps = "".join(_MIGRATIONS[v] for v in range(2, version + 1))
+    db.executescript(f"{_SCHEMA}{steps}{OUTBOX_BEFORE_V4}PRAGMA user_version = {version};")
+    db.executemany(
+        "INSERT INTO outbox (key, platform, chat_id, is_group, alert_key, severity, text, "
+        "created_at, not_before, status) VALUES (?, 'telegram', ?, 0, ?, 3, ?, ?, ?, ?)",
+        [
+            ("k|telegram|1|0", "1", "k", "hi <b>1</b>", T0.isoformat(), T0.isoformat(), "pending"),
+            ("k|telegram|2|0", "2", "k", "hi <b>2</b>", T0.isoformat(), T0.isoformat(), "sent"),
+        ],
+    )
+    db.commit()
+    db.close()
 
     again = Store(path)
-    (row,) = Outbox(again).open_messages("telegram")
-    assert row.text == "hi"
+    outbox = Outbox(again)
+    (row,) = outbox.open_messages("telegram")
+    assert (row.key, row.chat_id, outbox.text(row.body_id)) == (
+        "k|telegram|1|0",
+        "1",
+        "hi <b>1</b>",
+    )
+    assert outbox.counts("telegram") == {"pending": 1, "sent": 1}
     indexes = {r[1] for r in again.connection.execute("PRAGMA index_list(outbox)")}
-    assert "outbox_alert" in indexes
+    assert {"outbox_open", "outbox_message", "outbox_created"} <= indexes
     assert again.connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    assert (
+        outbox.enqueue([NewMessage("k2|telegram|1|0", "telegram", "1", False, "k2", 3, "new")], T0)
+        == 1
+    )
+    assert [m.id for m in outbox.open_messages("telegram")][-1] > row.id  # ids go on
     again.close()
 
 
@@ -382,4 +416,6 @@ def test_prune_deletes_old_history_and_keeps_what_matters(store: Store) -> None:
     assert deleted["readings"] == 1
     keys = {k for (k,) in store.connection.execute("SELECT alert_key FROM outbox")}
     assert keys == {"new", "queued"}  # a message not yet sent is never pruned
+    texts = {t for (t,) in store.connection.execute("SELECT text FROM outbox_bodies")}
+    assert texts == {"new", "queued"}  # the old text went with its message
     assert [a["key"] for a in store.alerts()] == ["old-alert"]  # alerts are the memory

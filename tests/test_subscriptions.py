@@ -173,7 +173,7 @@ async def test_a_recovery_reaches_only_chats_that_got_the_shock() -> None:
     await sink.send_alert(recovery)
 
     rows = outbox.open_messages("telegram")
-    assert [(m.chat_id, m.text) for m in rows] == [
+    assert [(m.chat_id, outbox.text(m.body_id)) for m in rows] == [
         ("early", "2025-01-27:us:down@143000:open:alert"),
         ("early", "2025-01-27:us:down@143000:recover"),
     ]

@@ -1,25 +1,26 @@
-"""Alerts into the outbox: one message row per (alert, chat, part), per chat language."""
+"""Alerts into the outbox: texts per language and a fan-out plan, stored with the alert."""
 
 from __future__ import annotations
 
-import logging
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
 from bot.alerts import Alert, AlertKind
-from bot.delivery.outbox import NewMessage, Outbox
+from bot.delivery.fanout import FanOut
+from bot.delivery.outbox import Outbox
 from bot.delivery.sender import OutboxSender
-from bot.render.i18n import Language
+from bot.render.i18n import LANGUAGES, Language
 from bot.storage.store import Store
+from bot.storage.subscriptions import Audience
 from bot.universe import Universe
-
-log = logging.getLogger(__name__)
 
 Renderer = Callable[[Alert, Language], list[str]]
 
 
 class OutboxSink:
-    """An alert sink for one chat platform: renders per chat, enqueues, wakes the sender."""
+    """An alert sink for one chat platform: stores the alert's texts and fan-out plan with the
+    alert; the sender expands the plan into one message row per chat (bot/delivery/fanout.py)."""
 
     def __init__(
         self,
@@ -32,20 +33,28 @@ class OutboxSink:
         clock: Callable[[], datetime],
         sender: OutboxSender | None = None,
     ) -> None:
+        """Args:
+        sender: drains the outbox and expands this sink's plans.
+        """
         self.name = platform
         self.platform = platform
         self.outbox = outbox
         self.store = store
         self.universe = universe
         self.render = render
-        self.is_group = is_group
         self.clock = clock
+        self.fanout = FanOut(platform, outbox, store, is_group)
         self.sender = sender
+        if sender is not None:
+            sender.expand(self.fanout)
 
     async def send_alert(self, alert: Alert) -> None:
-        """Stage and wake in one go (for callers outside the alert pipeline)."""
+        """Stage, fan out and wake in one go (for callers outside the alert pipeline)."""
         with self.store.transaction():
             self.stage(alert)
+        while self.fanout.has_work:
+            self.fanout.expand_chunk(self.clock())
+            await asyncio.sleep(0)
         self.wake()
 
     def wake(self) -> None:
@@ -53,36 +62,13 @@ class OutboxSink:
             self.sender.wake()
 
     def stage(self, alert: Alert) -> int:
-        """Render the alert for every chat that wants it and store the messages (inside the
-        caller's transaction); returns how many were new."""
+        """Store the alert's texts in every language and its fan-out plan (inside the caller's
+        transaction); returns 1 if it was planned now, 0 if before."""
         now = self.clock()
-        messages: list[NewMessage] = []
-        rendered: dict[Language, list[str]] = {}
-        heard: set[str] | None = None
+        heard = None
         if alert.kind is AlertKind.RECOVER:
             # Only chats that heard of the shock hear that it is over.
-            episode = alert.key.removesuffix(f":{AlertKind.RECOVER.value}") + ":"
-            heard = self.outbox.chats_with_alert(self.platform, episode)
-        for chat in self.store.subscribed_chats(self.platform):
-            if not chat.wants(alert, self.universe, now):
-                continue
-            if heard is not None and chat.chat_id not in heard:
-                continue
-            language = chat.language or "en"
-            if language not in rendered:
-                rendered[language] = self.render(alert, language)
-            for part, text in enumerate(rendered[language]):
-                messages.append(
-                    NewMessage(
-                        key=f"{alert.key}|{self.platform}|{chat.chat_id}|{part}",
-                        platform=self.platform,
-                        chat_id=chat.chat_id,
-                        is_group=self.is_group(chat.chat_id),
-                        alert_key=alert.key,
-                        severity=int(alert.severity),
-                        text=text,
-                    )
-                )
-        added = self.outbox.enqueue(messages, now)
-        log.info("%s: alert %s queued for %d messages", self.platform, alert.key, added)
-        return added
+            heard = alert.key.removesuffix(f":{AlertKind.RECOVER.value}") + ":"
+        texts: dict[str, list[str]] = {lang: self.render(alert, lang) for lang in LANGUAGES}
+        audience = Audience.of(alert, self.universe, now)
+        return int(self.fanout.plan(alert.key, audience, texts, heard, now))

@@ -4,7 +4,9 @@ Per chat, messages go strictly in the order they were enqueued (an escalation ne
 its original); across chats, the chat whose next message is the most severe goes first. A 429's
 ``retry_after`` pauses only that chat. Transient failures back off exponentially with jitter;
 permanent ones skip the message; an unreachable chat is dropped and reported; a migrated chat
-moves. One message is in flight at a time, so a crash can duplicate at most one.
+moves. Up to ``max_in_flight`` messages (to different chats) are in flight at once, so a crash
+duplicates at most that many. Between sends the sender expands alerts' fan-out plans into
+outbox rows, a chunk at a time (bot/delivery/fanout.py).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import itertools
 import logging
 import random
 from asyncio import FIRST_COMPLETED
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from bot.delivery.fanout import FanOut
 from bot.delivery.outbox import Outbox, QueuedMessage
 from bot.delivery.ratelimit import Limits, RateLimiter
 
@@ -88,6 +91,10 @@ after at most this."""
 LEASE_RENEW = timedelta(seconds=10)
 STOP_GRACE_SECONDS = 10.0
 RELOAD_EVERY = timedelta(seconds=1)
+LOAD_PAGE = 500
+"""Outbox rows read per step."""
+TEXT_CACHE = 64
+"""Message texts kept in memory (a few per alert and language)."""
 """At a stop, how long sends in flight may still take."""
 
 
@@ -145,6 +152,22 @@ class OutboxSender:
         self._refused = False
         self._stale = True
         self._next_load: datetime | None = None
+        self._fanouts: list[FanOut] = []
+        self._texts: OrderedDict[int, str] = OrderedDict()
+
+    def expand(self, fanout: FanOut) -> None:
+        """Expand this fan-out's plans into outbox rows, a chunk per step: the sender holds
+        the platform's lease, so one process expands them."""
+        self._fanouts.append(fanout)
+
+    def _text(self, body_id: int) -> str:
+        """A message's text; an alert's few texts are shared by thousands of messages."""
+        text = self._texts.get(body_id)
+        if text is None:
+            text = self._texts[body_id] = self.outbox.text(body_id)
+            if len(self._texts) > TEXT_CACHE:
+                self._texts.popitem(last=False)
+        return text
 
     def wake(self) -> None:
         """New messages were enqueued."""
@@ -159,18 +182,26 @@ class OutboxSender:
     def _load_if_due(self, now: datetime) -> None:
         """New rows: at once when woken, else once a second (another writer, a restart)."""
         if self._stale or self._next_load is None or now >= self._next_load:
-            self._load()
+            for fanout in self._fanouts:
+                fanout.refresh()
             self._stale = False
+            self._load()
             self._next_load = now + RELOAD_EVERY
 
     def _load(self) -> None:
-        for message in self.outbox.open_messages(self.platform, self._last_id):
+        """The next page of new rows; a full page leaves the rest for the next step, so a
+        backlog of 50,000 never holds the event loop in one go."""
+        page = self.outbox.open_messages(self.platform, self._last_id, limit=LOAD_PAGE)
+        now = self.clock()
+        for message in page:
             queue = self._queues.setdefault(message.chat_id, deque())
             queue.append(message)
             self._queued += 1
             self._last_id = max(self._last_id, message.id)
             if len(queue) == 1:
-                self._schedule(message.chat_id, self.clock())
+                self._schedule(message.chat_id, now)
+        if len(page) == LOAD_PAGE:
+            self._stale = True
 
     def pending(self) -> int:
         """Messages queued or in flight."""
@@ -315,8 +346,20 @@ class OutboxSender:
     async def drain(self) -> None:
         """Send until nothing is left to send (tests, replays, benchmarks)."""
         self._load()
-        while self.pending():
+        while self.pending() or self._expanding() or self._stale:
             await self.step(idle_wait=0.5)
+
+    def _expanding(self) -> bool:
+        return any(fanout.has_work for fanout in self._fanouts)
+
+    async def _expand_chunk(self, now: datetime) -> None:
+        """One chunk of a fan-out, then the event loop's other work may run."""
+        for fanout in self._fanouts:
+            if fanout.has_work:
+                if fanout.expand_chunk(now):
+                    self._stale = True
+                await asyncio.sleep(0)
+                return
 
     async def step(self, idle_wait: float) -> None:
         """Start one send if one may go now, else wait until one may (or a send ends)."""
@@ -324,6 +367,9 @@ class OutboxSender:
             raise self._fatal
         self._wake.clear()
         now = self.clock()
+        if self._expanding():
+            await self._expand_chunk(now)
+            now = self.clock()
         self._load_if_due(now)
         limit = 1 if self.platform_down else self.settings.max_in_flight
         overall = self.limiter.overall_ready_at(now)
@@ -331,6 +377,7 @@ class OutboxSender:
             chat_id = self._next_chat(now)
             if chat_id is not None:
                 self._start(chat_id, now)
+                await asyncio.sleep(0)  # one send started per turn of the event loop
                 return
         await self._wait(self._seconds_to_wait(now, overall, idle_wait))
 
@@ -343,6 +390,8 @@ class OutboxSender:
         return self._take_probe(now)
 
     def _seconds_to_wait(self, now: datetime, overall: datetime, idle_wait: float) -> float:
+        if self._expanding() or self._stale:
+            return 0.0  # the rest of the fan-out, or of the backlog, first
         if len(self._in_flight) >= self.settings.max_in_flight:
             return idle_wait  # a finishing send wakes the loop
         if self._probe_at is not None:
@@ -374,7 +423,7 @@ class OutboxSender:
         chat_id = message.chat_id
         try:
             try:
-                await self.transport.send(chat_id, message.text)
+                await self.transport.send(chat_id, self._text(message.body_id))
             except TransportError as exc:
                 if exc.retry_after is None:  # the platform delivered nothing
                     self.limiter.refund(started)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -295,6 +296,10 @@ class App:
                 add_recorded_news_job(scheduler, feed, clock)
             if isinstance(clock, DrillClock):
                 clock.restart()
+            # What start-up built (libraries, universe, calendars) lives as long as the process:
+            # out of the collector's sight, a full collection no longer holds the event loop
+            # for ~90 ms (docs/benchmarks.md, outbox at 50,000 chats).
+            gc.freeze()
             scheduler.start()
             for job in scheduler.get_jobs():
                 log.info(

@@ -19,9 +19,13 @@ from bot.alerts import Alert, Headline
 from bot.detection.detect import Label, Reading, Severity
 from bot.episodes import Episode
 from bot.render.i18n import Language
+from bot.storage.checkpoint import Checkpointer
 from bot.storage.subscriptions import ChatSettings, QuietHours
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+CACHE_KIB = 32 * 1024
+"""SQLite's page cache (default 2 MiB): the outbox's indexes at 50,000 chats a fan-out are
+bigger, and each chunk would read them back from the file."""
 
 Scope = Literal["live", "drill"]
 """Readings, episodes, alerts and scans of drills are kept apart from the live ones, so a
@@ -75,6 +79,65 @@ CREATE TABLE IF NOT EXISTS leases (
     owner TEXT NOT NULL,
     expires TEXT NOT NULL
 );
+""",
+    # Staged fan-out: an alert's texts are stored once per language (not once per chat), and
+    # the alert's fan-out plan is written with it; the sender expands plans into outbox rows
+    # in short chunks (bot/delivery/fanout.py). A message is unique by (platform, chat, alert,
+    # part), one index that also finds the chats an alert reached (the key is kept, unindexed).
+    4: """
+CREATE TABLE outbox_bodies (
+    id INTEGER PRIMARY KEY,
+    alert_key TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    language TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (alert_key, platform, language, part)
+);
+CREATE TABLE fanouts (
+    alert_key TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    heard_prefix TEXT,
+    after_chat TEXT NOT NULL DEFAULT '',
+    added INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'staging',
+    created_at TEXT NOT NULL,
+    done_at TEXT,
+    PRIMARY KEY (alert_key, platform)
+);
+CREATE INDEX fanouts_open ON fanouts (platform, status, created_at);
+CREATE TABLE outbox_v4 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    is_group INTEGER NOT NULL,
+    alert_key TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    severity INTEGER NOT NULL,
+    body_id INTEGER NOT NULL REFERENCES outbox_bodies (id),
+    created_at TEXT NOT NULL,
+    not_before TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'pending',
+    last_error TEXT,
+    sent_at TEXT
+);
+INSERT INTO outbox_bodies (id, alert_key, platform, language, part, text, created_at)
+    SELECT id, alert_key, platform, 'row ' || id, 0, text, created_at FROM outbox;
+INSERT INTO outbox_v4 (id, key, platform, chat_id, is_group, alert_key, part, severity,
+        body_id, created_at, not_before, attempts, status, last_error, sent_at)
+    SELECT id, key, platform, chat_id, is_group, alert_key,
+        CAST(substr(key, length(alert_key) + length(platform) + length(chat_id) + 4) AS INTEGER),
+        severity, id, created_at, not_before, attempts, status, last_error, sent_at FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v4 RENAME TO outbox;
+CREATE INDEX outbox_open ON outbox (platform, status, id);
+CREATE UNIQUE INDEX outbox_message ON outbox (platform, chat_id, alert_key, part);
+CREATE INDEX outbox_created ON outbox (created_at);
+CREATE INDEX outbox_bodies_created ON outbox_bodies (created_at);
 """,
 }
 
@@ -166,6 +229,9 @@ class ScanStatus:
     last_error: str | None
 
 
+_SEVERITY_NAMES = {str(s): s for s in Severity}
+
+
 def _chat_from_row(platform: str, chat_id: str, row: Sequence[Any]) -> ChatSettings:
     language, subscribed, severity, segments, quiet, disabled, mention = row
     quiet_hours = None
@@ -182,8 +248,8 @@ def _chat_from_row(platform: str, chat_id: str, row: Sequence[Any]) -> ChatSetti
         chat_id=chat_id,
         language=language if language in ("en", "de") else None,
         subscribed=bool(subscribed),
-        min_severity=Severity.parse(severity),
-        segments=tuple(json.loads(segments)),
+        min_severity=_SEVERITY_NAMES.get(severity) or Severity.parse(severity),
+        segments=() if segments == "[]" else tuple(json.loads(segments)),
         quiet=quiet_hours,
         disabled_reason=disabled,
         mention_role=mention,
@@ -204,6 +270,7 @@ class Store:
     def __init__(self, path: Path | str, scope: Scope = "live") -> None:
         self.path = path
         self.scope: Scope = scope
+        self._checkpointer: Checkpointer | None = None
         if str(path) != ":memory:":
             parent = Path(path).parent
             try:
@@ -217,7 +284,11 @@ class Store:
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             self._migrate()
+            if str(path) != ":memory:":
+                self._db.execute("PRAGMA wal_autocheckpoint=0")
+                self._checkpointer = Checkpointer(path)
         except (sqlite3.DatabaseError, StoreError) as exc:
             self._db.close()
             if isinstance(exc, StoreError):
@@ -259,7 +330,10 @@ class Store:
         self._db.execute("COMMIT")
 
     def close(self) -> None:
-        self._db.close()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
+        self._db.close()  # the last connection to close checkpoints what is left
 
     def save_reading(self, reading: Reading, taken_at: datetime) -> None:
         self._db.execute(
@@ -407,6 +481,17 @@ class Store:
         ).fetchall()
         return [_chat_from_row(platform, row[0], row[1:]) for row in rows]
 
+    def subscribed_chats_after(self, platform: str, after: str, limit: int) -> list[ChatSettings]:
+        """Up to ``limit`` active subscriptions with ids after ``after``, in id order (one page
+        of a fan-out)."""
+        rows = self._db.execute(
+            "SELECT chat_id, language, subscribed, min_severity, segments, quiet, "
+            "disabled_reason, mention_role FROM chats WHERE platform = ? AND chat_id > ? "
+            "AND subscribed = 1 AND disabled_reason IS NULL ORDER BY chat_id LIMIT ?",
+            (platform, after, limit),
+        ).fetchall()
+        return [_chat_from_row(platform, row[0], row[1:]) for row in rows]
+
     def disable_chat(self, platform: str, chat_id: str, reason: str, now: datetime) -> None:
         """Stop delivering to a chat that can no longer be reached (blocked, kicked, gone)."""
         self._db.execute(
@@ -498,6 +583,18 @@ class Store:
             deleted["outbox"] = db.execute(
                 "DELETE FROM outbox WHERE created_at < ? AND status IN ('sent', 'failed', "
                 "'dropped')",
+                (cutoff,),
+            ).rowcount
+            deleted["fanouts"] = db.execute(
+                "DELETE FROM fanouts WHERE created_at < ? AND status = 'staged'", (cutoff,)
+            ).rowcount
+            deleted["outbox_bodies"] = db.execute(
+                "DELETE FROM outbox_bodies WHERE created_at < ? AND NOT EXISTS "
+                "(SELECT 1 FROM outbox WHERE outbox.platform = outbox_bodies.platform "
+                "AND outbox.status IN ('pending', 'sending') "
+                "AND outbox.body_id = outbox_bodies.id) AND NOT EXISTS "
+                "(SELECT 1 FROM fanouts WHERE fanouts.alert_key = outbox_bodies.alert_key "
+                "AND fanouts.platform = outbox_bodies.platform AND fanouts.status = 'staging')",
                 (cutoff,),
             ).rowcount
             deleted["readings"] = db.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -73,28 +74,86 @@ class ChatSettings:
     mention_role: str | None = None
 
     def wants(self, alert: Alert, universe: Universe, now: datetime) -> bool:
-        """Whether this chat should get ``alert`` now.
+        """Whether this chat should get ``alert`` now."""
+        return self.accepts(Audience.of(alert, universe, now))
+
+    def accepts(self, audience: Audience) -> bool:
+        """Whether this chat is in an alert's audience.
 
         Segments filter price alerts by the names that moved (a news burst or a recovery has
         none to filter by); a recovery never breaks through quiet hours.
         """
         if not self.subscribed or self.disabled_reason:
             return False
-        if alert.severity < self.min_severity:
+        if audience.severity < self.min_severity:
             return False
-        if self.segments and alert.kind is not AlertKind.RECOVER and alert.stats is not None:
-            touched = {
-                seg
-                for mover in alert.top_movers
-                if (inst := universe.get(mover.symbol)) is not None
-                for seg in inst.segments
-            }
-            if not touched & set(self.segments):
-                return False
-        if self.quiet is not None and self.quiet.contains(now):
+        if (
+            self.segments
+            and audience.segments is not None
+            and not set(audience.segments) & set(self.segments)
+        ):
+            return False
+        if self.quiet is not None and self.quiet.contains(audience.at):
             return (
                 self.quiet.critical_breaks_through
-                and alert.severity is Severity.CRITICAL
-                and alert.kind is not AlertKind.RECOVER
+                and audience.severity is Severity.CRITICAL
+                and not audience.recovery
             )
         return True
+
+
+@dataclass(frozen=True)
+class Audience:
+    """What a chat's settings are matched against: the alert reduced to what
+    :meth:`ChatSettings.accepts` reads, so that a stored fan-out can match chats later.
+
+    Attributes:
+        severity: the alert's severity.
+        recovery: the alert says a shock is over.
+        segments: the segments of the names that moved (``None``: the alert does not filter
+            by segment: a news burst, a recovery).
+        at: when the alert was raised (quiet hours are judged at that time).
+    """
+
+    severity: Severity
+    recovery: bool
+    segments: tuple[str, ...] | None
+    at: datetime
+
+    @classmethod
+    def of(cls, alert: Alert, universe: Universe, now: datetime) -> Audience:
+        recovery = alert.kind is AlertKind.RECOVER
+        segments = None
+        if not recovery and alert.stats is not None:
+            segments = tuple(
+                sorted(
+                    {
+                        seg
+                        for mover in alert.top_movers
+                        if (inst := universe.get(mover.symbol)) is not None
+                        for seg in inst.segments
+                    }
+                )
+            )
+        return cls(alert.severity, recovery, segments, now)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "severity": str(self.severity),
+                "recovery": self.recovery,
+                "segments": None if self.segments is None else list(self.segments),
+                "at": self.at.isoformat(),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Audience:
+        data = json.loads(text)
+        segments = data["segments"]
+        return cls(
+            Severity.parse(data["severity"]),
+            bool(data["recovery"]),
+            None if segments is None else tuple(segments),
+            datetime.fromisoformat(data["at"]),
+        )

@@ -1,0 +1,163 @@
+"""An alert's fan-out to every chat that wants it, in chunks that never hold the event loop.
+
+Staging an alert writes, in the transaction that records the alert, its texts (once per
+language and part) and a *plan*: who the alert is for (:class:`Audience`) and, for a recovery,
+whose chats heard the shock. The sender expands plans into outbox rows a chunk of chats at a
+time, each chunk its own short transaction that also moves the plan's cursor. A plan is never
+lost (it is written with the alert), a restart resumes it at its cursor, and a chunk written
+twice adds nothing (rows are keyed by alert, platform, chat and part).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.delivery.outbox import Outbox, QueuedRow
+from bot.storage.store import Store
+from bot.storage.subscriptions import Audience
+
+log = logging.getLogger(__name__)
+
+CHUNK_CHATS = 500
+"""Chats per chunk: about 10 ms of work (docs/benchmarks.md, outbox at 50,000 chats)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    alert_key: str
+    audience: Audience
+    heard_prefix: str | None
+    after_chat: str
+    added: int
+
+
+def _ts(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat()
+
+
+class FanOut:
+    """The fan-out plans of one platform."""
+
+    def __init__(
+        self,
+        platform: str,
+        outbox: Outbox,
+        store: Store,
+        is_group: Callable[[str], bool],
+        chunk: int = CHUNK_CHATS,
+    ) -> None:
+        self.platform = platform
+        self.outbox = outbox
+        self.store = store
+        self.is_group = is_group
+        self.chunk = chunk
+        self._open: bool | None = None  # None: not known, look in the database
+
+    def plan(
+        self,
+        alert_key: str,
+        audience: Audience,
+        texts: Mapping[str, Sequence[str]],
+        heard_prefix: str | None,
+        now: datetime,
+    ) -> bool:
+        """Store an alert's texts (by language) and its plan, inside the caller's transaction;
+        ``False`` if the alert was planned before."""
+        with self.store.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO fanouts (alert_key, platform, audience, heard_prefix, "
+                "created_at) VALUES (?, ?, ?, ?, ?)",
+                (alert_key, self.platform, audience.to_json(), heard_prefix, _ts(now)),
+            )
+            if cursor.rowcount != 1:
+                return False
+            for language, parts in texts.items():
+                for part, text in enumerate(parts):
+                    self.outbox.add_body(alert_key, self.platform, language, part, text, now)
+        self._open = True
+        return True
+
+    def refresh(self) -> None:
+        """Look in the database again (another process may have planned an alert)."""
+        self._open = None
+
+    @property
+    def has_work(self) -> bool:
+        if self._open is None:
+            self._open = self._next_plan() is not None
+        return self._open
+
+    def _next_plan(self) -> Plan | None:
+        row = self.store.connection.execute(
+            "SELECT alert_key, audience, heard_prefix, after_chat, added FROM fanouts "
+            "WHERE platform = ? AND status = 'staging' ORDER BY created_at, rowid LIMIT 1",
+            (self.platform,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Plan(row[0], Audience.from_json(row[1]), row[2], row[3], row[4])
+
+    def expand_chunk(self, now: datetime) -> int:
+        """Expand the next chunk of chats of the oldest open plan (plans go in the order they
+        were made, so a recovery sees the rows of its shock); returns the rows added."""
+        plan = self._next_plan()
+        if plan is None:
+            self._open = False
+            return 0
+        bodies = self.outbox.bodies(plan.alert_key, self.platform)
+        chats = self.store.subscribed_chats_after(self.platform, plan.after_chat, self.chunk)
+        heard: set[str] | None = None
+        if plan.heard_prefix is not None and chats:
+            heard = self.outbox.chats_heard(
+                self.platform, plan.heard_prefix, chats[0].chat_id, chats[-1].chat_id
+            )
+        rows: list[QueuedRow] = []
+        severity = int(plan.audience.severity)
+        for chat in chats:
+            if heard is not None and chat.chat_id not in heard:
+                continue
+            if not chat.accepts(plan.audience):
+                continue
+            body_ids = bodies.get(chat.language or "en") or bodies.get("en") or []
+            is_group = self.is_group(chat.chat_id)
+            for part, body_id in enumerate(body_ids):
+                key = f"{plan.alert_key}|{self.platform}|{chat.chat_id}|{part}"
+                rows.append(
+                    QueuedRow(key, chat.chat_id, is_group, plan.alert_key, part, severity, body_id)
+                )
+        with self.store.transaction() as db:
+            added = self.outbox.add_rows(self.platform, rows, now)
+            total = plan.added + added
+            if len(chats) < self.chunk:
+                db.execute(
+                    "UPDATE fanouts SET status = 'staged', added = ?, done_at = ? "
+                    "WHERE alert_key = ? AND platform = ?",
+                    (total, _ts(now), plan.alert_key, self.platform),
+                )
+                log.info(
+                    "%s: alert %s queued for %d messages", self.platform, plan.alert_key, total
+                )
+            else:
+                db.execute(
+                    "UPDATE fanouts SET after_chat = ?, added = ? "
+                    "WHERE alert_key = ? AND platform = ?",
+                    (chats[-1].chat_id, total, plan.alert_key, self.platform),
+                )
+        return added
+
+    def expand_all(self, now: datetime) -> int:
+        """Every open plan at once (a caller with no event loop to keep: tests, tools)."""
+        added = 0
+        while self.has_work:
+            added += self.expand_chunk(now)
+        return added
+
+    def open_plans(self) -> int:
+        (count,) = self.store.connection.execute(
+            "SELECT COUNT(*) FROM fanouts WHERE platform = ? AND status = 'staging'",
+            (self.platform,),
+        ).fetchone()
+        return int(count)
