@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.delivery.outbox import Outbox, QueuedRow
-from bot.storage.store import Store
+from bot.storage.store import SettingsRow, Store, chat_from_row
 from bot.storage.subscriptions import Audience
 
 log = logging.getLogger(__name__)
@@ -108,25 +108,31 @@ class FanOut:
             self._open = False
             return 0
         bodies = self.outbox.bodies(plan.alert_key, self.platform)
-        chats = self.store.subscribed_chats_after(self.platform, plan.after_chat, self.chunk)
+        chats = self.store.subscription_rows_after(self.platform, plan.after_chat, self.chunk)
         heard: set[str] | None = None
         if plan.heard_prefix is not None and chats:
             heard = self.outbox.chats_heard(
-                self.platform, plan.heard_prefix, chats[0].chat_id, chats[-1].chat_id
+                self.platform, plan.heard_prefix, chats[0][0], chats[-1][0]
             )
+        texts: dict[SettingsRow, list[int]] = {}  # the texts a chat of these settings gets
         rows: list[QueuedRow] = []
         severity = int(plan.audience.severity)
-        for chat in chats:
-            if heard is not None and chat.chat_id not in heard:
+        for chat_id, settings in chats:
+            if heard is not None and chat_id not in heard:
                 continue
-            if not chat.accepts(plan.audience):
-                continue
-            body_ids = bodies.get(chat.language or "en") or bodies.get("en") or []
-            is_group = self.is_group(chat.chat_id)
+            body_ids = texts.get(settings)
+            if body_ids is None:
+                chat = chat_from_row(self.platform, chat_id, settings)
+                body_ids = texts[settings] = (
+                    (bodies.get(chat.language or "en") or bodies.get("en") or [])
+                    if chat.accepts(plan.audience)
+                    else []
+                )
+            is_group = self.is_group(chat_id)
             for part, body_id in enumerate(body_ids):
-                key = f"{plan.alert_key}|{self.platform}|{chat.chat_id}|{part}"
+                key = f"{plan.alert_key}|{self.platform}|{chat_id}|{part}"
                 rows.append(
-                    QueuedRow(key, chat.chat_id, is_group, plan.alert_key, part, severity, body_id)
+                    QueuedRow(key, chat_id, is_group, plan.alert_key, part, severity, body_id)
                 )
         with self.store.transaction() as db:
             added = self.outbox.add_rows(self.platform, rows, now)
@@ -144,7 +150,7 @@ class FanOut:
                 db.execute(
                     "UPDATE fanouts SET after_chat = ?, added = ? "
                     "WHERE alert_key = ? AND platform = ?",
-                    (chats[-1].chat_id, total, plan.alert_key, self.platform),
+                    (chats[-1][0], total, plan.alert_key, self.platform),
                 )
         return added
 

@@ -232,7 +232,12 @@ class ScanStatus:
 _SEVERITY_NAMES = {str(s): s for s in Severity}
 
 
-def _chat_from_row(platform: str, chat_id: str, row: Sequence[Any]) -> ChatSettings:
+SettingsRow = tuple[Any, ...]
+"""A chat's settings as stored: language, subscribed, min_severity, segments, quiet,
+disabled_reason, mention_role."""
+
+
+def chat_from_row(platform: str, chat_id: str, row: Sequence[Any]) -> ChatSettings:
     language, subscribed, severity, segments, quiet, disabled, mention = row
     quiet_hours = None
     if quiet:
@@ -437,7 +442,7 @@ class Store:
         ).fetchone()
         if row is None:
             return ChatSettings(platform, chat_id)
-        return _chat_from_row(platform, chat_id, row)
+        return chat_from_row(platform, chat_id, row)
 
     def chat_language(self, platform: str, chat_id: str) -> Language | None:
         return self.chat(platform, chat_id).language
@@ -479,18 +484,21 @@ class Store:
             "AND disabled_reason IS NULL ORDER BY chat_id",
             (platform,),
         ).fetchall()
-        return [_chat_from_row(platform, row[0], row[1:]) for row in rows]
+        return [chat_from_row(platform, row[0], row[1:]) for row in rows]
 
-    def subscribed_chats_after(self, platform: str, after: str, limit: int) -> list[ChatSettings]:
+    def subscription_rows_after(
+        self, platform: str, after: str, limit: int
+    ) -> list[tuple[str, SettingsRow]]:
         """Up to ``limit`` active subscriptions with ids after ``after``, in id order (one page
-        of a fan-out)."""
+        of a fan-out), as stored: chats with the same settings have equal rows, so a fan-out
+        parses and judges each distinct row once (:func:`chat_from_row`)."""
         rows = self._db.execute(
             "SELECT chat_id, language, subscribed, min_severity, segments, quiet, "
             "disabled_reason, mention_role FROM chats WHERE platform = ? AND chat_id > ? "
             "AND subscribed = 1 AND disabled_reason IS NULL ORDER BY chat_id LIMIT ?",
             (platform, after, limit),
         ).fetchall()
-        return [_chat_from_row(platform, row[0], row[1:]) for row in rows]
+        return [(row[0], row[1:]) for row in rows]
 
     def disable_chat(self, platform: str, chat_id: str, reason: str, now: datetime) -> None:
         """Stop delivering to a chat that can no longer be reached (blocked, kicked, gone)."""

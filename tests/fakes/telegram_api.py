@@ -1073,6 +1073,8 @@ class FakeBotApi:
             status, body = 200, {"ok": True, "result": result}
         except ApiError as error:
             status, body = error.status, error.body()
+        except ConnectionResetError:  # the client hung up (a bot stopping mid-request)
+            raise
         except Exception as exc:  # a bug of the fake or a body it cannot handle
             self.errors.append(exc)
             status, body = 500, ApiError(500, f"Internal Server Error: {exc!r}").body()
