@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -31,12 +32,13 @@ from bot.alerts import Alert, AlertKind, Headline
 from bot.config import RedactSecrets, Settings, install_log_redaction, load_config
 from bot.delivery.outbox import Outbox
 from bot.delivery.outbox_sink import OutboxSink
-from bot.delivery.sender import OutboxSender, SenderSettings
+from bot.delivery.sender import OutboxSender, SenderSettings, utc_now
 from bot.detection.detect import Label, Mover, Severity, Stats
 from bot.render.chat import TELEGRAM_LIMIT
 from bot.render.i18n import translate
 from bot.render.replies import Paragraph, Reply, spans
 from bot.storage.store import Store
+from bot.storage.subscriptions import ChatSettings
 from bot.universe import Universe, UniverseOverrides, load_universe
 from handlers.commands import build_registry
 from handlers.registry import Command, Context, Dispatcher, RateLimit, Registry
@@ -761,3 +763,41 @@ async def test_a_slow_command_holds_up_no_other_user(api: FakeBotApi, services: 
         assert done.plain_text == "slow done"
     finally:
         await tg.stop()
+
+
+async def test_replies_share_the_send_budget_with_alerts_and_go_first(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store, universe: Universe
+) -> None:
+    """A fan-out to 90 chats takes three seconds at 30 messages a second. A command answered
+    meanwhile goes out within a few slots, not after the queue, and replies and alerts
+    together never pass Telegram's 30 a second (the fake answers 429 to the 31st)."""
+    chats = range(7_000_001, 7_000_091)
+    for chat in chats:
+        api.add_chat(chat, "private")
+        store.save_chat(ChatSettings("telegram", str(chat), subscribed=True), NOW)
+    outbox = Outbox(store)
+    sender = OutboxSender(
+        outbox, TelegramTransport(adapter.app.bot), SenderSettings(), limiter=adapter.limiter
+    )
+    sink = OutboxSink(
+        "telegram", outbox, store, universe, render_alert, is_group_chat, utc_now, sender
+    )
+    await sink.send_alert(make_alert())
+    stop = asyncio.Event()
+    sending = asyncio.create_task(sender.run(stop))
+    try:
+        await api.wait_until(lambda: len(api.sent()) >= 20, 5)  # the fan-out is under way
+        asked = time.monotonic()  # the fake's clock
+        (reply,) = await ask(api, USER, USER, "/status")
+        await api.wait_until(lambda: len(api.sent()) >= len(chats) + 2, 10)
+    finally:
+        stop.set()
+        await sending
+
+    alerts = sorted(m.time for m in api.sent() if m.chat_id in chats)
+    assert len(alerts) == len(chats)
+    assert reply.time - asked < 1.0  # a few slots, not the 2+ s left of the fan-out
+    assert reply.time < alerts[-1] - 1.0
+    assert api.rate_limited == 0
+    times = sorted(m.time for m in api.sent())
+    assert max(sum(1 for t in times if s <= t < s + 1.0) for s in times) <= 30

@@ -29,7 +29,8 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from bot.alerts import Alert
-from bot.delivery.sender import TransportError
+from bot.delivery.ratelimit import Limits, RateLimiter
+from bot.delivery.sender import TransportError, utc_now
 from bot.render.alerts import alert_text
 from bot.render.chat import telegram_alert, telegram_html
 from bot.render.i18n import LANGUAGES, Language, translate
@@ -90,9 +91,14 @@ class TelegramAdapter:
 
     name = PLATFORM
 
-    def __init__(self, config: TelegramConfig, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, config: TelegramConfig, dispatcher: Dispatcher, limiter: RateLimiter | None = None
+    ) -> None:
+        """``limiter``: the bot's send budget, shared with the alert sender so that replies
+        and alerts together stay within Telegram's limits (replies go first)."""
         self.config = config
         self.dispatcher = dispatcher
+        self.limiter = limiter or RateLimiter(Limits())
         self.app: Application = (  # type: ignore[type-arg]
             ApplicationBuilder()
             .token(config.token)
@@ -184,11 +190,26 @@ class TelegramAdapter:
         if reply is None:
             return
         for chunk in telegram_html(reply):
-            await self._send(chat.id, chunk)
+            await self._send(chat.id, chunk, is_group=chat_type != "private")
 
-    async def _send(self, chat_id: int | str, html_text: str) -> None:
+    async def _paced(self, chat_id: str, is_group: bool) -> None:
+        """Wait for this reply's place in the send budget: the chat's own limits, then the
+        next overall slot, ahead of queued alerts."""
+        while True:
+            now = utc_now()
+            at = self.limiter.book_next(chat_id, is_group, now)
+            if at is None:
+                at = self.limiter.ready_at(chat_id, is_group, now)
+                await asyncio.sleep(max((at - now).total_seconds(), 0.001))
+                continue
+            if at > now:
+                await asyncio.sleep((at - now).total_seconds())
+            return
+
+    async def _send(self, chat_id: int | str, html_text: str, *, is_group: bool) -> None:
         """A reply; a 429 is waited out and a server or network error tried again."""
         for attempt in range(1, REPLY_ATTEMPTS + 1):
+            await self._paced(str(chat_id), is_group)
             try:
                 await self.app.bot.send_message(
                     chat_id,
@@ -198,9 +219,10 @@ class TelegramAdapter:
                 )
                 return
             except RetryAfter as exc:
+                wait = _seconds(exc.retry_after)
+                self.limiter.pause(str(chat_id), utc_now() + timedelta(seconds=wait))
                 if attempt == REPLY_ATTEMPTS:
                     raise
-                await asyncio.sleep(_seconds(exc.retry_after))
             except (TimedOut, NetworkError) as exc:
                 if attempt == REPLY_ATTEMPTS or isinstance(exc, BadRequest | Forbidden):
                     raise

@@ -80,6 +80,16 @@ class RateLimiter:
         slot = at if self._next_slot is None else max(at - step / 2, self._next_slot)
         self._next_slot = slot + step
 
+    def book_next(self, chat_id: str, is_group: bool, now: datetime) -> datetime | None:
+        """Book the next overall slot for a message that goes ahead of everything queued (a
+        command's reply): the sender's next message waits one slot longer. ``None`` while the
+        chat's own limits hold it (:meth:`ready_at` says until when)."""
+        if self.ready_at(chat_id, is_group, now) > now:
+            return None
+        at = self.overall_ready_at(now)
+        self.sent(chat_id, is_group, at)
+        return at
+
     def refund(self, at: datetime) -> None:
         """A send started at ``at`` reached no chat (a server error, a blocked chat): it does
         not count towards the overall rate."""

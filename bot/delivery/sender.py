@@ -122,15 +122,18 @@ class OutboxSender:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
         owner: str | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         """``owner`` (host and process) makes :meth:`run` hold the platform's sender lease:
-        one sender per database and platform; without it, ``run`` sends unconditionally."""
+        one sender per database and platform; without it, ``run`` sends unconditionally.
+        ``limiter``: the platform's send budget, when something else (command replies) sends
+        through it too."""
         self.owner = owner
         self.outbox = outbox
         self.transport = transport
         self.platform = transport.platform
         self.settings = settings or SenderSettings()
-        self.limiter = RateLimiter(self.settings.limits)
+        self.limiter = limiter or RateLimiter(self.settings.limits)
         self.on_unreachable = on_unreachable
         self.on_migrate = on_migrate
         self.clock = clock

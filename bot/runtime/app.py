@@ -39,7 +39,7 @@ from bot.clock import Clock, DrillClock, WallClock
 from bot.config import LoadedConfig, webhook_urls
 from bot.delivery.outbox import Outbox
 from bot.delivery.outbox_sink import OutboxSink, Renderer
-from bot.delivery.ratelimit import Limits
+from bot.delivery.ratelimit import Limits, RateLimiter
 from bot.delivery.sender import OutboxSender, SenderSettings, Transport
 from bot.delivery.sinks import AlertSink
 from bot.news.items import NewsItem
@@ -167,8 +167,10 @@ class App:
         render: Renderer,
         is_group: Callable[[str], bool],
         stop: asyncio.Event,
+        limiter: RateLimiter | None = None,
     ) -> OutboxSink:
-        """An outbox sink for a platform and the sender task that drains it."""
+        """An outbox sink for a platform and the sender task that drains it; ``limiter``:
+        a send budget the sender shares (with command replies)."""
         platform = transport.platform
         sender = OutboxSender(
             Outbox(store),
@@ -178,6 +180,7 @@ class App:
             on_migrate=lambda old, new: store.migrate_chat(platform, old, new, utc_now()),
             clock=utc_now,
             owner=f"{socket.gethostname()} pid {os.getpid()}",
+            limiter=limiter,
         )
         self.outbox_senders.append(sender)
         self.senders.append(asyncio.create_task(sender.run(stop), name=f"{platform}-sender"))
@@ -270,7 +273,15 @@ class App:
                 self._start_in_background("telegram", self.telegram.start, stop)
                 transport = TelegramTransport(self.telegram.app.bot)
                 runtime.add_sink(
-                    self._delivery(store, transport, Limits(), render_alert, is_group_chat, stop)
+                    self._delivery(
+                        store,
+                        transport,
+                        Limits(),
+                        render_alert,
+                        is_group_chat,
+                        stop,
+                        limiter=self.telegram.limiter,
+                    )
                 )
             for sink in await self._start_discord(runtime.commands, store, stop):
                 runtime.add_sink(sink)
