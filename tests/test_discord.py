@@ -38,11 +38,12 @@ from bot.alerts import Alert, AlertKind, Headline
 from bot.config import RedactSecrets, Settings, load_config, secrets_of, webhook_urls
 from bot.delivery.outbox import Outbox
 from bot.delivery.outbox_sink import OutboxSink
-from bot.delivery.sender import OutboxSender, SenderSettings, Transport
+from bot.delivery.sender import OutboxSender, SenderSettings, Transport, utc_now
 from bot.detection.detect import Label, Mover, Severity, Stats
 from bot.render.replies import Paragraph, Reply, spans
 from bot.runtime.app import DISCORD_LIMITS
 from bot.storage.store import Store
+from bot.storage.subscriptions import ChatSettings
 from bot.universe import Universe
 from handlers.commands import build_registry
 from handlers.registry import Command, Context, Dispatcher, RateLimit, Registry
@@ -621,6 +622,30 @@ async def test_a_429_on_one_channel_holds_up_no_other_channel(
     assert posts.index(f"/channels/{OTHER_CHANNEL}/messages") < len(posts) - 1
     assert posts[-1] == f"/channels/{CHANNEL}/messages"
     assert delivery.outbox.counts("discord") == {"sent": 2}
+
+
+async def test_a_fan_out_to_many_channels_stays_under_the_global_limit(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store, universe: Universe
+) -> None:
+    """Discord allows 50 requests a second per bot; the sender keeps alerts to 40 (room for
+    command responses), measured on real time at the fake."""
+    channels = [GUILD + 1_000 + n for n in range(100)]
+    for channel in channels:
+        fake.add_channel(GUILD, channel, announce=False)
+        store.save_chat(ChatSettings("discord", str(channel), subscribed=True), NOW)
+    outbox = Outbox(store)
+    transport = DiscordTransport(adapter.client, store)
+    sender = OutboxSender(outbox, transport, SenderSettings(limits=DISCORD_LIMITS))
+    sink = OutboxSink("discord", outbox, store, universe, alert_payload, lambda _: True, utc_now)
+    await sink.send_alert(make_alert())
+    await asyncio.wait_for(sender.drain(), 30)
+
+    posts = fake.calls("POST /channels/*/messages")
+    assert [r.status for r in posts] == [200] * len(channels)
+    every = sorted(r.at for r in fake.requests)
+    busiest = max(sum(1 for t in every if start <= t < start + 1.0) for start in every)
+    assert busiest <= DISCORD_LIMITS.overall_per_second < 50
+    assert outbox.counts("discord") == {"sent": len(channels)}
 
 
 async def test_a_429_without_via_is_retried_by_the_sender_later(
