@@ -270,3 +270,102 @@ def test_reading_as_dict_is_flat_and_json_ready(baseline: Baseline) -> None:
     movers = body["top_movers"]
     assert isinstance(movers, list)
     assert movers[0]["symbol"] == "CHIP0"
+
+
+# ------------------------------------------------------------------------------ detector v2
+
+
+def turbulent_history(seed: int = 11) -> History:
+    """A calm year whose last month is turbulent: the sector factor's volatility triples."""
+    history = synthetic_history(seed=seed)
+    rng = np.random.default_rng(seed)
+    returns = history.returns.copy()
+    returns[-21:, : len(INFRA)] += rng.normal(0.0, 0.03, (21, 1))  # one sector shock a day
+    return History(history.symbols, returns)
+
+
+def test_a_turbulent_month_cannot_inflate_the_scale_into_blindness() -> None:
+    turbulent = build_baseline(turbulent_history(), BASKETS, PARAMS)
+    assert isinstance(turbulent, Baseline)
+    assert turbulent.sigma_div_ewma is not None
+    assert turbulent.sigma_div < turbulent.sigma_div_ewma  # the cap took effect
+
+    reading = detect(snapshot(spread(-0.066)), turbulent, BASKETS, PARAMS)
+    uncapped = replace(turbulent, sigma_div=turbulent.sigma_div_ewma)
+    before = detect(snapshot(spread(-0.066)), uncapped, BASKETS, PARAMS)
+
+    assert reading.label is Label.DIVERGENCE_DOWN
+    assert reading.severity is Severity.ALERT
+    assert before.severity is Severity.WATCH  # the EWMA alone reads it lower
+
+
+@pytest.mark.parametrize(
+    ("move", "expected"),
+    [(-0.055, Severity.WATCH), (-0.075, Severity.ALERT), (-0.11, Severity.CRITICAL)],
+)
+def test_size_floors_hold_in_any_volatility_regime(move: float, expected: Severity) -> None:
+    """With a scale so large that no z-score fires, the move beyond beta still counts."""
+    calm = build_baseline(synthetic_history(), BASKETS, PARAMS)
+    assert isinstance(calm, Baseline)
+    wild = replace(calm, sigma_div=0.05, sigma_sw=0.05, name_sigma=dict.fromkeys(SYMBOLS, 0.2))
+
+    reading = detect(snapshot(spread(move, 0.004)), wild, BASKETS, PARAMS)
+
+    assert reading.label is Label.DIVERGENCE_DOWN
+    assert reading.severity is expected
+    assert any("in any volatility regime" in r for r in reading.reasons), reading.reasons
+
+
+def test_size_floors_need_half_the_names_along(baseline: Baseline) -> None:
+    wild = replace(baseline, sigma_div=0.05, name_sigma=dict.fromkeys(SYMBOLS, 0.2))
+    moves = [-0.12] * 4 + [0.0] * 6  # a -6 % mean, but the median barely moved
+    reading = detect(snapshot(moves), wild, BASKETS, PARAMS)
+
+    assert reading.severity < Severity.ALERT
+    assert not any("in any volatility regime" in r for r in reading.reasons)
+
+
+def test_software_confirms_only_when_it_held_up(baseline: Baseline) -> None:
+    held = detect(snapshot(spread(-0.05), software=0.02), baseline, BASKETS, PARAMS)
+    fell = detect(snapshot(spread(-0.05), software=-0.045), baseline, BASKETS, PARAMS)
+    rose_alone = detect(snapshot(spread(0.05), software=-0.045), baseline, BASKETS, PARAMS)
+
+    assert any("software held up" in r for r in held.reasons)
+    assert not any("software held up" in r for r in fell.reasons)
+    assert not any("software held up" in r for r in rose_alone.reasons)
+    assert held.severity >= fell.severity
+
+
+def test_a_sector_led_broad_move_takes_the_stronger_severity_one_level_up(
+    baseline: Baseline,
+) -> None:
+    reading = detect(snapshot(spread(-0.16), market=-0.04), baseline, BASKETS, PARAMS)
+    market_only = detect(
+        snapshot(spread(baseline.beta * -0.04), market=-0.04), baseline, BASKETS, PARAMS
+    )
+
+    assert reading.label is Label.BROAD_SELLOFF
+    assert reading.sector_led
+    assert market_only.severity is not Severity.CRITICAL
+    assert reading.severity is Severity.CRITICAL  # max(broad, divergence) raised one level
+    assert "led by AI infrastructure" in reading.reasons[1]
+
+
+def test_no_single_stock_when_the_whole_basket_moved(baseline: Baseline) -> None:
+    wild = replace(baseline, sigma_div=0.05, name_sigma=dict.fromkeys(SYMBOLS, 0.2))
+    moves = [-0.055] * len(INFRA)
+    moves[0] = -0.30
+    reading = detect(snapshot(moves), wild, BASKETS, PARAMS)
+
+    assert reading.label is Label.DIVERGENCE_DOWN
+    assert reading.severity >= Severity.WATCH
+
+
+def test_a_small_leader_never_drives_the_basket(baseline: Baseline) -> None:
+    moves = [0.0] * len(INFRA)
+    moves[0] = -0.06  # under 8 %: not a single-stock story
+    moves[1] = -0.05
+    moves[2] = -0.04
+    reading = detect(snapshot(moves), baseline, BASKETS, PARAMS)
+
+    assert reading.label is not Label.SINGLE_STOCK

@@ -115,6 +115,20 @@ class DetectorParams:
     min_coverage: float = 0.7
     min_basket_names: int = 4
     recent_sessions: int = 10
+    long_scale_cap: float = 1.5
+    """sigma(e) is at most this many times its long robust scale (1.4826 MAD of the whole
+    window): a turbulent month cannot inflate the EWMA into blindness."""
+    watch_move: float = 0.05
+    alert_move: float = 0.07
+    critical_move: float = 0.10
+    """Absolute floors on the basket's move beyond its beta, in any volatility regime; a raw
+    basket median move of ``watch_move`` on a day that is not broad is a watch as well."""
+    moving_share: float = 0.5
+    """The floors need at least this share of basket names moving the same way by half the
+    watch floor beyond their beta."""
+    software_held_z: float = 1.0
+    """Software confirms a divergence only if its own move beyond its beta is above minus
+    this many sigmas (it held up against the market)."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -134,6 +148,10 @@ class DetectorParams:
             problems.append("need 20 <= min_history <= beta_window")
         if self.min_basket_names < 2 or self.recent_sessions < 1:
             problems.append("min_basket_names must be at least 2, recent_sessions at least 1")
+        if not 0.0 < self.watch_move < self.alert_move < self.critical_move:
+            problems.append("need 0 < watch_move < alert_move < critical_move")
+        if self.long_scale_cap < 1.0:
+            problems.append("long_scale_cap must be at least 1")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -209,6 +227,11 @@ class Baseline:
     sigma_mkt: float
     sigma_sw: float | None
     sessions: int
+    sigma_div_ewma: float | None = None
+    """The EWMA scale before the cap (``None``: the same as ``sigma_div``)."""
+    beta_sw: float = 1.0
+    sigma_sw_mkt: float | None = None
+    """Scale of software's own move beyond its beta (``SW - beta_sw * M``)."""
 
 
 def rounded(value: float | None, digits: int = 3) -> float | None:
@@ -244,6 +267,16 @@ class Stats:
     broad_index_ret: float | None
     top_movers: tuple[Mover, ...]
     basket_names: int
+    moving: float = 0.0
+    """Share of basket names moving with the basket by at least half the watch floor beyond
+    their beta (an absolute breadth, blind to the volatility regime)."""
+    z_sw_mkt: float | None = None
+    """Software's own move beyond its beta, in sigmas."""
+
+    @property
+    def residual(self) -> float:
+        """The basket's move beyond its beta: ``B - beta * M``."""
+        return self.basket_ret - self.beta * self.control_ret
 
 
 @dataclass(frozen=True)
@@ -324,6 +357,15 @@ def ewma_sigma(series: FloatArray, lam: float, winsor_sigmas: float, floor: floa
     weights = ewma_weights(clipped.size, lam)
     variance = float(np.dot(weights, clipped * clipped) / weights.sum())
     return max(math.sqrt(variance), floor)
+
+
+def robust_sigma(series: FloatArray, floor: float) -> float:
+    """1.4826 times the median absolute return of the whole window (NaNs skipped): the scale
+    of a normal session, which a turbulent month barely moves."""
+    valid = series[~np.isnan(series)]
+    if valid.size == 0:
+        return floor
+    return max(1.4826 * _median_abs(valid), floor)
 
 
 def _column_sigmas(matrix: FloatArray, lam: float, floor: float) -> FloatArray:
@@ -424,23 +466,23 @@ def build_baseline(
             f"only {int(both.sum())} sessions of basket and control history "
             f"(need {params.min_history})"
         )
-    b = series.infra[both]
-    m = series.control[both]
-    m_centered = m - m.mean()
-    var_m = float(np.dot(m_centered, m_centered))
-    beta_ols = float(np.dot(m_centered, b - b.mean()) / var_m) if var_m > 0 else 1.0
-    beta = (1.0 - params.beta_shrink) * beta_ols + params.beta_shrink * 1.0
+    beta = _shrunk_beta(series.infra[both], series.control[both], params)
 
     lam, wins = params.ewma_lambda, params.winsor_sigmas
     residual = np.where(both, series.infra - beta * series.control, np.nan)
-    sigma_div = ewma_sigma(residual, lam, wins, params.basket_sigma_floor)
+    sigma_div_ewma = ewma_sigma(residual, lam, wins, params.basket_sigma_floor)
+    long_scale = robust_sigma(residual, params.basket_sigma_floor)
+    sigma_div = min(sigma_div_ewma, params.long_scale_cap * long_scale)
     sigma_mkt = ewma_sigma(series.control, lam, wins, params.market_sigma_floor)
     spread = series.infra - series.software
-    sigma_sw = (
-        ewma_sigma(spread, lam, wins, params.basket_sigma_floor)
-        if int((~np.isnan(spread)).sum()) >= params.min_history
-        else None
-    )
+    enough_software = int((~np.isnan(spread)).sum()) >= params.min_history
+    sigma_sw = ewma_sigma(spread, lam, wins, params.basket_sigma_floor) if enough_software else None
+    beta_sw, sigma_sw_mkt = 1.0, None
+    if enough_software:
+        sw_both = ~np.isnan(series.software) & ~np.isnan(series.control)
+        beta_sw = _shrunk_beta(series.software[sw_both], series.control[sw_both], params)
+        sw_residual = np.where(sw_both, series.software - beta_sw * series.control, np.nan)
+        sigma_sw_mkt = ewma_sigma(sw_residual, lam, wins, params.basket_sigma_floor)
 
     sigmas = _column_sigmas(returns, lam, params.name_sigma_floor)
     recent = returns[-params.recent_sessions :]
@@ -458,7 +500,18 @@ def build_baseline(
         sigma_mkt=sigma_mkt,
         sigma_sw=sigma_sw,
         sessions=int(both.sum()),
+        sigma_div_ewma=sigma_div_ewma,
+        beta_sw=beta_sw,
+        sigma_sw_mkt=sigma_sw_mkt,
     )
+
+
+def _shrunk_beta(y: FloatArray, m: FloatArray, params: DetectorParams) -> float:
+    """OLS beta of ``y`` on ``m``, shrunk towards 1."""
+    m_centered = m - m.mean()
+    var_m = float(np.dot(m_centered, m_centered))
+    beta_ols = float(np.dot(m_centered, y - y.mean()) / var_m) if var_m > 0 else 1.0
+    return (1.0 - params.beta_shrink) * beta_ols + params.beta_shrink * 1.0
 
 
 def _level(magnitude: float, watch: float, alert: float, critical: float) -> Severity:
@@ -519,6 +572,15 @@ def _compute_stats(
     rest = [infra[s] for s in ranked[1:]]
     b_loo = statistics.median(rest) if rest else b
     broad = [snapshot.returns[s] for s in baskets.broad_index if s in snapshot.returns]
+    residual = b - baseline.beta * m
+    side = -1.0 if residual < 0 else 1.0
+    half_floor = params.watch_move / 2
+    moving = sum(1 for r in infra.values() if side * (r - baseline.beta * m) >= half_floor)
+    z_sw_mkt = (
+        (sw - baseline.beta_sw * m) / (baseline.sigma_sw_mkt * scale)
+        if sw is not None and baseline.sigma_sw_mkt
+        else None
+    )
     return Stats(
         basket_ret=b,
         control_ret=m,
@@ -532,6 +594,8 @@ def _compute_stats(
         broad_index_ret=statistics.fmean(broad) if broad else None,
         top_movers=tuple(Mover(s, infra[s], name_z[s]) for s in ranked[:5]),
         basket_names=len(infra),
+        moving=moving / len(infra),
+        z_sw_mkt=z_sw_mkt,
     )
 
 
@@ -564,21 +628,60 @@ def _broad_market(stats: Stats, controls: Mapping[str, float], params: DetectorP
     return max(by_z, by_move, Severity.WATCH)
 
 
+def _size_level(stats: Stats, params: DetectorParams) -> Severity:
+    """Severity from the absolute size of the move, whatever the volatility regime: the
+    basket's move beyond its beta (watch, alert, critical floors) with at least
+    ``moving_share`` of its names along, or a raw basket median move of ``watch_move``
+    (watch). The caller has ruled out a broad market move."""
+    by_residual = (
+        _level(abs(stats.residual), params.watch_move, params.alert_move, params.critical_move)
+        if stats.moving >= params.moving_share
+        else Severity.NONE
+    )
+    # A median move of 5 % means half the names moved at least that much.
+    same_way = stats.basket_ret * stats.residual > 0
+    raw = abs(stats.basket_ret) >= params.watch_move and same_way
+    return max(by_residual, Severity.WATCH if raw else Severity.NONE)
+
+
+def _software_held_up(stats: Stats, params: DetectorParams) -> bool:
+    """Software did not fall against the market: its own move beyond its beta is above
+    ``-software_held_z`` sigmas (unknown: not held up). A spread that only exists because
+    software fell (with the basket, or while the basket rose) confirms nothing."""
+    return stats.z_sw_mkt is not None and stats.z_sw_mkt > -params.software_held_z
+
+
 def _divergence(stats: Stats, params: DetectorParams) -> tuple[Severity, list[str]]:
-    """Severity of a basket-vs-market divergence and the reasons for it."""
-    severity = _level(abs(stats.z_div), params.watch_z, params.alert_z, params.critical_z)
+    """Severity of a basket-vs-market divergence and the reasons for it.
+
+    The z-score level (capped at watch when few names moved beyond their own sigmas) and the
+    absolute size floors: the stronger wins. Software confirms (raises the z level) only if it
+    held up against the market.
+    """
+    by_z = _level(abs(stats.z_div), params.watch_z, params.alert_z, params.critical_z)
+    by_size = _size_level(stats, params)
     reasons: list[str] = []
+    if by_z is Severity.NONE and by_size is Severity.NONE:
+        return Severity.NONE, reasons
     z_sw = stats.z_sw
-    if severity is Severity.NONE:
-        return severity, reasons
-    if z_sw is not None and z_sw * stats.z_div > 0 and abs(z_sw) >= params.software_confirm_z:
-        by_sw = _level(abs(z_sw), params.watch_z, params.alert_z, params.critical_z)
-        severity = max(severity, by_sw)
+    if (
+        by_z is not Severity.NONE
+        and z_sw is not None
+        and z_sw * stats.z_div > 0
+        and abs(z_sw) >= params.software_confirm_z
+        and _software_held_up(stats, params)
+    ):
+        by_z = max(by_z, _level(abs(z_sw), params.watch_z, params.alert_z, params.critical_z))
         reasons.append(f"software held up: basket vs software {z_sw:+.1f} sigma")
-    if stats.breadth < params.min_breadth and severity > Severity.WATCH:
-        severity = Severity.WATCH
+    if stats.breadth < params.min_breadth and by_z > Severity.WATCH:
+        by_z = Severity.WATCH
         reasons.append(f"only {stats.breadth:.0%} of names moved beyond their usual range")
-    return severity, reasons
+    if by_size > by_z:
+        reasons.append(
+            f"{abs(stats.residual):.1%} beyond its beta with {stats.moving:.0%} of names along: "
+            f"{by_size} in any volatility regime"
+        )
+    return max(by_z, by_size), reasons
 
 
 def detect(
@@ -654,20 +757,33 @@ def detect(
         )
 
     broad = _broad_market(stats, controls, params)
-    divergence, why = _divergence(stats, params)
     if broad is not Severity.NONE:
         down = stats.control_ret < 0
-        sector_led = divergence >= Severity.WATCH and (stats.z_div < 0) == down
+        by_z = _level(abs(stats.z_div), params.watch_z, params.alert_z, params.critical_z)
+        sector_led = by_z >= Severity.WATCH and (stats.z_div < 0) == down
         reasons = [f"broad market {stats.control_ret:+.2%} ({stats.z_mkt:+.1f} sigma)"]
+        severity: Severity = broad
         if sector_led:
-            reasons.append(f"led by AI infrastructure ({stats.z_div:+.1f} sigma beyond beta)")
+            # Two signals of one move add up: the stronger, one level up.
+            severity = max(broad, by_z).raised()
+            reasons.append(
+                f"led by AI infrastructure: {stats.residual:+.1%} beyond its beta "
+                f"({stats.z_div:+.1f} sigma, {by_z}); together {severity}"
+            )
         label = Label.BROAD_SELLOFF if down else Label.BROAD_RALLY
-        return reading(label, broad, reasons, sector_led)
+        return reading(label, severity, reasons, sector_led)
 
+    divergence, why = _divergence(stats, params)
+    basket_moved = abs(stats.basket_ret) >= params.watch_move
     if divergence is not Severity.NONE:
         loo = _level(abs(stats.z_div_loo), params.watch_z, params.alert_z, params.critical_z)
-        if loo is Severity.NONE and stats.breadth < params.min_breadth:
-            leader = stats.top_movers[0]
+        leader = stats.top_movers[0]
+        if (
+            loo is Severity.NONE
+            and stats.breadth < params.min_breadth
+            and not basket_moved
+            and abs(leader.ret) >= params.single_stock_move
+        ):
             return reading(
                 Label.SINGLE_STOCK,
                 Severity.WATCH,
