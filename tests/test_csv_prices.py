@@ -500,3 +500,106 @@ def test_load_all_reports_bad_files_beside_good_ones(prices_dir: Path, tmp_path:
 
 def test_source_name() -> None:
     assert CsvPriceSource.name == "csv"
+
+
+# ------------------------------------------------------------------------------ data hygiene
+
+
+def _with_raw_nvda(prices_dir: Path, tmp_path: Path, edit: dict[str, float]) -> PriceSeries:
+    """Real raw NVDA closes (March..July 2024) with some closes replaced."""
+    rows = _raw_nvda_rows(prices_dir, ["date", "Close"]).copy()
+    for when, close in edit.items():
+        rows.loc[rows["date"].str.startswith(when), "Close"] = close
+    rows.to_csv(tmp_path / "NVDA.csv", index=False)
+    return read_price_file(tmp_path / "NVDA.csv")
+
+
+def test_a_ten_for_one_split_with_a_same_day_move_is_still_a_split(
+    prices_dir: Path, tmp_path: Path
+) -> None:
+    """10:1 on 2024-06-10 and a 5 % fall the same day: 0.095 of the close before, 5 % off
+    1/10, beyond a fixed 2 % tolerance but within three of NVDA's typical moves."""
+    rows = _raw_nvda_rows(prices_dir, ["date", "Close"])
+    before = float(rows.loc[rows["date"].str.startswith("2024-06-07"), "Close"].iloc[0])
+    series = _with_raw_nvda(prices_dir, tmp_path, {"2024-06-10": before / 10 * 0.95})
+
+    assert day("2024-06-10") in series.breaks
+    assert math.isnan(series.returns()[day("2024-06-10")])
+    assert any("2024-06-10 looks like a 10:1 split" in note for note in series.notes)
+
+
+def test_a_thousandfold_bad_print_is_dropped_with_a_note(prices_dir: Path, tmp_path: Path) -> None:
+    rows = _raw_nvda_rows(prices_dir, ["date", "Close"])
+    normal = float(rows.loc[rows["date"].str.startswith("2024-04-15"), "Close"].iloc[0])
+    series = _with_raw_nvda(prices_dir, tmp_path, {"2024-04-15": normal * 1000})
+
+    assert day("2024-04-15") not in series.closes.index
+    assert any("2024-04-15" in n and "bad print" in n for n in series.notes), series.notes
+    assert series.returns().abs().max() < 0.5  # the split day aside, nothing absurd is left
+
+
+def test_a_unit_change_is_a_break_not_a_move(tmp_path: Path) -> None:
+    lines = ["Date,Close"]
+    price = 1234.0
+    for n, when in enumerate(pd.bdate_range("2024-01-01", periods=80)):
+        price *= 1.0 + 0.01 * ((n % 5) - 2) / 2
+        lines.append(f"{when:%Y-%m-%d},{price / 100 if n >= 60 else price:.4f}")
+    series = read_price_file(write(tmp_path / "SIE.csv", "\n".join(lines) + "\n"))
+
+    (stamp,) = series.breaks
+    assert stamp == pd.bdate_range("2024-01-01", periods=80)[60]
+    assert any("unit change" in note for note in series.notes), series.notes
+    assert series.returns().abs().max() < 0.05
+
+
+def test_infinite_and_negative_closes_are_dropped_with_a_note(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "MU.csv",
+        "Date,Close\n2024-01-02,100\n2024-01-03,inf\n2024-01-04,-5\n2024-01-05,101\n",
+    )
+    series = read_price_file(path)
+
+    assert list(series.closes) == [100.0, 101.0]
+    assert any("dropped 2 rows without a positive, finite close" in n for n in series.notes)
+
+
+def test_a_symbol_in_two_directories_is_a_warning_naming_both(
+    prices_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = prices_dir / "quirks" / "mixed_adjustment", prices_dir / "daily_close"
+    source = CsvPriceSource([first, second])
+
+    with caplog.at_level("WARNING", logger="bot.sources.csv_prices"):
+        batch = source.load_all()
+        source.load_all()  # said once, not at every load
+
+    nvda = batch.series["NVDA"]
+    assert nvda.origin == str(first / "NVDA.csv")  # the first directory wins, as documented
+    (warning,) = [r.getMessage() for r in caplog.records if "NVDA" in r.getMessage()]
+    assert str(first / "NVDA.csv") in warning
+    assert str(second / "NVDA.csv") in warning
+    assert warning in nvda.notes
+
+
+def test_backtest_takes_a_daily_and_an_hourly_folder_together(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.cli import main
+
+    code = main(
+        [
+            "backtest",
+            "--prices",
+            str(PRICES / "daily_close"),
+            "--prices",
+            str(PRICES / "hourly"),
+            "--from",
+            "2025-01-24",
+            "--to",
+            "2025-01-28",
+        ]
+    )
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "2025-01-27  ai_infra_divergence_down  critical" in out

@@ -46,11 +46,12 @@ class BacktestResult:
 
 
 def _data_range(series: Mapping[str, PriceSeries]) -> tuple[date, date] | None:
-    firsts = [s.closes.index[0] for s in series.values() if len(s.closes)]
-    lasts = [s.closes.index[-1] for s in series.values() if len(s.closes)]
+    # Daily bars carry naive session dates, intraday bars UTC times: compare dates.
+    firsts = [pd.Timestamp(s.closes.index[0]).date() for s in series.values() if len(s.closes)]
+    lasts = [pd.Timestamp(s.closes.index[-1]).date() for s in series.values() if len(s.closes)]
     if not firsts:
         return None
-    return pd.Timestamp(min(firsts)).date(), pd.Timestamp(max(lasts)).date()
+    return min(firsts), max(lasts)
 
 
 def run_backtest(

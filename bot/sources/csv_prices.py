@@ -9,6 +9,7 @@ breaks rather than market moves.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -30,14 +31,25 @@ from bot.sources.prices import (
     UnknownSymbolError,
 )
 
+log = logging.getLogger(__name__)
+
 _DATE_COLUMNS = ("date", "datetime", "timestamp", "time")
 _ADJUSTED_CLOSE_COLUMNS = ("adjclose", "adjustedclose")
 _CLOSE_COLUMNS = ("close",)
 _VOLUME_COLUMNS = ("volume",)
 _SPLIT_COLUMNS = ("splitfactor", "stocksplits")
 
-_SPLIT_FACTORS = (2, 3, 4, 5, 8, 10, 15, 20, 25, 30, 40, 50)
+_SPLIT_FACTORS = (2, 3, 4, 5, 8, 10, 15, 20, 25, 30, 40, 50, 100, 1000)
+"""Split ratios, and the unit changes (pence to pounds, thousands) of 100 and 1000."""
 _SPLIT_TOLERANCE = 0.02
+_SPLIT_TOLERANCE_MAX = 0.06
+_SPLIT_TOLERANCE_MOVES = 3.0
+"""A split day also has a market move: the ratio may miss ``1/k`` by three of the name's
+typical absolute moves, at least 2 % and at most 6 % (a -47 % crash is not a 2:1 split)."""
+_GLITCH_RATIO = 3.0
+"""A bar this many times off both neighbours, which agree with each other, is a bad print."""
+_ABSURD_RATIO = 5.0
+"""No listed AI-infrastructure name moves five-fold in a bar; such a change is not a return."""
 _SPLIT_MOVE_MULTIPLE = 8.0
 _TYPICAL_MOVE_WINDOW = 61
 _TYPICAL_MOVE_FLOOR = 0.002
@@ -84,7 +96,35 @@ def _as_float(raw: pd.Series) -> pd.Series:
     return pd.to_numeric(raw, errors="coerce").astype("float64")
 
 
+def _drop_glitches(closes: pd.Series) -> tuple[pd.Series, list[tuple[pd.Timestamp, float]]]:
+    """Single bars far off both neighbours (which agree with each other): bad prints, such as
+    a price 1000 times too high for one bar. Returns the closes without them."""
+    values = closes.to_numpy(dtype="float64")
+    if len(values) < 3:
+        return closes, []
+    before, here, after = values[:-2], values[1:-1], values[2:]
+    off = np.minimum(np.abs(np.log(here / before)), np.abs(np.log(here / after)))
+    agree = np.abs(np.log(after / before)) < np.log(1.5)
+    bad = np.flatnonzero((off > np.log(_GLITCH_RATIO)) & agree) + 1
+    if len(bad) == 0:
+        return closes, []
+    found = [(pd.Timestamp(closes.index[int(i)]), float(values[i] / values[i - 1])) for i in bad]
+    return closes.drop(closes.index[bad]), found
+
+
+def _absurd_moves(closes: pd.Series) -> list[tuple[pd.Timestamp, float]]:
+    """Bars that change ``_ABSURD_RATIO``-fold or more from the previous bar."""
+    values = closes.to_numpy(dtype="float64")
+    if len(values) < 2:
+        return []
+    ratios = values[1:] / values[:-1]
+    absurd = np.flatnonzero(np.abs(np.log(ratios)) >= np.log(_ABSURD_RATIO))
+    return [(pd.Timestamp(closes.index[int(i) + 1]), float(ratios[i])) for i in absurd]
+
+
 def _split_label(ratio: float, factor: int) -> str:
+    if factor >= 100:
+        return f"unit change ({ratio:.4g}-fold)"
     if ratio < 1:
         return f"{factor}:1 split"
     return f"1:{factor} reverse split"
@@ -93,23 +133,26 @@ def _split_label(ratio: float, factor: int) -> str:
 def _detect_split_jumps(closes: pd.Series) -> list[tuple[pd.Timestamp, float, int]]:
     """Bars whose change looks like a k:1 split, not a market move.
 
-    A bar qualifies when its ratio to the previous bar is within ``_SPLIT_TOLERANCE`` of
-    ``1/k`` or ``k`` and its absolute log change exceeds ``_SPLIT_MOVE_MULTIPLE`` times the
-    median absolute log change of the surrounding bars.
+    A bar qualifies when its ratio to the previous bar is near ``1/k`` or ``k`` (within three
+    of the name's typical moves, 2 % to 6 %) and its absolute log change exceeds
+    ``_SPLIT_MOVE_MULTIPLE`` times the median absolute log change of the surrounding bars.
     """
     values = closes.to_numpy(dtype="float64")
     if len(values) < 2:
         return []
     ratios = values[1:] / values[:-1]
+    moves = pd.Series(np.abs(np.log(ratios)))
+    typical = moves.rolling(_TYPICAL_MOVE_WINDOW, center=True, min_periods=1).median()
+    tolerance = np.clip(
+        _SPLIT_TOLERANCE_MOVES * typical.to_numpy(), _SPLIT_TOLERANCE, _SPLIT_TOLERANCE_MAX
+    )[:, None]
     factors = np.asarray(_SPLIT_FACTORS, dtype="float64")
-    near_split = (np.abs(ratios[:, None] * factors - 1) <= _SPLIT_TOLERANCE) | (
-        np.abs(ratios[:, None] / factors - 1) <= _SPLIT_TOLERANCE
+    near_split = (np.abs(ratios[:, None] * factors - 1) <= tolerance) | (
+        np.abs(ratios[:, None] / factors - 1) <= tolerance
     )
     candidates = np.flatnonzero(near_split.any(axis=1))
     if len(candidates) == 0:
         return []
-    moves = pd.Series(np.abs(np.log(ratios)))
-    typical = moves.rolling(_TYPICAL_MOVE_WINDOW, center=True, min_periods=1).median()
     found: list[tuple[pd.Timestamp, float, int]] = []
     for i in candidates.tolist():
         floor = max(float(typical.iloc[i]), _TYPICAL_MOVE_FLOOR)
@@ -194,11 +237,11 @@ def read_price_file(path: Path, symbol: str | None = None) -> PriceSeries:
         notes.append(f"{name}: dropped {rows - len(data)} duplicate timestamps")
 
     rows = len(data)
-    data = data[data["close"] > 0]
+    data = data[np.isfinite(data["close"]) & (data["close"] > 0)]
     if data.empty:
         raise fail(f"no positive prices in column {close_col!r}")
     if len(data) < rows:
-        notes.append(f"{name}: dropped {rows - len(data)} rows without a positive close")
+        notes.append(f"{name}: dropped {rows - len(data)} rows without a positive, finite close")
 
     if "volume" in data:
         copies = (data["volume"] == 0) & (data["close"] == data["close"].shift(1))
@@ -220,6 +263,13 @@ def read_price_file(path: Path, symbol: str | None = None) -> PriceSeries:
     if interval == "1d" and closes.index.has_duplicates:
         closes = closes[~closes.index.duplicated(keep="last")]
 
+    closes, glitches = _drop_glitches(closes)
+    for stamp, ratio in glitches:
+        notes.append(
+            f"{name}: {_format_bar(stamp, interval)} is {ratio:.4g} times its neighbours and "
+            "back the next bar (a bad print); dropped"
+        )
+
     breaks: list[pd.Timestamp] = []
     if adjusted_col is None and "split" in data:
         factors = data["split"].to_numpy()
@@ -238,12 +288,21 @@ def read_price_file(path: Path, symbol: str | None = None) -> PriceSeries:
                 f"{_split_label(ratio, factor)} ({ratio - 1:+.1%}); not taken as a move"
             )
 
+    known = set(breaks)
+    for stamp, ratio in _absurd_moves(closes):
+        if stamp not in known:
+            breaks.append(stamp)
+            notes.append(
+                f"{name}: {_format_bar(stamp, interval)} changes {ratio:.4g}-fold, beyond any "
+                "market move (a unit change or a bad series); not taken as a move"
+            )
+
     return PriceSeries(
         symbol=name,
         closes=closes,
         interval=interval,
         adjusted=adjusted_col is not None,
-        breaks=tuple(breaks),
+        breaks=tuple(sorted(breaks)),
         notes=tuple(notes),
     )
 
@@ -305,6 +364,7 @@ class CsvPriceSource:
                     f"price directory {directory} does not exist or is not a directory"
                 )
         self._cache: dict[Path, _Cached] = {}
+        self._warned: set[str] = set()
         self._lock = threading.Lock()
 
     def _files(self) -> dict[str, list[Path]]:
@@ -354,15 +414,33 @@ class CsvPriceSource:
         intraday = [p for p in readable if p.interval != "1d"]
         if interval == "1h":
             if intraday:
-                return intraday[0]
+                return self._first(symbol, intraday)
             if daily:
                 return NoIntradayError(
                     f"{symbol}: only daily bars ({daily[0].origin}); no intraday file", symbol
                 )
         elif daily or intraday:
-            return (daily or intraday)[0]
+            return self._first(symbol, daily or intraday)
         errors = [p for p in parsed if isinstance(p, PriceError)]
         return errors[0] if errors else UnknownSymbolError(f"{symbol}: no usable file", symbol)
+
+    def _first(self, symbol: str, found: Sequence[PriceSeries]) -> PriceSeries:
+        """The file of the first directory given; more files of the same bars are a warning
+        (once per set of files), never a silent choice."""
+        chosen = found[0]
+        if len(found) == 1:
+            return chosen
+        others = ", ".join(f.origin for f in found[1:])
+        warning = (
+            f"{symbol}: {chosen.origin} and {others} hold the same kind of bars; using "
+            f"{chosen.origin} (the first directory given wins)"
+        )
+        with self._lock:
+            new = warning not in self._warned
+            self._warned.add(warning)
+        if new:
+            log.warning("%s", warning)
+        return replace(chosen, notes=(*chosen.notes, warning))
 
     def _load(
         self,
