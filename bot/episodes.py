@@ -3,8 +3,11 @@
 An episode exists per (session, region group, direction). It opens on the first reading at watch
 or above, notifies again only when the severity rises (so a divergence of equal or lower severity
 stays silent while a broad sell-off is open in the same direction), and after enough calm readings
-sends one "recovered" follow-up. A divergence in a region while another region has an open
-divergence in the same direction is raised one level: two markets agree.
+(below watch by a margin, for the cooldown) sends one "recovered" follow-up. A session and
+direction get at most one open, its escalations and one recovery: after the recovery, only a move
+beyond the episode's worst is told again, as an escalation. A divergence in a region while
+another region has an open divergence in the same direction is raised one level: two markets
+agree.
 
 Pure logic: the caller passes the time and persists the episodes it gets back.
 """
@@ -80,10 +83,16 @@ def direction_of(label: Label) -> Direction | None:
 
 
 def _is_calm(reading: Reading) -> bool:
-    """A reading that speaks for recovery: decided, and no divergence or broad move."""
+    """A reading that may speak for recovery: decided, and no divergence or broad move."""
     if reading.label is Label.NO_DECISION:
         return False
     return direction_of(reading.label) is None or reading.severity is Severity.NONE
+
+
+def _calm_for(episode: Episode, reading: Reading) -> bool:
+    """Hysteresis: below watch is not enough; the episode's own numbers must be below their
+    watch levels by a margin (a market still at -2.6 sigma does not end a sell-off)."""
+    return f"{episode.family}:{episode.direction}" in reading.calm_for
 
 
 class EpisodeBook:
@@ -99,11 +108,16 @@ class EpisodeBook:
         """
         self.rules = rules
         self.id_prefix = id_prefix
-        self._episodes: dict[str, Episode] = {e.id: e for e in episodes if e.is_open}
+        self._episodes: dict[str, Episode] = {}
+        self._closed: dict[str, Episode] = {}
+        self.reload(episodes)
 
     def reload(self, episodes: Iterable[Episode]) -> None:
-        """Forget what was not stored: take up the stored episodes again."""
-        self._episodes = {e.id: e for e in episodes if e.is_open}
+        """Forget what was not stored: take up the stored episodes again (the open ones, and
+        the closed ones that keep a session's shock from opening twice)."""
+        stored = list(episodes)
+        self._episodes = {e.id: e for e in stored if e.is_open}
+        self._closed = {e.id: e for e in stored if not e.is_open}
 
     @property
     def open_episodes(self) -> list[Episode]:
@@ -153,9 +167,19 @@ class EpisodeBook:
             if old.group == group and old.direction == direction and old.id != episode_id:
                 closed = replace(old, closed_at=now, updated_at=now)
                 del self._episodes[old.id]
+                self._closed[closed.id] = closed
                 outcome.changed.append(closed)
 
+        self._forget_closed_before(session)
         current = self._episodes.get(episode_id)
+        recovered = self._closed.get(episode_id) if current is None else None
+        if recovered is not None:
+            # One open, its escalations and one recovery per session and direction: after the
+            # recovery only a move beyond the episode's worst is told (as an escalation).
+            if severity <= recovered.severity:
+                return outcome
+            del self._closed[episode_id]
+            current = replace(recovered, closed_at=None)
         if current is None:
             kind = AlertKind.OPEN
             episode = Episode(
@@ -213,10 +237,22 @@ class EpisodeBook:
         )
         return outcome
 
+    def _forget_closed_before(self, session: date) -> None:
+        """Closed episodes matter for their own session only (ids carry the session)."""
+        for episode_id, episode in list(self._closed.items()):
+            if episode.session < session - timedelta(days=1):
+                del self._closed[episode_id]
+
     def _calm(self, reading: Reading, group: str, now: datetime) -> Outcome:
         outcome = Outcome()
         cooldown = timedelta(minutes=self.rules.cooldown_minutes)
         for episode in [e for e in self._episodes.values() if e.group == group]:
+            if not _calm_for(episode, reading):
+                if episode.quiet_readings:  # not calm enough: the count starts again
+                    restarted = replace(episode, quiet_readings=0, quiet_since=None, updated_at=now)
+                    self._episodes[episode.id] = restarted
+                    outcome.changed.append(restarted)
+                continue
             since = episode.quiet_since or now
             quiet = replace(
                 episode,
@@ -227,6 +263,7 @@ class EpisodeBook:
             if quiet.quiet_readings >= self.rules.recover_after_quiet and now - since >= cooldown:
                 closed = replace(quiet, closed_at=now)
                 del self._episodes[episode.id]
+                self._closed[closed.id] = closed
                 outcome.changed.append(closed)
                 outcome.alerts.append(
                     Alert(

@@ -602,13 +602,50 @@ def test_two_scan_regions_of_one_group_share_an_episode() -> None:
     assert episode.severity is Severity.ALERT
 
 
-def test_a_shock_that_returns_after_recovery_is_sent_again() -> None:
+def test_a_session_gets_one_open_its_escalations_and_one_recovery() -> None:
+    """A shock that returns after "recovered" in the same session is not opened again: the
+    same severity stays silent, a worse one is an escalation of the same episode, and its
+    recovery has the recovery's key (the pipeline sends a key once)."""
     b = book(recover_after_quiet=1, cooldown_minutes=0)
     first = only_alert(observe(b, reading(Label.DIVERGENCE_DOWN, Severity.ALERT)))
     recovered = only_alert(observe(b, calm(at=minutes(60))))
-    again = only_alert(observe(b, reading(Label.DIVERGENCE_DOWN, Severity.ALERT, at=minutes(210))))
+    same = observe(b, reading(Label.DIVERGENCE_DOWN, Severity.ALERT, at=minutes(210)))
+    worse = only_alert(
+        observe(b, reading(Label.DIVERGENCE_DOWN, Severity.CRITICAL, at=minutes(240)))
+    )
+    again = only_alert(observe(b, calm(at=minutes(300))))
 
     assert first.key == "2025-01-27:us:down@143000:open:alert"
     assert recovered.key == "2025-01-27:us:down@143000:recover"
-    assert again.key == "2025-01-27:us:down@180000:open:alert"
-    assert len({first.key, recovered.key, again.key}) == 3
+    assert same.alerts == []
+    assert worse.kind is AlertKind.ESCALATE
+    assert worse.key == "2025-01-27:us:down@143000:escalate:critical"
+    assert again.key == recovered.key  # one recovery per episode
+
+
+def test_a_restart_remembers_the_sessions_recovered_episode() -> None:
+    b = book(recover_after_quiet=1, cooldown_minutes=0)
+    opened = observe(b, reading(Label.DIVERGENCE_DOWN, Severity.ALERT))
+    closed = observe(b, calm(at=minutes(60)))
+    stored = {e.id: e for e in (*opened.changed, *closed.changed)}
+
+    restarted = EpisodeBook(EpisodeRules(recover_after_quiet=1), stored.values())
+
+    assert (
+        observe(restarted, reading(Label.DIVERGENCE_DOWN, Severity.ALERT, at=minutes(90))).alerts
+        == []
+    )
+
+
+def test_recovery_needs_numbers_below_watch_by_a_margin() -> None:
+    """Hysteresis: a reading that is no longer a sell-off but whose market is still at -2.6
+    sigma does not count towards the recovery; calm ones for the cooldown do."""
+    b = book(recover_after_quiet=2, cooldown_minutes=30)
+    only_alert(observe(b, reading(Label.BROAD_SELLOFF, Severity.ALERT)))
+    still_falling = replace(calm(at=minutes(30)), calm_for=frozenset({"broad:up"}))
+    for n in range(1, 5):
+        assert observe(b, replace(still_falling, as_of=minutes(30 * n))).alerts == []
+    assert b.open_episodes[0].quiet_readings == 0
+    assert observe(b, calm(at=minutes(200))).alerts == []  # the cooldown starts now
+    recovered = only_alert(observe(b, calm(at=minutes(230))))
+    assert recovered.kind is AlertKind.RECOVER

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -95,6 +96,38 @@ def test_daily_replay_alerts_after_the_close(capsys: pytest.CaptureFixture[str])
     assert rows[0]["severity"] == "critical"
     assert rows[0]["region"] == "us"
     assert rows[0]["top_movers"][0]["symbol"] == "VRT"
+
+
+def test_a_month_of_hourly_scans_opens_each_shock_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """August 2024 hour by hour (before, 2024-08-02, 2024-08-05 and 2024-08-23 each opened
+    twice): per session and direction at most one open, its escalations and one recovery."""
+    code = main(
+        [
+            "replay",
+            "--prices",
+            str(PRICES / "hourly"),
+            "--prices",
+            str(PRICES / "daily_close"),
+            "--from",
+            "2024-07-29",
+            "--to",
+            "2024-08-27",
+            "--interval",
+            "1h",
+            "--json",
+        ]
+    )
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    assert code == 0
+    kinds = Counter((row["episode"], row["kind"]) for row in rows)
+    assert kinds, "the quarter has shocks"
+    assert max(n for (_, kind), n in kinds.items() if kind != "escalate") == 1
+    for row in rows:
+        if row["kind"] == "open":  # the episode is the session's, opened once
+            assert row["episode"].startswith(row["key"][:10])
 
 
 def test_replay_cli_prints_readable_alerts(capsys: pytest.CaptureFixture[str]) -> None:

@@ -126,6 +126,9 @@ class DetectorParams:
     moving_share: float = 0.5
     """The floors need at least this share of basket names moving the same way by half the
     watch floor beyond their beta."""
+    calm_margin: float = 0.25
+    """Hysteresis: an open episode counts a reading towards its recovery only when the numbers
+    are below their watch levels by this share (|z_div| under 1.9 for watch at 2.5)."""
     software_held_z: float = 1.0
     """Software confirms a divergence only if its own move beyond its beta is above minus
     this many sigmas (it held up against the market)."""
@@ -150,6 +153,8 @@ class DetectorParams:
             problems.append("min_basket_names must be at least 2, recent_sessions at least 1")
         if not 0.0 < self.watch_move < self.alert_move < self.critical_move:
             problems.append("need 0 < watch_move < alert_move < critical_move")
+        if not 0.0 <= self.calm_margin < 1.0:
+            problems.append("calm_margin is a share between 0 and 1")
         if self.long_scale_cap < 1.0:
             problems.append("long_scale_cap must be at least 1")
         if problems:
@@ -279,6 +284,32 @@ class Stats:
         return self.basket_ret - self.beta * self.control_ret
 
 
+CALM_EVERYWHERE = frozenset(
+    f"{family}:{way}" for family in ("divergence", "broad") for way in ("down", "up")
+)
+
+
+def _calm_for(stats: Stats, params: DetectorParams) -> frozenset[str]:
+    """Hysteresis: for which episodes the numbers are back below their watch levels by
+    ``calm_margin``, each in its own direction (a rally ends a sell-off; a market still at
+    -2.6 sigma does not)."""
+    calm = 1.0 - params.calm_margin
+    index = stats.broad_index_ret or 0.0
+    out = set()
+    for way, sign in (("down", -1.0), ("up", 1.0)):
+        if (
+            sign * stats.z_div < params.watch_z * calm
+            and sign * stats.residual < params.watch_move * calm
+        ):
+            out.add(f"divergence:{way}")
+        if (
+            sign * stats.z_mkt < params.broad_watch_z * calm
+            and sign * index < params.broad_index_move * calm
+        ):
+            out.add(f"broad:{way}")
+    return frozenset(out)
+
+
 @dataclass(frozen=True)
 class Reading:
     """The detector's verdict on one snapshot, with the numbers behind it."""
@@ -291,6 +322,9 @@ class Reading:
     stats: Stats | None = None
     sector_led: bool = False
     reasons: tuple[str, ...] = ()
+    calm_for: frozenset[str] = CALM_EVERYWHERE
+    """The episodes (``"divergence:down"``, ``"broad:up"``...) for which this reading is below
+    the watch levels by the calm margin, and may count towards their recovery."""
 
     @property
     def top_movers(self) -> tuple[Mover, ...]:
@@ -739,6 +773,8 @@ def detect(
     stats = _compute_stats(snapshot, baseline, infra, controls, software, baskets, params)
     scale = math.sqrt(max(snapshot.variance_fraction, 1e-6))
 
+    calm_for = _calm_for(stats, params)
+
     def reading(
         label: Label,
         severity: Severity,
@@ -754,6 +790,7 @@ def detect(
             stats,
             sector_led,
             tuple(reasons),
+            calm_for,
         )
 
     broad = _broad_market(stats, controls, params)

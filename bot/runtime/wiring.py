@@ -149,7 +149,9 @@ def build_runtime(
     use_news = settings.news.enabled if news is None else news
     matcher = Matcher(universe, load_themes()) if use_news else None
     book = EpisodeBook(
-        settings.episodes, store.episodes(), id_prefix=DRILL_PREFIX if clock.drill else ""
+        settings.episodes,
+        store.episodes(open_only=False, since=clock.now().date() - timedelta(days=1)),
+        id_prefix=DRILL_PREFIX if clock.drill else "",
     )
     explainer = (
         Explainer(store, universe, settings.news.headline_hours, settings.news.headlines_per_alert)

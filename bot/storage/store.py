@@ -386,12 +386,18 @@ class Store:
                     ),
                 )
 
-    def episodes(self, *, open_only: bool = True) -> list[Episode]:
+    def episodes(self, *, open_only: bool = True, since: date | None = None) -> list[Episode]:
+        """Open episodes; with ``open_only=False`` closed ones too, of sessions from ``since``
+        on when given (open ones whatever their session)."""
         query = "SELECT * FROM episodes WHERE scope = ?"
+        args: list[object] = [self.scope]
         if open_only:
             query += " AND closed_at IS NULL"
+        elif since is not None:
+            query += " AND (closed_at IS NULL OR session >= ?)"
+            args.append(since.isoformat())
         out = []
-        for row in self._db.execute(query + " ORDER BY opened_at", (self.scope,)).fetchall():
+        for row in self._db.execute(query + " ORDER BY opened_at", args).fetchall():
             out.append(
                 Episode(
                     id=row[0],
