@@ -666,6 +666,65 @@ async def test_a_migrated_group_gets_its_messages_at_the_new_id(h: Harness) -> N
     assert h.unreachable == []
 
 
+async def test_a_group_subscribed_again_under_its_new_id_gets_each_message_once(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bot learns of the upgrade only when a send fails; meanwhile the admins subscribed
+    the supergroup again, so both ids hold the same alert. The supergroup gets it once, the
+    old copy is dropped, and the sender goes on (before: a UNIQUE error on every try)."""
+    old = -100
+    h.api.add_chat(old, "group")
+    h.api.migrate(old, SUPERGROUP)
+    h.subscribe(old)
+    h.subscribe(SUPERGROUP)
+    h.enqueue(msg(old, "shock", alert="a1"), msg(SUPERGROUP, "shock", alert="a1"))
+    h.enqueue(msg(old, "more", alert="a2"))
+    with caplog.at_level(logging.ERROR):
+        await h.sender().drain()
+
+    assert sorted(h.texts(SUPERGROUP)) == ["more", "shock"]
+    rows = h.store.connection.execute("SELECT chat_id, alert_key, status FROM outbox").fetchall()
+    assert Counter(rows) == {
+        (str(SUPERGROUP), "a1", "sent"): 1,
+        (str(SUPERGROUP), "a2", "sent"): 1,
+        (str(old), "a1", "dropped"): 1,
+    }
+    assert [c.chat_id for c in h.store.subscribed_chats(PLATFORM)] == [str(SUPERGROUP)]
+    assert caplog.records == []
+
+
+async def test_a_chat_with_unreadable_settings_does_not_stop_a_fan_out(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    for chat in (1, 2, 3):
+        h.subscribe(chat)
+        h.api.add_chat(chat)
+    h.store.connection.execute(  # edited by hand: a time zone that does not exist
+        "UPDATE chats SET quiet = ? WHERE chat_id = '2'",
+        ('{"start": "22:00", "end": "07:00", "timezone": "Mars/Olympus", "critical": true}',),
+    )
+    sender = h.sender()
+    sink = OutboxSink(
+        PLATFORM,
+        h.outbox,
+        h.store,
+        load_universe(),
+        lambda alert, language: [alert.key],
+        is_group_chat,
+        h.clock.now,
+        sender,
+    )
+    with h.store.transaction():
+        sink.stage(big_alert("k1"))
+    assert sender.backlog() == 1  # a plan, not expanded yet
+    with caplog.at_level(logging.WARNING, logger="bot.delivery.fanout"):
+        await sender.drain()
+
+    assert [h.texts(chat) for chat in (1, 2, 3)] == [["k1"], [], ["k1"]]
+    assert "skips chat 2: its stored settings cannot be read" in caplog.text
+    assert sender.backlog() == 0
+
+
 async def test_a_message_too_long_after_rendering_is_skipped(
     h: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:

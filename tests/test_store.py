@@ -396,6 +396,40 @@ def test_an_outbox_of_an_older_schema_is_kept_with_its_texts(tmp_path: Path, ver
     again.close()
 
 
+def test_a_version_3_outbox_with_a_moved_group_migrates(tmp_path: Path) -> None:
+    """Version 3 moved a migrated group's rows to the new id but kept the old id in their
+    keys, and may hold one alert for both ids: the part comes from the key's end, and a
+    message held twice for one chat is kept once."""
+    from bot.delivery.outbox import Outbox
+    from bot.storage.store import _MIGRATIONS, _SCHEMA
+
+    path = tmp_path / "bot.sqlite3"
+    db = sqlite3.connect(path)
+    steps = "".join(_MIGRATIONS[v] for v in (2, 3))
+    db.executescript(f"{_SCHEMA}{steps}{OUTBOX_BEFORE_V4}PRAGMA user_version = 3;")
+    at = T0.isoformat()
+    db.executemany(
+        "INSERT INTO outbox (key, platform, chat_id, is_group, alert_key, severity, text, "
+        "created_at, not_before, status) VALUES (?, 'telegram', ?, 1, 'a1', 3, ?, ?, ?, ?)",
+        [
+            ("a1|telegram|-100|0", "-1001", "part 0", at, at, "pending"),  # moved
+            ("a1|telegram|-100|1", "-1001", "part 1", at, at, "pending"),  # moved
+            ("a1|telegram|-1001|0", "-1001", "part 0 again", at, at, "pending"),
+        ],
+    )
+    db.commit()
+    db.close()
+
+    again = Store(path)
+    outbox = Outbox(again)
+    rows = outbox.open_messages("telegram")
+    assert [(r.chat_id, outbox.text(r.body_id)) for r in rows] == [
+        ("-1001", "part 0"),
+        ("-1001", "part 1"),
+    ]
+    again.close()
+
+
 def test_prune_deletes_old_history_and_keeps_what_matters(store: Store) -> None:
     from bot.delivery.outbox import NewMessage, Outbox
 

@@ -224,7 +224,7 @@ class TelegramAdapter:
                 if attempt == REPLY_ATTEMPTS:
                     raise
             except (TimedOut, NetworkError) as exc:
-                if attempt == REPLY_ATTEMPTS or isinstance(exc, BadRequest | Forbidden):
+                if attempt == REPLY_ATTEMPTS or isinstance(exc, BadRequest):
                     raise
                 await asyncio.sleep(float(attempt))
 

@@ -122,12 +122,7 @@ class FanOut:
                 continue
             body_ids = texts.get(settings)
             if body_ids is None:
-                chat = chat_from_row(self.platform, chat_id, settings)
-                body_ids = texts[settings] = (
-                    (bodies.get(chat.language or "en") or bodies.get("en") or [])
-                    if chat.accepts(plan.audience)
-                    else []
-                )
+                body_ids = texts[settings] = self._texts_for(chat_id, settings, plan, bodies)
             is_group = self.is_group(chat_id)
             for part, body_id in enumerate(body_ids):
                 key = f"{plan.alert_key}|{self.platform}|{chat_id}|{part}"
@@ -153,6 +148,27 @@ class FanOut:
                     (chats[-1][0], total, plan.alert_key, self.platform),
                 )
         return added
+
+    def _texts_for(
+        self, chat_id: str, settings: SettingsRow, plan: Plan, bodies: Mapping[str, list[int]]
+    ) -> list[int]:
+        """The texts a chat of these settings gets; none if it does not want the alert, or if
+        its stored settings cannot be read (said in the log; the other chats still get it)."""
+        try:
+            chat = chat_from_row(self.platform, chat_id, settings)
+            wanted = chat.accepts(plan.audience)
+        except Exception as exc:  # settings edited outside the bot, or from an old version
+            log.warning(
+                "%s: alert %s skips chat %s: its stored settings cannot be read (%s)",
+                self.platform,
+                plan.alert_key,
+                chat_id,
+                exc,
+            )
+            return []
+        if not wanted:
+            return []
+        return bodies.get(chat.language or "en") or bodies.get("en") or []
 
     def expand_all(self, now: datetime) -> int:
         """Every open plan at once (a caller with no event loop to keep: tests, tools)."""

@@ -217,13 +217,34 @@ class Outbox:
         )
         return cursor.rowcount
 
-    def move_chat(self, platform: str, old_id: str, new_id: str) -> None:
-        """Open messages of a migrated chat follow it to its new id."""
-        self.db.execute(
-            "UPDATE outbox SET chat_id = ?, status = 'pending' WHERE platform = ? "
-            "AND chat_id = ? AND status IN ('pending', 'sending')",
-            (new_id, platform, old_id),
-        )
+    def move_chat(self, platform: str, old_id: str, new_id: str) -> set[int]:
+        """A migrated chat's messages follow it to its new id: open ones to be sent there, sent
+        ones so that a recovery still finds the chat that heard the shock. A message the new id
+        already has (the group was subscribed again under it) stays there once: the old copy is
+        dropped. Returns the ids of the dropped copies."""
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET status = 'pending' WHERE platform = ? AND chat_id = ? "
+                "AND status = 'sending'",
+                (platform, old_id),
+            )
+            db.execute(
+                "UPDATE OR IGNORE outbox SET chat_id = ? WHERE platform = ? AND chat_id = ?",
+                (new_id, platform, old_id),
+            )
+            left = [
+                int(row_id)
+                for (row_id,) in db.execute(
+                    "SELECT id FROM outbox WHERE platform = ? AND chat_id = ? "
+                    "AND status IN ('pending', 'sending')",
+                    (platform, old_id),
+                )
+            ]
+            db.executemany(
+                "UPDATE outbox SET status = 'dropped', last_error = ? WHERE id = ?",
+                [(f"the chat moved to {new_id}, which has this message already", i) for i in left],
+            )
+        return set(left)
 
     def chats_heard(self, platform: str, key_prefix: str, first: str, last: str) -> set[str]:
         """Chats with ids from ``first`` to ``last`` given (or due) a message of an alert whose

@@ -93,6 +93,7 @@ STOP_GRACE_SECONDS = 10.0
 RELOAD_EVERY = timedelta(seconds=1)
 LOAD_PAGE = 500
 """Outbox rows read per step."""
+EXPAND_RETRY = timedelta(seconds=30)
 TEXT_CACHE = 64
 """Message texts kept in memory (a few per alert and language)."""
 """At a stop, how long sends in flight may still take."""
@@ -156,6 +157,7 @@ class OutboxSender:
         self._stale = True
         self._next_load: datetime | None = None
         self._fanouts: list[FanOut] = []
+        self._expand_after: datetime | None = None
         self._texts: OrderedDict[int, str] = OrderedDict()
 
     def expand(self, fanout: FanOut) -> None:
@@ -353,14 +355,32 @@ class OutboxSender:
             await self.step(idle_wait=0.5)
 
     def _expanding(self) -> bool:
+        if self._expand_after is not None and self.clock() < self._expand_after:
+            return False
         return any(fanout.has_work for fanout in self._fanouts)
 
+    def backlog(self) -> int:
+        """Messages not sent yet, in the outbox or in fan-outs not expanded yet (as plans)."""
+        counts = self.outbox.counts(self.platform)
+        rows = counts.get("pending", 0) + counts.get("sending", 0)
+        return rows + sum(fanout.open_plans() for fanout in self._fanouts)
+
     async def _expand_chunk(self, now: datetime) -> None:
-        """One chunk of a fan-out, then the event loop's other work may run."""
+        """One chunk of a fan-out, then the event loop's other work may run. A failing
+        expansion (the database) holds back new fan-outs for a while, never the sending of
+        what is queued."""
         for fanout in self._fanouts:
             if fanout.has_work:
-                if fanout.expand_chunk(now):
-                    self._stale = True
+                try:
+                    if fanout.expand_chunk(now):
+                        self._stale = True
+                except Exception:
+                    self._expand_after = now + EXPAND_RETRY
+                    log.exception(
+                        "%s: expanding an alert's fan-out failed; again in %.0f s",
+                        self.platform,
+                        EXPAND_RETRY.total_seconds(),
+                    )
                 await asyncio.sleep(0)
                 return
 
@@ -444,6 +464,12 @@ class OutboxSender:
             self.outbox.mark_sent(message.id, self.clock())
             self._pop(message)
             self._platform_answered()
+        except Exception:  # the outbox itself failed: the row stays open and goes again
+            log.exception(
+                "%s: the outbox could not record the send to %s; it is tried again",
+                self.platform,
+                chat_id,
+            )
         finally:
             del self._in_flight[chat_id]
             self._schedule(chat_id, self.clock())
@@ -498,10 +524,12 @@ class OutboxSender:
             self._platform_answered()
         if exc.migrate_to:
             log.info("%s: chat %s moved to %s", self.platform, chat, exc.migrate_to)
-            self.outbox.move_chat(self.platform, chat, exc.migrate_to)
+            copies = self.outbox.move_chat(self.platform, chat, exc.migrate_to)
             queue = self._queues.pop(chat)
-            moved = deque(replace(m, chat_id=exc.migrate_to) for m in queue)
-            self._queues.setdefault(exc.migrate_to, deque()).extendleft(reversed(moved))
+            moved = deque(replace(m, chat_id=exc.migrate_to) for m in queue if m.id not in copies)
+            self._queued -= len(queue) - len(moved)
+            if moved:
+                self._queues.setdefault(exc.migrate_to, deque()).extendleft(reversed(moved))
             self.limiter.forget(chat)
             self._schedule(exc.migrate_to, now)
             if self.on_migrate:

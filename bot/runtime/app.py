@@ -369,8 +369,7 @@ class App:
         while True:
             waiting = {}
             for sender in self.outbox_senders:
-                counts = sender.outbox.counts(sender.platform)
-                left = counts.get("pending", 0) + counts.get("sending", 0)
+                left = sender.backlog()
                 if left:
                     waiting[sender.platform] = left
             if not waiting or utc_now() >= deadline:
@@ -378,7 +377,8 @@ class App:
             await asyncio.sleep(0.2)
         for platform, left in waiting.items():
             log.warning(
-                "%s: %d messages still queued at the drill's end; they go out at the next start",
+                "%s: %d messages (or alerts not yet fanned out) still queued at the drill's "
+                "end; they go out at the next start",
                 platform,
                 left,
             )

@@ -127,15 +127,19 @@ CREATE TABLE outbox_v4 (
 );
 INSERT INTO outbox_bodies (id, alert_key, platform, language, part, text, created_at)
     SELECT id, alert_key, platform, 'row ' || id, 0, text, created_at FROM outbox;
-INSERT INTO outbox_v4 (id, key, platform, chat_id, is_group, alert_key, part, severity,
-        body_id, created_at, not_before, attempts, status, last_error, sent_at)
+CREATE UNIQUE INDEX outbox_message ON outbox_v4 (platform, chat_id, alert_key, part);
+-- The part is what follows the key's last "|" (rtrim strips every other character from the
+-- right). A message held twice for one chat (version 3 moved a migrated group's rows without
+-- their keys) is kept once, the older row.
+INSERT OR IGNORE INTO outbox_v4 (id, key, platform, chat_id, is_group, alert_key, part,
+        severity, body_id, created_at, not_before, attempts, status, last_error, sent_at)
     SELECT id, key, platform, chat_id, is_group, alert_key,
-        CAST(substr(key, length(alert_key) + length(platform) + length(chat_id) + 4) AS INTEGER),
-        severity, id, created_at, not_before, attempts, status, last_error, sent_at FROM outbox;
+        CAST(substr(key, length(rtrim(key, replace(key, '|', ''))) + 1) AS INTEGER),
+        severity, id, created_at, not_before, attempts, status, last_error, sent_at
+    FROM outbox ORDER BY id;
 DROP TABLE outbox;
 ALTER TABLE outbox_v4 RENAME TO outbox;
 CREATE INDEX outbox_open ON outbox (platform, status, id);
-CREATE UNIQUE INDEX outbox_message ON outbox (platform, chat_id, alert_key, part);
 CREATE INDEX outbox_created ON outbox (created_at);
 CREATE INDEX outbox_bodies_created ON outbox_bodies (created_at);
 """,
