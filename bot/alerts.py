@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from bot.detection.detect import Label, Mover, Severity, Stats, rounded
+from bot.detection.detect import Label, Mover, Severity, Stats, reason_data, rounded
 
 Direction = Literal["down", "up"]
 
@@ -125,6 +125,7 @@ class Alert:
             "agreeing_regions": list(self.agreeing_regions),
             "top_movers": [m.as_dict() for m in self.top_movers],
             "reasons": list(self.reasons),
+            "reason_data": reason_data(self.reasons),
             "headlines": [h.as_dict() for h in self.headlines],
             "burst": None
             if self.burst is None

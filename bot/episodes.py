@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.alerts import Alert, AlertKind, Direction
-from bot.detection.detect import Label, Reading, Severity
+from bot.detection.detect import Label, Reading, Reason, Severity
 
 
 class EpisodeRules(BaseModel):
@@ -216,8 +216,13 @@ class EpisodeBook:
         reasons = list(reading.reasons)
         if severity > reading.severity:
             reasons.append(
-                f"raised one level: {', '.join(agreeing)} moved the same way "
-                f"({reading.severity} on its own)"
+                Reason(
+                    "raised",
+                    f"raised one level: {', '.join(agreeing)} moved the same way "
+                    f"({reading.severity} on its own)",
+                    regions=",".join(agreeing),
+                    alone=str(reading.severity),
+                )
             )
         outcome.alerts.append(
             Alert(

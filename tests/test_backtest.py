@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -337,3 +338,30 @@ def test_directory_without_price_files_is_an_error(
 
     assert main(["backtest", "--prices", str(tmp_path)]) == 2
     assert "no readable price file" in capsys.readouterr().err
+
+
+def test_reasons_are_data_and_say_the_same_in_english_and_german(
+    daily_close: dict[date, Reading],
+) -> None:
+    """Every reason of every reading 2015-2026 that an alert can carry is structured: its kind
+    and numbers give the detector's English text back, and a German text with German numbers
+    (before, German chats got no "why" at all)."""
+    from bot.detection.detect import Reason
+    from bot.render.alerts import reason_text
+
+    kinds: set[str] = set()
+    for reading in daily_close.values():
+        if reading.label is Label.NO_DECISION:
+            continue
+        for reason in reading.reasons:
+            assert isinstance(reason, Reason), reason
+            kinds.add(reason.kind)
+            assert reason_text("en", reason) == str(reason)
+            german = reason_text("de", reason)
+            assert german != str(reason)
+            assert "sigma" not in german  # "Sigma" in German
+            assert not re.search(r"\d\.\d", german), german  # decimal commas
+    assert {"divergence", "software_held", "broad", "sector_led", "single_stock"} <= kinds
+    deepseek = daily_close[date(2025, 1, 27)].as_dict()["reason_data"]
+    assert deepseek[0]["kind"] == "divergence"
+    assert deepseek[0]["basket"] == pytest.approx(-0.1298, abs=1e-4)

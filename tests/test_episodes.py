@@ -11,6 +11,7 @@ import pytest
 from bot.alerts import Alert, AlertKind, Direction
 from bot.detection.detect import Label, Mover, Reading, Severity, Stats
 from bot.episodes import Episode, EpisodeBook, EpisodeRules, Outcome
+from bot.render.alerts import reason_text
 
 SESSION = date(2025, 1, 27)
 NEXT_SESSION = date(2025, 1, 28)
@@ -396,6 +397,9 @@ def test_agreement_raises_a_new_divergence_one_level() -> None:
     assert without_opening(alert.key) == "2025-01-27:europe:down:open:critical"
     assert alert.agreeing_regions == ("jp",)
     assert alert.reasons == ("x", "raised one level: jp moved the same way (alert on its own)")
+    assert reason_text("de", alert.reasons[1]) == (
+        "eine Stufe höher: Tokio bewegten sich in dieselbe Richtung (allein Warnung)"
+    )
     [episode] = outcome.changed
     assert episode.severity is Severity.CRITICAL
     assert episode.group == "europe"

@@ -244,6 +244,21 @@ def rounded(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
+class Reason(str):
+    """One line of a reading's "why": its English text (logs, JSON, the CLI) that also carries
+    its kind and numbers, so that a renderer can say it in the chat's language
+    (``reason.<kind>`` in ``bot/render/i18n.py``)."""
+
+    kind: str
+    values: dict[str, float | str]
+
+    def __new__(cls, kind: str, text: str, **values: float | str) -> Reason:
+        reason = super().__new__(cls, text)
+        reason.kind = kind
+        reason.values = values
+        return reason
+
+
 @dataclass(frozen=True)
 class Mover:
     """One name's move in a snapshot."""
@@ -354,7 +369,22 @@ class Reading:
             "sector_led": self.sector_led,
             "top_movers": [m.as_dict() for m in self.top_movers],
             "reasons": list(self.reasons),
+            "reason_data": reason_data(self.reasons),
         }
+
+
+def reason_data(reasons: Sequence[str]) -> list[dict[str, object]]:
+    """The structured reasons as JSON: kind and numbers (plain reasons: their text)."""
+    out: list[dict[str, object]] = []
+    for reason in reasons:
+        if isinstance(reason, Reason):
+            values = {
+                k: round(v, 5) if isinstance(v, float) else v for k, v in reason.values.items()
+            }
+            out.append({"kind": reason.kind, **values})
+        else:
+            out.append({"kind": "text", "text": str(reason)})
+    return out
 
 
 @functools.lru_cache(maxsize=64)
@@ -685,7 +715,7 @@ def _software_held_up(stats: Stats, params: DetectorParams) -> bool:
     return stats.z_sw_mkt is not None and stats.z_sw_mkt > -params.software_held_z
 
 
-def _divergence(stats: Stats, params: DetectorParams) -> tuple[Severity, list[str]]:
+def _divergence(stats: Stats, params: DetectorParams) -> tuple[Severity, list[Reason]]:
     """Severity of a basket-vs-market divergence and the reasons for it.
 
     The z-score level (capped at watch when few names moved beyond their own sigmas) and the
@@ -694,7 +724,7 @@ def _divergence(stats: Stats, params: DetectorParams) -> tuple[Severity, list[st
     """
     by_z = _level(abs(stats.z_div), params.watch_z, params.alert_z, params.critical_z)
     by_size = _size_level(stats, params)
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     if by_z is Severity.NONE and by_size is Severity.NONE:
         return Severity.NONE, reasons
     z_sw = stats.z_sw
@@ -706,14 +736,30 @@ def _divergence(stats: Stats, params: DetectorParams) -> tuple[Severity, list[st
         and _software_held_up(stats, params)
     ):
         by_z = max(by_z, _level(abs(z_sw), params.watch_z, params.alert_z, params.critical_z))
-        reasons.append(f"software held up: basket vs software {z_sw:+.1f} sigma")
+        reasons.append(
+            Reason(
+                "software_held", f"software held up: basket vs software {z_sw:+.1f} sigma", z=z_sw
+            )
+        )
     if stats.breadth < params.min_breadth and by_z > Severity.WATCH:
         by_z = Severity.WATCH
-        reasons.append(f"only {stats.breadth:.0%} of names moved beyond their usual range")
+        reasons.append(
+            Reason(
+                "narrow",
+                f"only {stats.breadth:.0%} of names moved beyond their usual range",
+                breadth=stats.breadth,
+            )
+        )
     if by_size > by_z:
         reasons.append(
-            f"{abs(stats.residual):.1%} beyond its beta with {stats.moving:.0%} of names along: "
-            f"{by_size} in any volatility regime"
+            Reason(
+                "size_floor",
+                f"{abs(stats.residual):.1%} beyond its beta with {stats.moving:.0%} of names "
+                f"along: {by_size} in any volatility regime",
+                residual=abs(stats.residual),
+                moving=stats.moving,
+                severity=str(by_size),
+            )
         )
     return max(by_z, by_size), reasons
 
@@ -798,14 +844,28 @@ def detect(
         down = stats.control_ret < 0
         by_z = _level(abs(stats.z_div), params.watch_z, params.alert_z, params.critical_z)
         sector_led = by_z >= Severity.WATCH and (stats.z_div < 0) == down
-        reasons = [f"broad market {stats.control_ret:+.2%} ({stats.z_mkt:+.1f} sigma)"]
+        reasons = [
+            Reason(
+                "broad",
+                f"broad market {stats.control_ret:+.2%} ({stats.z_mkt:+.1f} sigma)",
+                market=stats.control_ret,
+                z=stats.z_mkt,
+            )
+        ]
         severity: Severity = broad
         if sector_led:
             # Two signals of one move add up: the stronger, one level up.
             severity = max(broad, by_z).raised()
             reasons.append(
-                f"led by AI infrastructure: {stats.residual:+.1%} beyond its beta "
-                f"({stats.z_div:+.1f} sigma, {by_z}); together {severity}"
+                Reason(
+                    "sector_led",
+                    f"led by AI infrastructure: {stats.residual:+.1%} beyond its beta "
+                    f"({stats.z_div:+.1f} sigma, {by_z}); together {severity}",
+                    residual=stats.residual,
+                    z=stats.z_div,
+                    level=str(by_z),
+                    together=str(severity),
+                )
             )
         label = Label.BROAD_SELLOFF if down else Label.BROAD_RALLY
         return reading(label, severity, reasons, sector_led)
@@ -825,15 +885,29 @@ def detect(
                 Label.SINGLE_STOCK,
                 Severity.WATCH,
                 [
-                    f"{leader.symbol} {leader.ret:+.1%} drives the basket; without it "
-                    f"{stats.z_div_loo:+.1f} sigma, breadth {stats.breadth:.0%}"
+                    Reason(
+                        "drives",
+                        f"{leader.symbol} {leader.ret:+.1%} drives the basket; without it "
+                        f"{stats.z_div_loo:+.1f} sigma, breadth {stats.breadth:.0%}",
+                        symbol=leader.symbol,
+                        ret=leader.ret,
+                        z=stats.z_div_loo,
+                        breadth=stats.breadth,
+                    )
                 ],
             )
         label = Label.DIVERGENCE_DOWN if stats.z_div < 0 else Label.DIVERGENCE_UP
-        head = (
+        head = Reason(
+            "divergence",
             f"AI infrastructure {stats.basket_ret:+.2%} vs market {stats.control_ret:+.2%} "
             f"(beta {stats.beta:.2f}): {stats.z_div:+.1f} sigma, {stats.breadth:.0%} of names "
-            f"beyond {params.breadth_sigmas:g} sigma"
+            f"beyond {params.breadth_sigmas:g} sigma",
+            basket=stats.basket_ret,
+            market=stats.control_ret,
+            beta=stats.beta,
+            z=stats.z_div,
+            breadth=stats.breadth,
+            sigmas=params.breadth_sigmas,
         )
         return reading(label, divergence, [head, *why])
 
@@ -848,6 +922,14 @@ def detect(
         return reading(
             Label.SINGLE_STOCK,
             Severity.WATCH,
-            [f"{leader.symbol} {leader.ret:+.1%} ({leader.z:+.1f} sigma) on its own"],
+            [
+                Reason(
+                    "single_stock",
+                    f"{leader.symbol} {leader.ret:+.1%} ({leader.z:+.1f} sigma) on its own",
+                    symbol=leader.symbol,
+                    ret=leader.ret,
+                    z=leader.z,
+                )
+            ],
         )
     return reading(Label.QUIET, Severity.NONE, [])

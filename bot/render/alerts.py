@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bot.alerts import Alert, AlertKind, Headline
-from bot.render.i18n import Language, number, percent, translate
+from bot.detection.detect import Reason
+from bot.render.i18n import Language, number, percent, share, signed, translate
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,46 @@ def _alert_text(alert: Alert, language: Language) -> AlertText:
             movers = ", ".join(f"{m.symbol} {percent(language, m.ret)}" for m in s.top_movers)
             lines.append(t("alert.movers", movers=movers))
         lines.append(t("alert.basis", names=s.basket_names))
-    if language == "en":
-        lines.extend(alert.reasons)
+    # A plain reason is English text: German chats get the structured ones only.
+    lines.extend(
+        reason_text(language, r) for r in alert.reasons if language == "en" or isinstance(r, Reason)
+    )
     if alert.agreeing_regions:
         regions = ", ".join(t(f"region.{r}") for r in alert.agreeing_regions)
         lines.append(t("alert.agree", regions=regions))
     lines.append(data_time)
     why = t("alert.why") if alert.headlines else ""
     return AlertText(headline, tuple(lines), why, alert.headlines)
+
+
+def reason_text(language: Language, reason: str) -> str:
+    """One line of an alert's "why" in ``language``: a structured reason from its kind and
+    numbers; a plain one (English text) as it is."""
+    if not isinstance(reason, Reason):
+        return reason
+    values: dict[str, str] = {}
+    for key, value in reason.values.items():
+        values[key] = _reason_value(language, reason.kind, key, value)
+    return translate(language, f"reason.{reason.kind}", **values)
+
+
+def _reason_value(language: Language, kind: str, key: str, value: float | str) -> str:
+    if isinstance(value, str):
+        if key in ("severity", "level", "together", "alone"):
+            return translate(language, f"severity.{value}")
+        if key == "regions" and language != "en":
+            return ", ".join(translate(language, f"region.{r}") for r in value.split(","))
+        return value.replace(",", ", ") if key == "regions" else value
+    if key in ("basket", "market"):
+        return percent(language, value, 2)
+    if key in ("ret", "residual"):
+        text = percent(language, value, 1)
+        return text.lstrip("+") if kind == "size_floor" else text
+    if key in ("breadth", "moving"):
+        return share(language, value)
+    if key == "z":
+        return signed(language, value, 1)
+    if key == "beta":
+        return number(language, value, 2)
+    text = f"{value:g}"
+    return text.replace(".", ",") if language == "de" else text

@@ -408,6 +408,48 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "label.single_stock": {"en": "single-stock move", "de": "Einzelwert-Bewegung"},
     "label.no_decision": {"en": "no decision", "de": "keine Entscheidung"},
     "label.news_burst": {"en": "news burst", "de": "Nachrichtenwelle"},
+    "reason.divergence": {
+        "en": "AI infrastructure {basket} vs market {market} (beta {beta}): {z} sigma, "
+        "{breadth} of names beyond {sigmas} sigma",
+        "de": "KI-Infrastruktur {basket} ggü. Markt {market} (Beta {beta}): {z} Sigma, "
+        "{breadth} der Werte jenseits von {sigmas} Sigma",
+    },
+    "reason.software_held": {
+        "en": "software held up: basket vs software {z} sigma",
+        "de": "Software hielt sich: Korb ggü. Software {z} Sigma",
+    },
+    "reason.narrow": {
+        "en": "only {breadth} of names moved beyond their usual range",
+        "de": "nur {breadth} der Werte bewegten sich über ihr übliches Maß hinaus",
+    },
+    "reason.size_floor": {
+        "en": "{residual} beyond its beta with {moving} of names along: {severity} in any "
+        "volatility regime",
+        "de": "{residual} über sein Beta hinaus, {moving} der Werte dabei: {severity} in "
+        "jedem Volatilitätsumfeld",
+    },
+    "reason.broad": {
+        "en": "broad market {market} ({z} sigma)",
+        "de": "Gesamtmarkt {market} ({z} Sigma)",
+    },
+    "reason.sector_led": {
+        "en": "led by AI infrastructure: {residual} beyond its beta ({z} sigma, {level}); "
+        "together {together}",
+        "de": "angeführt von KI-Infrastruktur: {residual} über ihr Beta hinaus ({z} Sigma, "
+        "{level}); zusammen {together}",
+    },
+    "reason.drives": {
+        "en": "{symbol} {ret} drives the basket; without it {z} sigma, breadth {breadth}",
+        "de": "{symbol} {ret} treibt den Korb; ohne den Wert {z} Sigma, Breite {breadth}",
+    },
+    "reason.single_stock": {
+        "en": "{symbol} {ret} ({z} sigma) on its own",
+        "de": "{symbol} {ret} ({z} Sigma) für sich allein",
+    },
+    "reason.raised": {
+        "en": "raised one level: {regions} moved the same way ({alone} on its own)",
+        "de": "eine Stufe höher: {regions} bewegten sich in dieselbe Richtung (allein {alone})",
+    },
     "severity.none": {"en": "none", "de": "keine"},
     "severity.watch": {"en": "watch", "de": "beobachten"},
     "severity.alert": {"en": "alert", "de": "Warnung"},
@@ -447,6 +489,17 @@ def percent(language: Language, value: float, digits: int = 1) -> str:
     """A signed percentage: ``+17.0%`` in English, ``+17,0 %`` in German."""
     text = f"{value * 100:+.{digits}f}"
     return f"{text.replace('.', ',')} %" if language == "de" else f"{text}%"
+
+
+def signed(language: Language, value: float, digits: int = 1) -> str:
+    """A signed number with the language's decimal mark: ``-9.2`` / ``-9,2``."""
+    text = f"{value:+.{digits}f}"
+    return text.replace(".", ",") if language == "de" else text
+
+
+def share(language: Language, value: float) -> str:
+    """A share as a whole percentage without sign: ``88%`` / ``88 %``."""
+    return percent(language, value, 0).lstrip("+")
 
 
 def number(language: Language, value: float | None, digits: int = 2) -> str:
