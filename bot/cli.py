@@ -66,12 +66,18 @@ def _speed(text: str) -> float:
     return value
 
 
+def _program_name() -> str:
+    """How the user started us: the ``ai-shock-bot`` script, or ``python -m bot``."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return name if name and name != "__main__.py" and not name.endswith(".py") else "python -m bot"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot",
+        prog=_program_name(),
         description="Warns chats when the AI supply chain is hit by a sector-divergence shock.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"ai-shock-bot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     bt = sub.add_parser(
@@ -393,6 +399,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.start > args.end:
         sys.stderr.write("error: --from is after --to\n")
         return EXIT_USAGE
+    items = []
+    for read in read_paths(args.feeds):
+        status = read.error or (read.parsed.status if read.parsed else "")
+        if read.parsed is None:  # nothing read at all: a wrong path is a usage error
+            sys.stderr.write(f"error: {read.source}: {status}\n")
+            return EXIT_USAGE
+        if not read.parsed.ok:
+            sys.stderr.write(f"warning: {read.source}: {status}\n")
+        items += read.parsed.items
     try:
         batch, intraday = CsvPriceSource(args.prices).load_intervals(end=args.end)
         store = Store(args.db or ":memory:")
@@ -404,13 +419,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not batch.series:
         sys.stderr.write("error: no readable price file\n")
         return EXIT_USAGE
-    items = []
-    for read in read_paths(args.feeds):
-        if read.parsed is None or not read.parsed.ok:
-            status = read.error or (read.parsed.status if read.parsed else "")
-            sys.stderr.write(f"warning: {read.source}: {status}\n")
-        if read.parsed is not None:
-            items += read.parsed.items
     try:
         alerts = asyncio.run(
             run_replay(
@@ -447,6 +455,11 @@ def cmd_news(args: argparse.Namespace) -> int:
     for source in args.feeds:
         if source.startswith(("http://", "https://")):
             reads.append(asyncio.run(read_url(source, limits)))
+        elif "://" in source:
+            scheme = source.split("://", 1)[0][:20]
+            reads.append(
+                FeedRead(source[:200], None, f"only http(s) URLs and local files, not {scheme}")
+            )
         else:
             reads += read_paths([Path(source)])
     matcher = Matcher(loaded.universe, load_themes())

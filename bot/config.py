@@ -57,7 +57,9 @@ class PricesSettings(_Section):
 class SchedulerSettings(_Section):
     """When and how the regions are scanned."""
 
-    regions: tuple[Literal["jp", "eu", "us_pre", "us"], ...] = ("jp", "eu", "us_pre", "us")
+    regions: tuple[Literal["jp", "eu", "us_pre", "us"], ...] = Field(
+        default=("jp", "eu", "us_pre", "us"), min_length=1
+    )
     scan_interval_minutes: int = Field(default=5, ge=1, le=240)
     settle_delay_minutes: int = Field(default=20, ge=0, le=240)
     max_age_minutes: int = Field(default=30, ge=1, le=24 * 60)
@@ -280,6 +282,57 @@ def _webhook_problems(telegram: TelegramSettings) -> list[str]:
     return problems
 
 
+def _writable_place(path: Path) -> str | None:
+    """Why a database file cannot be created or written at ``path`` (``None``: it can)."""
+    if path.exists():
+        if not path.is_file():
+            return f"{path} is not a file"
+        return None if os.access(path, os.W_OK) else f"{path} is not writable"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot create {path.parent}: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot create {path}: {parent} is not writable"
+    return None
+
+
+def _scheme_problem(key: str, url: str | None, schemes: tuple[str, ...]) -> list[str]:
+    if url is None or url.startswith(tuple(f"{s}://" for s in schemes)):
+        return []
+    wanted = " or ".join(f"{s}://" for s in schemes)
+    return [f"{key}: {url[:80]!r} is not a {wanted} URL"]
+
+
+def _meaning_problems(settings: Settings) -> list[str]:
+    """What the types allow but cannot work: missing directories, a database that cannot be
+    written, URLs of other schemes. ``check-config`` and ``run`` refuse them alike."""
+    problems: list[str] = []
+    prices = settings.prices
+    if prices.source == "csv":
+        if not prices.csv_dirs:
+            problems.append('prices.csv_dirs: source = "csv" needs at least one directory')
+        for directory in prices.csv_dirs:
+            if not directory.is_dir():
+                problems.append(f"prices.csv_dirs: {directory} is not a directory")
+    if str(settings.storage.path) != ":memory:":
+        why = _writable_place(settings.storage.path)
+        if why is not None:
+            problems.append(f"storage.path: {why}")
+    telegram, discord = settings.telegram, settings.discord
+    problems += _scheme_problem("telegram.api_base_url", telegram.api_base_url, ("http", "https"))
+    problems += _scheme_problem(
+        "telegram.api_base_file_url", telegram.api_base_file_url, ("http", "https")
+    )
+    problems += _scheme_problem("discord.api_base_url", discord.api_base_url, ("http", "https"))
+    problems += _scheme_problem("discord.gateway_url", discord.gateway_url, ("ws", "wss"))
+    for directory in settings.drill.feeds:
+        if not directory.exists():
+            problems.append(f"drill.feeds: {directory} does not exist")
+    return problems
+
+
 def find_config(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
     """The config file to use: ``--config``, then ``$BOT_CONFIG``, then ``./config.toml``."""
     if explicit is not None:
@@ -325,6 +378,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         problems += _describe(exc)
         raise ConfigError(problems) from None
     problems += _webhook_problems(settings.telegram)
+    problems += _meaning_problems(settings)
     if problems:
         raise ConfigError(problems)
     try:

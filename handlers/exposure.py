@@ -45,7 +45,7 @@ def _weight(token: str) -> float:
 
 
 def _symbol(token: str) -> str:
-    symbol = token.strip().upper()
+    symbol = token.strip().removeprefix("$").upper()  # a cashtag ($NVDA) is the symbol
     if not _SYMBOL.match(symbol):
         raise UsageError("exposure.bad_token", token=token[:30])
     return symbol
@@ -98,6 +98,8 @@ def _suggestions(ctx: Context, symbol: str) -> list[str]:
 
 
 def _unknown(ctx: Context, symbol: str) -> Reply:
+    if ctx.services.universe.get(symbol) is not None:  # ours, but the source has no prices
+        return Reply.text(ctx.t("exposure.no_prices", symbol=symbol))
     lines = [ctx.t("exposure.unknown", symbol=symbol)]
     suggestions = _suggestions(ctx, symbol)
     if suggestions:

@@ -79,8 +79,10 @@ def test_run_with_an_unusable_database_path_says_so(
     config = tmp_path / "config.toml"
     config.write_text(f'[storage]\npath = "{blocker / "sub" / "bot.sqlite3"}"\n')
 
-    assert main(["run", "--config", str(config)]) == 1
-    assert "cannot create" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["run", "--config", str(config)])
+    assert refused.value.code == 2
+    assert "config error: storage.path: cannot create" in capsys.readouterr().err
 
 
 async def test_an_unreachable_chat_platform_does_not_stop_the_bot(tmp_path: Path) -> None:

@@ -365,3 +365,15 @@ def test_reasons_are_data_and_say_the_same_in_english_and_german(
     deepseek = daily_close[date(2025, 1, 27)].as_dict()["reason_data"]
     assert deepseek[0]["kind"] == "divergence"
     assert deepseek[0]["basket"] == pytest.approx(-0.1298, abs=1e-4)
+
+
+def test_the_readme_json_example_is_the_real_output(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    example = readme.split("A backtest JSON line", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    args = ["--prices", str(PRICES / "daily_close"), "--from", "2025-01-27", "--to", "2025-01-27"]
+
+    assert main(["backtest", *args, "--json"]) == 0
+
+    assert json.loads(capsys.readouterr().out) == json.loads(example)

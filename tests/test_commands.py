@@ -351,6 +351,19 @@ async def test_exposure_of_a_name_outside_the_universe(services: Services) -> No
     assert "Did you mean: NVDA" in text
 
 
+async def test_a_cashtag_is_the_symbol(services: Services) -> None:
+    text = await say(services, call("exposure", "$NVDA"))
+    assert "NVDA · Nvidia" in text
+
+
+async def test_a_listed_name_without_prices_is_not_called_unknown(services: Services) -> None:
+    """GFS is in the universe; the test data has no prices for it."""
+    text = await say(services, call("exposure", "GFS"))
+    assert "GFS is on the AI supply-chain list, but the price source has no prices" in text
+    assert "I don't know" not in text
+    assert "Did you mean" not in text
+
+
 async def test_portfolio_exposure(services: Services) -> None:
     text = await say(services, call("exposure", "NVDA:40 MSFT:30 CRM:30"))
 

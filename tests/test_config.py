@@ -86,9 +86,11 @@ def test_inconsistent_detector_thresholds_are_reported(tmp_path: Path) -> None:
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[prices]\nsource = 'yahoo'\n")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     env = {
         "BOT__PRICES__SOURCE": "csv",
-        "BOT__PRICES__CSV_DIRS": '["/data/a", "/data/b"]',
+        "BOT__PRICES__CSV_DIRS": f'["{tmp_path / "a"}", "{tmp_path / "b"}"]',
         "BOT__DETECTOR__WATCH_Z": "3",
         "OTHER": "ignored",
     }
@@ -96,8 +98,44 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     settings = load_config(path, env).settings
 
     assert settings.prices.source == "csv"
-    assert settings.prices.csv_dirs == (Path("/data/a"), Path("/data/b"))
+    assert settings.prices.csv_dirs == (tmp_path / "a", tmp_path / "b")
     assert settings.detector.watch_z == 3.0
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"BOT__PRICES__SOURCE": "csv"}, 'prices.csv_dirs: source = "csv" needs at least one'),
+        (
+            {"BOT__PRICES__SOURCE": "csv", "BOT__PRICES__CSV_DIRS": '["/no/such/dir"]'},
+            "prices.csv_dirs: /no/such/dir is not a directory",
+        ),
+        ({"BOT__DETECTOR__CRITICAL_Z": "inf"}, "critical_z must be a finite number"),
+        ({"BOT__SCHEDULER__REGIONS": "[]"}, "scheduler.regions: "),
+        ({"BOT__DISCORD__API_BASE_URL": "ftp://x"}, "discord.api_base_url: 'ftp://x' is not"),
+        ({"BOT__DISCORD__GATEWAY_URL": "http://x"}, "discord.gateway_url: 'http://x' is not"),
+        ({"BOT__TELEGRAM__API_BASE_URL": "file:///etc"}, "telegram.api_base_url: "),
+        ({"BOT__DRILL__FEEDS": '["/no/feeds"]'}, "drill.feeds: /no/feeds does not exist"),
+    ],
+)
+def test_configs_that_cannot_work_are_refused(env: dict[str, str], expected: str) -> None:
+    found = problems(None, env)
+
+    assert any(expected in p for p in found), found
+
+
+def test_a_database_path_that_cannot_be_created_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    path = write(tmp_path, f'[storage]\npath = "{blocker / "sub" / "bot.sqlite3"}"\n')
+
+    for command in ("check-config", "run"):  # run refuses the same config alike
+        with pytest.raises(SystemExit) as refused:
+            main([command, "--config", str(path)])
+        assert refused.value.code == 2
+        assert "config error: storage.path: cannot create" in capsys.readouterr().err
 
 
 def test_environment_keys_are_checked_too() -> None:

@@ -215,9 +215,10 @@ def test_news_cli_on_files_and_a_broken_path(capsys: pytest.CaptureFixture[str])
     assert "ok: " in captured.err
 
     bad = SHARED_DATA / "feeds" / "bad" / "reuters_no_items.xml"
-    assert main(["news", "--feeds", str(bad), "/nonexistent/feed.xml"]) == 1
+    assert main(["news", "--feeds", str(bad), "/nonexistent/feed.xml", "ftp://x.org/a.xml"]) == 1
     err = capsys.readouterr().err
-    assert "problem: /nonexistent/feed.xml" in err
+    assert "problem: /nonexistent/feed.xml: no such file or directory" in err
+    assert "problem: ftp://x.org/a.xml: only http(s) URLs and local files, not ftp" in err
 
 
 async def test_news_cli_reads_a_url(capsys: pytest.CaptureFixture[str]) -> None:

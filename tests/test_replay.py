@@ -150,6 +150,10 @@ def test_replay_cli_prints_readable_alerts(capsys: pytest.CaptureFixture[str]) -
             ["--prices", "/nonexistent", "--from", "2025-01-01", "--to", "2025-01-02"],
             "/nonexistent",
         ),
+        (
+            ["--feeds", "/nonexistent", "--from", "2025-01-01", "--to", "2025-01-02"],
+            "error: /nonexistent: no such file or directory",
+        ),
     ],
 )
 def test_replay_bad_input(

@@ -134,7 +134,11 @@ class DetectorParams:
     this many sigmas (it held up against the market)."""
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = [
+            f"{name} must be a finite number"
+            for name, value in vars(self).items()
+            if isinstance(value, float) and not math.isfinite(value)
+        ]
         if not 0.0 < self.ewma_lambda < 1.0:
             problems.append("ewma_lambda must be between 0 and 1")
         if not 0.0 <= self.beta_shrink <= 1.0:

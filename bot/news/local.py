@@ -34,6 +34,9 @@ def feed_files(path: Path) -> list[Path]:
 def read_paths(paths: Sequence[Path]) -> list[FeedRead]:
     out = []
     for path in paths:
+        if not path.exists():
+            out.append(FeedRead(str(path), None, "no such file or directory"))
+            continue
         files = feed_files(path)
         if not files:
             out.append(FeedRead(str(path), None, "no feed files (*.xml, *.rss, *.atom) here"))

@@ -126,6 +126,12 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Name a ticker or a portfolio.",
         "de": "Nenne ein Kürzel oder ein Depot.",
     },
+    "exposure.no_prices": {
+        "en": "{symbol} is on the AI supply-chain list, but the price source has no prices "
+        "for it right now. Try again later.",
+        "de": "{symbol} steht auf der Liste der KI-Lieferkette, aber die Kursquelle hat gerade "
+        "keine Kurse dafür. Versuche es später noch einmal.",
+    },
     "exposure.unknown": {
         "en": "I don't know the symbol {symbol}.",
         "de": "Das Kürzel {symbol} kenne ich nicht.",
