@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +48,27 @@ def test_sync_needs_a_token_and_a_target(
     monkeypatch.setenv("DISCORD_BOT_TOKEN", TOKEN)
     assert main(["discord-sync"]) == 2
     assert "--guild" in capsys.readouterr().err
+
+
+def test_sync_without_a_network_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """The real process, pointed at a port where nothing listens."""
+    env = {
+        **os.environ,
+        "BOT__DISCORD__TOKEN": TOKEN,
+        "BOT__DISCORD__API_BASE_URL": "http://127.0.0.1:9/api/v10",
+        "BOT__NEWS__ENABLED": "false",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "discord-sync", "--guild", str(GUILD)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 1
+    assert "error: cannot reach Discord at http://127.0.0.1:9/api/v10" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert TOKEN not in done.stderr

@@ -82,6 +82,10 @@ OPTIONS: Mapping[str, OptionSpec] = {
 }
 
 
+class DiscordUnavailable(RuntimeError):
+    """Discord cannot be used right now (a refused token, no network); the message says why."""
+
+
 @dataclass(frozen=True)
 class DiscordConfig:
     token: str
@@ -372,6 +376,33 @@ class DiscordAdapter:
         await self.client.close()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+
+    async def login_and_sync(
+        self, token: str, guild_ids: list[int], global_: bool = False
+    ) -> dict[str, int]:
+        """Log in, register the slash commands (:meth:`sync`) and log out again.
+
+        Raises:
+            DiscordUnavailable: Discord refused the token or could not be reached; one line.
+        """
+        try:
+            await self.client.login(token)
+            await self.client.application_info()
+            return await self.sync(guild_ids, global_)
+        except discord.LoginFailure:
+            raise DiscordUnavailable("Discord refused the bot token") from None
+        except discord.Forbidden as exc:
+            raise DiscordUnavailable(
+                f"Discord refused the command registration ({exc.status} {exc.text[:200]}); is "
+                "the bot in that server, with the applications.commands scope?"
+            ) from None
+        except (aiohttp.ClientError, OSError, TimeoutError, discord.HTTPException) as exc:
+            where = discord.http.Route.BASE
+            raise DiscordUnavailable(
+                f"cannot reach Discord at {where}: {type(exc).__name__}: {exc}"[:300]
+            ) from None
+        finally:
+            await self.client.close()
 
     async def sync(self, guild_ids: list[int], global_: bool = False) -> dict[str, int]:
         """Register the slash commands in the given guilds (or globally); returns counts."""

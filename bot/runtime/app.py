@@ -24,6 +24,7 @@ from bot.adapters.discord import (
     DiscordAdapter,
     DiscordConfig,
     DiscordTransport,
+    DiscordUnavailable,
     WebhookTransport,
     alert_payload,
     subscribe_webhooks,
@@ -427,11 +428,11 @@ async def discord_sync(
         loaded.universe,
     )
     try:
-        await adapter.client.login(token)
-        await adapter.client.application_info()
-        done = await adapter.sync(guild_ids, global_)
+        done = await adapter.login_and_sync(token, guild_ids, global_)
+    except DiscordUnavailable as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
     finally:
-        await adapter.client.close()
         store.close()
     for where, count in done.items():
         print(f"synced {count} commands: {where}")
