@@ -13,12 +13,13 @@ import shlex
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.render.i18n import Language, resolve_language, translate
 from bot.render.replies import Reply
+from bot.text import visible_text
 from handlers.services import Services
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ class Dispatcher:
 
     async def dispatch(self, invocation: Invocation) -> Reply | None:
         """The reply to send, or ``None`` when the user is being silently rate limited."""
+        invocation = replace(invocation, raw_args=visible_text(invocation.raw_args))
         language = self.language_for(invocation)
         now = self.services.clock()
         allowed = self.rate.allow((invocation.platform, invocation.user_id), now)

@@ -426,3 +426,11 @@ async def test_status_in_a_drill_says_so_with_the_drill_clock(services: Services
     text = await say(replace(services, drill=True), call("status"))
 
     assert "DRILL: recorded prices, drill clock at 2026-08-04 12:00 UTC" in text
+
+
+async def test_control_and_bidi_characters_in_arguments_are_dropped(services: Services) -> None:
+    text = await say(services, call("exposure", "\u202eNVDA\x1b"))
+    assert "NVDA · Nvidia" in text
+
+    text = await say(services, call("exposure", "N\x07V\x00D\u2066A:40 \x1b[31m"))
+    assert not any(ch in text for ch in "\x1b\x07\x00\u2066\u202e")

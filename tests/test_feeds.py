@@ -6,7 +6,9 @@ import asyncio
 import gzip
 import json
 import logging
+import os
 import re
+import resource
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -680,6 +682,64 @@ async def test_size_limit_applies_to_the_decompressed_body(
     assert result.message == "body larger than 450 bytes"  # the Content-Length check passed
 
 
+async def test_a_gzip_bomb_in_a_gzip_is_refused_at_once(
+    server: FeedServer, client: httpx.AsyncClient
+) -> None:
+    """``Content-Encoding: gzip, gzip``: 2 GB from a few KB. Refused before any inflating."""
+    bomb = gzip.compress(gzip.compress(b"<rss>" + b" " * (200 * 1024 * 1024)))
+    server.respond("/bomb.xml", body=bomb, headers={"Content-Encoding": "gzip, gzip"})
+    started = time.perf_counter()
+
+    result = await _fetch(client, _feed(server, "/bomb.xml"))
+
+    assert result.status == "error"
+    assert result.message == "stacked Content-Encoding (gzip, gzip) refused"
+    assert time.perf_counter() - started < 5
+
+
+async def test_a_single_gzip_bomb_stops_at_the_budget(
+    server: FeedServer, client: httpx.AsyncClient
+) -> None:
+    """200 MB of spaces in 200 KB of gzip: inflated only up to the 5 MB cap, within seconds
+    and without holding the 200 MB."""
+    bomb = gzip.compress(b"<rss>" + b" " * (200 * 1024 * 1024))
+    server.respond("/one-bomb.xml", body=bomb, headers={"Content-Encoding": "gzip"})
+    started = time.perf_counter()
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    result = await _fetch(client, _feed(server, "/one-bomb.xml"))
+
+    assert result.status == "error"
+    assert result.message == "body larger than 5 MB"
+    assert time.perf_counter() - started < 5
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
+    assert grown_kib < 100 * 1024
+
+
+async def test_an_unknown_content_encoding_is_refused(
+    server: FeedServer, client: httpx.AsyncClient
+) -> None:
+    server.respond("/zstd.xml", body=b"\x28\xb5\x2f\xfd", headers={"Content-Encoding": "zstd"})
+
+    result = await _fetch(client, _feed(server, "/zstd.xml"))
+
+    assert result.status == "error"
+    assert result.message == "unknown Content-Encoding 'zstd' refused"
+
+
+def test_local_feed_files_are_capped_and_special_files_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.xml"
+    big.write_bytes(b"<rss>" + b" " * (6 * 1024 * 1024))
+    fifo = tmp_path / "pipe.xml"
+    os.mkfifo(fifo)
+
+    for path, why in ((big, "larger than 5 MB"), (fifo, "not a regular file")):
+        with pytest.raises(OSError, match=why):
+            read_feed_file(path)
+    with pytest.raises(OSError, match="not a regular file"):
+        read_feed_file(Path("/dev/zero"))
+
+
 async def test_redirect_loop_is_an_error(server: FeedServer, client: httpx.AsyncClient) -> None:
     result = await _fetch(client, _feed(server, "/loop-a"))
     assert result.status == "error"
@@ -743,3 +803,10 @@ async def test_fetched_items_carry_feed_name_and_language(
     result = await _fetch(client, _feed(server, "/feed.xml", language="de"))
     assert result.parsed is not None
     assert {(i.feed, i.language) for i in result.parsed.items} == {("fake/feed.xml", "de")}
+
+
+def test_control_and_bidi_override_characters_never_leave_a_feed() -> None:
+    """ESC sequences would drive the console; U+202E reverses what a chat shows."""
+    raw = "Nvidia\x1b[2J\x07 falls\x00 \u202eeslaf\u202c on \u2066DeepSeek\u2069\x08 news\x9b"
+
+    assert normalise_text(raw) == "Nvidia[2J falls eslaf on DeepSeek news"

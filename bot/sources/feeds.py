@@ -24,12 +24,15 @@ and every :class:`FetchResult` carries the state to store for the next fetch.
 from __future__ import annotations
 
 import asyncio
+import errno
 import html
 import io
 import logging
 import re
+import stat
 import unicodedata
 import xml.sax
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -40,6 +43,7 @@ import feedparser
 import httpx
 
 from bot.news.items import FeedConfig, Language, NewsItem
+from bot.text import visible_text
 
 __all__ = [
     "FeedState",
@@ -98,7 +102,8 @@ def normalise_text(text: str) -> str:
     Strips HTML tags (block tags become a space, inline tags vanish, ``<script>``/``<style>``
     with their content), unescapes entities (repeatedly, so ``&amp;amp;`` and double-escaped
     markup like ``&amp;lt;b&amp;gt;`` come out right), drops zero-width characters (U+200B..
-    U+200F, U+2060, U+FEFF, the soft hyphen U+00AD), applies NFKC and collapses whitespace.
+    U+200F, U+2060, U+FEFF, the soft hyphen U+00AD), applies NFKC, removes control and
+    bidirectional-override characters (:func:`bot.text.visible_text`) and collapses whitespace.
     """
     for _ in range(_MAX_UNESCAPE_PASSES):
         unescaped = html.unescape(_strip_markup(text))
@@ -109,7 +114,7 @@ def normalise_text(text: str) -> str:
         text = _strip_markup(text)
     text = _ZERO_WIDTH_RE.sub("", text)
     text = unicodedata.normalize("NFKC", text)
-    text = _ZERO_WIDTH_RE.sub("", text)
+    text = visible_text(_ZERO_WIDTH_RE.sub("", text))
     return _WHITESPACE_RE.sub(" ", text).strip()
 
 
@@ -282,13 +287,31 @@ async def parse_feed_async(
     return await asyncio.to_thread(parse_feed, body, feed_name, language, headers)
 
 
-def read_feed_file(path: Path, language: Language = "en") -> ParsedFeed:
+MAX_FILE_BYTES: Final = 5 * 1024 * 1024
+"""The most a local feed file may hold (the same cap as a fetched feed)."""
+
+
+def read_feed_file(
+    path: Path, language: Language = "en", max_bytes: int = MAX_FILE_BYTES
+) -> ParsedFeed:
     """Parse a local feed file; the feed name is the file's stem.
 
+    Only regular files are read (a FIFO would block, ``/dev/zero`` never ends), and only up to
+    ``max_bytes``.
+
     Raises:
-        OSError: the file cannot be read.
+        OSError: the file cannot be read, is not a regular file or is too large.
     """
-    return parse_feed(path.read_bytes(), path.stem, language)
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    if info.st_size > max_bytes:
+        raise OSError(errno.EFBIG, f"larger than {_size_text(max_bytes)}", str(path))
+    with path.open("rb") as fh:
+        body = fh.read(max_bytes + 1)
+    if len(body) > max_bytes:  # it grew while we looked
+        raise OSError(errno.EFBIG, f"larger than {_size_text(max_bytes)}", str(path))
+    return parse_feed(body, path.stem, language)
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,20 +397,50 @@ def _size_text(n_bytes: int) -> str:
     return f"{mb:g} MB" if mb >= 1 else f"{n_bytes} bytes"
 
 
+_DECODABLE = {"gzip", "x-gzip", "deflate"}
+
+
 async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    """The body, decoded, capped at ``max_bytes`` of *decoded* bytes whatever the encoding.
+
+    httpx would decode a whole chunk before a cap could be checked (a 3.5 KB gzip inside a gzip
+    grows to 2 GB): the raw bytes are read instead and inflated here with an output budget. One
+    encoding (gzip or deflate) is accepted; stacked or unknown ones are refused.
+    """
     declared = response.headers.get("content-length")
     too_large = f"body larger than {_size_text(max_bytes)}"
     # Content-Length counts the encoded bytes; a compressed body may still grow past the cap,
-    # which the streaming check below catches.
+    # which the budget below catches.
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _FetchError(f"{too_large} (Content-Length {declared})")
+    encodings = [
+        e.strip().lower()
+        for e in response.headers.get("content-encoding", "").split(",")
+        if e.strip() and e.strip().lower() != "identity"
+    ]
+    if len(encodings) > 1:
+        raise _FetchError(f"stacked Content-Encoding ({', '.join(encodings)[:60]}) refused")
+    if encodings and encodings[0] not in _DECODABLE:
+        raise _FetchError(f"unknown Content-Encoding {encodings[0][:30]!r} refused")
+    # wbits 32 + 15: a gzip or a zlib header, whichever the server sent.
+    inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 32) if encodings else None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise _FetchError(too_large)
-        chunks.append(chunk)
+    try:
+        async for raw in response.aiter_raw():
+            pending = raw
+            while pending:
+                if inflater is None:
+                    out, pending = pending, b""
+                else:
+                    out = inflater.decompress(pending, max_bytes - size + 1)
+                    pending = inflater.unconsumed_tail
+                size += len(out)
+                if size > max_bytes:
+                    raise _FetchError(too_large)
+                chunks.append(out)
+    except zlib.error as exc:
+        raise _FetchError(f"the compressed body is damaged ({exc})") from None
     return b"".join(chunks)
 
 
@@ -397,7 +450,7 @@ async def _download(
     """GET the feed, following redirects by hand. Returns (status, headers, body)."""
     url = httpx.URL(str(feed.url))
     _check_scheme(url, "feed has")
-    headers = {"Accept": _ACCEPT}
+    headers = {"Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate"}
     if state.etag:
         headers["If-None-Match"] = state.etag
     if state.last_modified:
