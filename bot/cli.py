@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -22,7 +23,7 @@ from bot.detection.backtest import BacktestResult, is_shock, reading_json, run_b
 from bot.detection.detect import Label, Reading
 from bot.sources.csv_prices import CsvPriceSource
 from bot.sources.prices import PriceError
-from bot.storage.store import Store, StoreError
+from bot.storage.store import Store, StoreError, explain_database_error
 
 if TYPE_CHECKING:
     from bot.delivery.sinks import AlertSink
@@ -386,7 +387,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     drill = _drill(args, loaded)
     try:
         return run_forever(loaded, drill)
-    except (StoreError, PriceError) as exc:
+    except sqlite3.DatabaseError as exc:
+        path = loaded.settings.storage.path
+        sys.stderr.write(f"error: {explain_database_error(path, exc)}\n")
+        return EXIT_USAGE
+    except StoreError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    except PriceError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
 
@@ -433,6 +441,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 intraday=intraday.series,
             )
         )
+    except sqlite3.DatabaseError as exc:
+        sys.stderr.write(f"error: {explain_database_error(args.db or ':memory:', exc)}\n")
+        return EXIT_USAGE
     finally:
         store.close()
     log.info("replay delivered %d alerts", len(alerts))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -16,6 +19,7 @@ from bot.delivery.outbox import NewMessage
 from bot.detection.detect import Label, Reading, Severity
 from bot.episodes import Episode
 from bot.storage.store import SCHEMA_VERSION, ScanStatus, Store, StoreError
+from tests.conftest import PRICES, PROJECT_ROOT
 from tests.factories import sample_stats
 
 T0 = datetime(2025, 1, 27, 14, 30, tzinfo=UTC)
@@ -453,3 +457,71 @@ def test_prune_deletes_old_history_and_keeps_what_matters(store: Store) -> None:
     texts = {t for (t,) in store.connection.execute("SELECT text FROM outbox_bodies")}
     assert texts == {"new", "queued"}  # the old text went with its message
     assert [a["key"] for a in store.alerts()] == ["old-alert"]  # alerts are the memory
+
+
+def _replay_with_db(db: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "bot", "replay", "--prices", str(PRICES / "daily_close")),
+            *("--from", "2025-01-27", "--to", "2025-01-28", "--db", str(db)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=PROJECT_ROOT,
+    )
+
+
+def test_a_damaged_database_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    Store(path).close()
+    size = path.stat().st_size
+    with path.open("r+b") as fh:  # the header survives, the pages do not
+        fh.seek(4096)
+        fh.write(bytes(range(256)) * ((size - 4096) // 256 + 1))
+
+    done = _replay_with_db(path)
+
+    assert done.returncode == 2
+    assert f"error: the database at {path} is damaged: " in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_database_another_process_writes_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    Store(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process mid-write, for longer than we wait
+    try:
+        done = _replay_with_db(path)
+    finally:
+        holder.close()
+
+    assert done.returncode == 2
+    assert f"error: another process holds {path} (database is locked)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_run_on_a_damaged_database_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    Store(path).close()
+    size = path.stat().st_size
+    with path.open("r+b") as fh:
+        fh.seek(4096)
+        fh.write(bytes(range(256)) * ((size - 4096) // 256 + 1))
+    env = {**os.environ, "BOT__STORAGE__PATH": str(path), "BOT__NEWS__ENABLED": "false"}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+        env=env,
+    )
+
+    assert done.returncode == 2
+    assert f"error: the database at {path} is damaged: " in done.stderr
+    assert "Traceback" not in done.stderr

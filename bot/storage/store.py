@@ -224,6 +224,19 @@ class StoreError(RuntimeError):
     """The database cannot be opened or has a schema this version does not know."""
 
 
+BUSY_TIMEOUT_MS = 2000
+
+
+def explain_database_error(path: Path | str, exc: sqlite3.Error) -> str:
+    """One line a user can act on, for what SQLite said."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"another process holds {path} (database is locked); stop it or use another file"
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return f"the database at {path} is damaged: {text}"
+    return f"cannot open database {path}: {text}"
+
+
 @dataclass(frozen=True)
 class ScanStatus:
     region: str
@@ -289,8 +302,10 @@ class Store:
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database {path}: {exc}") from None
+            raise StoreError(explain_database_error(path, exc)) from None
         try:
+            # Another process writing waits up to this long before "database is locked".
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
@@ -302,7 +317,7 @@ class Store:
             self._db.close()
             if isinstance(exc, StoreError):
                 raise
-            raise StoreError(f"cannot open database {path}: {exc}") from None
+            raise StoreError(explain_database_error(path, exc)) from None
 
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
