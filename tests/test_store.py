@@ -473,13 +473,19 @@ def _replay_with_db(db: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_damaged_database_is_one_clear_line(tmp_path: Path) -> None:
+def _damaged_database(tmp_path: Path) -> Path:
+    """A bot database whose header survives and whose pages do not."""
     path = tmp_path / "bot.sqlite3"
     Store(path).close()
     size = path.stat().st_size
-    with path.open("r+b") as fh:  # the header survives, the pages do not
+    with path.open("r+b") as fh:
         fh.seek(4096)
         fh.write(bytes(range(256)) * ((size - 4096) // 256 + 1))
+    return path
+
+
+def test_a_damaged_database_is_one_clear_line(tmp_path: Path) -> None:
+    path = _damaged_database(tmp_path)
 
     done = _replay_with_db(path)
 
@@ -504,12 +510,7 @@ def test_a_database_another_process_writes_is_one_clear_line(tmp_path: Path) -> 
 
 
 def test_run_on_a_damaged_database_is_one_clear_line(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
-    Store(path).close()
-    size = path.stat().st_size
-    with path.open("r+b") as fh:
-        fh.seek(4096)
-        fh.write(bytes(range(256)) * ((size - 4096) // 256 + 1))
+    path = _damaged_database(tmp_path)
     env = {**os.environ, "BOT__STORAGE__PATH": str(path), "BOT__NEWS__ENABLED": "false"}
 
     done = subprocess.run(
