@@ -1,0 +1,111 @@
+"""Property-based tests (Hypothesis): whatever the input, a reply, valid markup, no pings."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.adapters.telegram import parse_command
+from bot.render.chat import TELEGRAM_LIMIT, discord_markdown, telegram_html
+from bot.render.replies import Bullets, Heading, Paragraph, Reply, Span, Table
+from bot.sources.feeds import normalise_text, parse_feed
+from bot.text import visible_text
+from handlers.exposure import Request, parse_request
+from handlers.registry import UsageError, split_args
+from tests.fakes.telegram_api import parse_html, utf16_len
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Any text, with markup characters, astral emoji (two UTF-16 units) and controls well represented.
+texts = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list("<>&\"'`*_~|@#[]()\\:/ \n")),
+        st.sampled_from(["😀", "\U0001d54f", "\u202e", "\x1b", "\u200b", "é", "ß"]),
+        st.characters(codec="utf-8"),
+    ),
+    max_size=300,
+)
+links = st.one_of(st.none(), st.just("https://example.com/a_(b)?q=1&r=2"), texts)
+span = st.builds(
+    Span, text=texts, bold=st.booleans(), code=st.booleans(), italic=st.booleans(), link=links
+)
+blocks = st.one_of(
+    st.builds(Paragraph, spans=st.lists(span, min_size=1, max_size=4).map(tuple)),
+    st.builds(Heading, text=texts),
+    st.builds(
+        Bullets,
+        items=st.lists(
+            st.lists(span, min_size=1, max_size=3).map(tuple), min_size=1, max_size=4
+        ).map(tuple),
+    ),
+    st.builds(
+        Table,
+        header=st.tuples(texts, texts),
+        rows=st.lists(st.tuples(texts, texts), max_size=5).map(tuple),
+    ),
+)
+replies = st.builds(Reply, blocks=st.lists(blocks, min_size=1, max_size=30).map(tuple))
+
+
+@FAST
+@given(replies)
+def test_every_telegram_message_is_valid_bot_api_html_within_the_limit(reply: Reply) -> None:
+    for message in telegram_html(reply):
+        assert utf16_len(message) <= TELEGRAM_LIMIT
+        plain, _ = parse_html(message)  # raises on markup Telegram would refuse
+        assert utf16_len(plain) <= TELEGRAM_LIMIT
+
+
+@FAST
+@given(replies)
+def test_every_discord_page_fits_and_pings_nobody(reply: Reply) -> None:
+    for page in discord_markdown(reply):
+        assert len(page) <= 4096
+        assert not re.search(r"@(everyone|here)", page)
+        assert "<@" not in page
+        assert "<#" not in page
+
+
+@FAST
+@given(texts, st.one_of(st.none(), st.just("ai_shock_bot")))
+def test_any_message_text_parses_or_is_ignored(text: str, bot: str | None) -> None:
+    parsed = parse_command(text, bot)
+    if parsed is not None:
+        name, rest = parsed
+        assert isinstance(name, str)
+        assert isinstance(rest, str)
+
+
+@FAST
+@given(st.lists(texts, max_size=12))
+def test_exposure_arguments_parse_or_say_why(args: list[str]) -> None:
+    raw = " ".join(args)
+    refused: str | None = None
+    try:
+        request = parse_request(split_args(visible_text(raw)))
+    except UsageError as exc:  # a bad input is said, in the user's words, never a crash
+        refused = exc.key
+    if refused is not None:
+        assert refused.startswith("exposure.")
+        return
+    assert isinstance(request, Request)
+    assert abs(sum(p.weight for p in request.positions) - 1.0) < 1e-6 or request.single
+
+
+@FAST
+@given(st.binary(max_size=4000))
+def test_feed_parsing_of_arbitrary_bytes_never_raises(body: bytes) -> None:
+    parsed = parse_feed(body, "fuzz", "en")
+    for item in parsed.items:
+        assert item.title == normalise_text(item.title)
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]", item.title)
+
+
+@FAST
+@given(texts)
+def test_visible_text_is_idempotent_and_keeps_what_a_reader_sees(text: str) -> None:
+    once = visible_text(text)
+    assert visible_text(once) == once
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", once)
