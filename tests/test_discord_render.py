@@ -127,3 +127,42 @@ def test_locale_to_language() -> None:
     assert language_of("de") == "de"
     assert language_of("en-US") == "en"
     assert language_of(None) == "en"
+
+
+def test_a_headline_link_cannot_smuggle_a_second_masked_link() -> None:
+    """A ``)`` in a feed's link used to end the masked link early, and what followed became a
+    second, hidden link. Alerts and replies now share one link writer."""
+    link = "https://example.com/a)[click](https://evil.example/x"
+    alert = Alert(
+        "k",
+        "e",
+        AlertKind.OPEN,
+        Label.DIVERGENCE_DOWN,
+        Severity.ALERT,
+        "us",
+        "down",
+        NOW,
+        NOW,
+        headlines=(Headline("Chips [fall] (again)", "feed", link, NOW),),
+    )
+
+    (field,) = json.loads(alert_payload(alert, "en")[0])["embed"]["fields"]
+
+    value = field["value"]
+    assert value.count("](") == 1  # one masked link
+    assert value.endswith("(https://example.com/a%29[click]%28https://evil.example/x)")
+    assert "\\[fall\\]" in value  # the title's brackets are text, not markup
+
+
+def test_a_long_discord_reply_is_cut_as_markdown_not_as_html() -> None:
+    """One paragraph longer than an embed: before, it went through the Telegram HTML cutter
+    and came out as ``AT&amp;T`` with ``<...>`` text deleted."""
+    reply = Reply((Paragraph((Span("AT&T <NVDA> " * 600),)),))
+
+    (page,) = reply_embeds(reply, "en")
+
+    text = page.description or ""
+    assert len(text) <= DISCORD_DESCRIPTION
+    assert text.startswith("AT&T <NVDA\\> AT&T")  # ">" escaped: it would start a quote
+    assert "&amp;" not in text
+    assert text.endswith("…")

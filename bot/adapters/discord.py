@@ -37,6 +37,7 @@ from bot.render.chat import (
     DISCORD_FIELDS,
     DISCORD_TITLE,
     discord_escape,
+    discord_link,
     discord_markdown,
     shorten,
 )
@@ -128,8 +129,8 @@ def alert_payload(alert: Alert, language: Language) -> list[str]:
     for item in text.news[:DISCORD_FIELDS]:
         title = discord_escape(item.title)
         if item.link and len(item.link) < DISCORD_FIELD // 2:
-            room = DISCORD_FIELD - len(item.link) - 4
-            value = f"[{shorten(title, room)}]({item.link})"
+            room = DISCORD_FIELD - len(discord_link("", item.link))
+            value = discord_link(shorten(title, room), item.link)
         else:
             value = shorten(title, DISCORD_FIELD)
         fields.append(

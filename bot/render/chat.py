@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from bot.render.alerts import AlertText
 from bot.render.replies import Block, Bullets, Heading, Paragraph, Reply, Span, Table
@@ -65,7 +65,7 @@ def _html_units(block: Block, limit: int) -> list[str]:
 
 
 def _fit(unit: str, limit: int) -> str:
-    """A single fragment too long for a message, cut as plain text."""
+    """A single HTML fragment too long for a message, cut as plain text."""
     if len(unit) <= limit:
         return unit
     text = html.unescape(re.sub(r"<[^>]+>", "", unit))
@@ -75,12 +75,25 @@ def _fit(unit: str, limit: int) -> str:
     return html.escape(cut, quote=False) + ELLIPSIS
 
 
-def pack(units: Sequence[str], limit: int, separator: str = "\n") -> list[str]:
-    """Join fragments into as few messages as fit ``limit``, breaking only between them."""
+def _fit_markdown(unit: str, limit: int) -> str:
+    """A single Discord markdown fragment too long for a page, cut (never mid-escape)."""
+    if len(unit) <= limit:
+        return unit
+    return unit[: limit - len(ELLIPSIS)].rstrip("\\") + ELLIPSIS
+
+
+def pack(
+    units: Sequence[str],
+    limit: int,
+    separator: str = "\n",
+    fit: Callable[[str, int], str] = _fit,
+) -> list[str]:
+    """Join fragments into as few messages as fit ``limit``, breaking only between them; a
+    fragment longer than a message is cut by ``fit`` (HTML by default)."""
     messages: list[str] = []
     current = ""
     for unit in units:
-        unit = _fit(unit, limit)
+        unit = fit(unit, limit)
         candidate = f"{current}{separator}{unit}" if current else unit
         if len(candidate) > limit:
             messages.append(current)
@@ -158,8 +171,15 @@ def _discord_span(span: Span) -> str:
     if span.italic:
         text = f"*{text}*"
     if span.link and span.link.startswith(("http://", "https://")):
-        text = f"[{text}]({span.link.replace(')', '%29')})"
+        text = discord_link(text, span.link)
     return text
+
+
+def discord_link(label: str, url: str) -> str:
+    """A masked link ``[label](url)``: ``label`` already escaped; in ``url`` the characters
+    that would end the link early or start a second, hidden one are percent-encoded."""
+    safe = url.replace("(", "%28").replace(")", "%29").replace(" ", "%20").replace("<", "%3C")
+    return f"[{label}]({safe.replace('>', '%3E')})"
 
 
 def _discord_units(block: Block) -> list[str]:
@@ -187,7 +207,7 @@ def discord_markdown(reply: Reply, limit: int = DISCORD_DESCRIPTION) -> list[str
     units: list[str] = []
     for block in reply.blocks:
         units.extend(_discord_units(block))
-    return [page for page in pack(units, limit) if page] or ["\u200b"]
+    return [page for page in pack(units, limit, fit=_fit_markdown) if page] or ["\u200b"]
 
 
 def shorten(text: str, limit: int, pointer: str = "") -> str:
