@@ -55,7 +55,7 @@ def _html_units(block: Block, limit: int) -> list[str]:
     current: list[str] = []
     for line in _table_lines(block):
         escaped = html.escape(line, quote=False)
-        if current and len("\n".join([*current, escaped])) + 11 > limit:
+        if current and utf16_len("\n".join([*current, escaped])) + 11 > limit:
             units.append("<pre>" + "\n".join(current) + "</pre>")
             current = []
         current.append(escaped)
@@ -64,13 +64,18 @@ def _html_units(block: Block, limit: int) -> list[str]:
     return units
 
 
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, as Telegram counts (an emoji beyond U+FFFF counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _fit(unit: str, limit: int) -> str:
     """A single HTML fragment too long for a message, cut as plain text."""
-    if len(unit) <= limit:
+    if utf16_len(unit) <= limit:
         return unit
     text = html.unescape(re.sub(r"<[^>]+>", "", unit))
     cut = text[: limit // 2]
-    while len(html.escape(cut, quote=False)) + 1 > limit:
+    while utf16_len(html.escape(cut, quote=False)) + 1 > limit:
         cut = cut[: len(cut) * 9 // 10]
     return html.escape(cut, quote=False) + ELLIPSIS
 
@@ -87,15 +92,17 @@ def pack(
     limit: int,
     separator: str = "\n",
     fit: Callable[[str, int], str] = _fit,
+    measure: Callable[[str], int] = utf16_len,
 ) -> list[str]:
     """Join fragments into as few messages as fit ``limit``, breaking only between them; a
-    fragment longer than a message is cut by ``fit`` (HTML by default)."""
+    fragment longer than a message is cut by ``fit``. The defaults are Telegram's: HTML,
+    counted in UTF-16 units (the markup counted too, so the text Telegram counts fits)."""
     messages: list[str] = []
     current = ""
     for unit in units:
         unit = fit(unit, limit)
         candidate = f"{current}{separator}{unit}" if current else unit
-        if len(candidate) > limit:
+        if measure(candidate) > limit:
             messages.append(current)
             current = unit
         else:
@@ -207,7 +214,8 @@ def discord_markdown(reply: Reply, limit: int = DISCORD_DESCRIPTION) -> list[str
     units: list[str] = []
     for block in reply.blocks:
         units.extend(_discord_units(block))
-    return [page for page in pack(units, limit, fit=_fit_markdown) if page] or ["\u200b"]
+    pages = pack(units, limit, fit=_fit_markdown, measure=len)
+    return [page for page in pages if page] or ["\u200b"]
 
 
 def shorten(text: str, limit: int, pointer: str = "") -> str:
