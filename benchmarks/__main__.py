@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import detector, event_loop, fanout, machine, news, outbox_scale
+from benchmarks import detector, event_loop, fanout, machine, news, outbox_scale, startup
 
 BACKTEST_TARGET_SECONDS = 3.0
 
@@ -33,6 +33,7 @@ def main() -> None:
     print(fanout.summary(fanout.fanout()))
     print(event_loop.summary(event_loop.loop_holding()))
     print(outbox_scale.summary(outbox_scale.outbox_scale()))
+    print(startup.summary(startup.startup()))
 
 
 if __name__ == "__main__":

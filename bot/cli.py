@@ -7,7 +7,6 @@ chat libraries.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sqlite3
@@ -18,15 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from bot import __version__
-from bot.config import ConfigError, LoadedConfig, install_log_redaction, load_config
-from bot.detection.backtest import BacktestResult, is_shock, reading_json, run_backtest
-from bot.detection.detect import Label, Reading
-from bot.sources.csv_prices import CsvPriceSource
-from bot.sources.prices import PriceError
-from bot.storage.store import Store, StoreError, explain_database_error
 
 if TYPE_CHECKING:
+    from bot.config import LoadedConfig
     from bot.delivery.sinks import AlertSink
+    from bot.detection.backtest import BacktestResult
+    from bot.detection.detect import Reading
     from bot.runtime.app import Drill
 
 EXIT_USAGE = 2
@@ -233,6 +229,9 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def print_table(result: BacktestResult, out: TextIO, show_all: bool) -> None:
     """Sessions as a readable table; runs of identical no-decision sessions are collapsed."""
+    from bot.detection.backtest import is_shock
+    from bot.detection.detect import Label
+
     header = (
         f"{'date':<10}  {'label':<24}  {'severity':<8}  {'z_div':>6}  {'z_mkt':>6}  "
         f"{'breadth':>7}  {'cover':>5}  top movers / why"
@@ -271,6 +270,8 @@ def print_table(result: BacktestResult, out: TextIO, show_all: bool) -> None:
 
 
 def _load(config: Path | None) -> LoadedConfig:
+    from bot.config import ConfigError, install_log_redaction, load_config
+
     try:
         loaded = load_config(config)
     except ConfigError as exc:
@@ -283,6 +284,10 @@ def _load(config: Path | None) -> LoadedConfig:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from bot.detection.backtest import reading_json, run_backtest
+    from bot.sources.csv_prices import CsvPriceSource
+    from bot.sources.prices import PriceError
+
     loaded = _load(args.config)
     if args.region not in loaded.universe.regions:
         known = ", ".join(loaded.universe.regions)
@@ -382,6 +387,8 @@ def _drill(args: argparse.Namespace, loaded: LoadedConfig) -> Drill | None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runtime.app import run_forever
+    from bot.sources.prices import PriceError
+    from bot.storage.store import StoreError, explain_database_error
 
     loaded = _load(args.config)
     drill = _drill(args, loaded)
@@ -400,8 +407,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    import asyncio
+
     from bot.news.local import read_paths
     from bot.runtime.replay import run_replay
+    from bot.sources.csv_prices import CsvPriceSource
+    from bot.sources.prices import PriceError
+    from bot.storage.store import Store, StoreError, explain_database_error
 
     loaded = _load(args.config)
     if args.start > args.end:
@@ -451,6 +463,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_news(args: argparse.Namespace) -> int:
+    import asyncio
+
     from bot.news.local import FeedRead, read_paths, read_url
     from bot.news.match import Matcher, load_themes
     from bot.sources.feeds import FetchLimits
@@ -506,6 +520,8 @@ def cmd_news(args: argparse.Namespace) -> int:
 
 
 def cmd_discord_sync(args: argparse.Namespace) -> int:
+    import asyncio
+
     from bot.runtime.app import discord_sync
 
     loaded = _load(args.config)
@@ -520,8 +536,11 @@ def cmd_discord_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
     from bot.runtime.replay import run_replay
     from bot.sources.demo import build_intraday, build_series, load_scenario
+    from bot.storage.store import Store
 
     loaded = _load(None)
     scenario = load_scenario()
