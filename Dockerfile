@@ -11,13 +11,17 @@ COPY jobs ./jobs
 RUN pip install --no-cache-dir .
 
 FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin bot
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin bot \
+    && install -d -o 10001 -g 10001 /home/bot/data
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PTB_TIMEDELTA=true
 WORKDIR /home/bot
 USER 10001:10001
+# The database lives here (the default [storage] path is data/bot.sqlite3 from /home/bot). The
+# directory exists and belongs to the bot user before the volume is declared, so a new named or
+# anonymous volume starts out owned by the bot, not by root.
 VOLUME ["/home/bot/data"]
 ENTRYPOINT ["python", "-m", "bot"]
 CMD ["run"]
