@@ -97,7 +97,8 @@ def run_backtest(
         )
         baseline = build_baseline(history, baskets, params, cached)
         row = matrix[t]
-        fresh = {s: float(row[j]) for j, s in enumerate(symbols) if not np.isnan(row[j])}
+        present = np.flatnonzero(~np.isnan(row))  # one vectorised test, not one per name
+        fresh = dict(zip([symbols[j] for j in present], row[present].tolist(), strict=True))
         as_of = all_sessions[t].to_pydatetime()
         readings.append(detect(Snapshot(region, as_of, fresh), baseline, baskets, params))
         if progress is not None:
