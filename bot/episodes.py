@@ -143,7 +143,10 @@ class EpisodeBook:
         """Move the episodes of ``group`` by one reading taken at ``now``."""
         direction = direction_of(reading.label)
         if direction is not None and reading.severity >= Severity.WATCH:
-            return self._event(reading, direction, region, group, session, now)
+            event = self._event(reading, direction, region, group, session, now)
+            # A move the other way (a rally) may end the opposite episode (a sell-off).
+            other = self._calm(reading, group, now, skip=direction)
+            return Outcome(event.alerts + other.alerts, event.changed + other.changed)
         if _is_calm(reading):
             return self._calm(reading, group, now)
         return Outcome()
@@ -248,10 +251,16 @@ class EpisodeBook:
             if episode.session < session - timedelta(days=1):
                 del self._closed[episode_id]
 
-    def _calm(self, reading: Reading, group: str, now: datetime) -> Outcome:
+    def _calm(
+        self, reading: Reading, group: str, now: datetime, skip: Direction | None = None
+    ) -> Outcome:
+        """Count ``reading`` towards the recovery of the group's episodes (not those of the
+        direction ``skip``)."""
         outcome = Outcome()
         cooldown = timedelta(minutes=self.rules.cooldown_minutes)
-        for episode in [e for e in self._episodes.values() if e.group == group]:
+        for episode in [
+            e for e in self._episodes.values() if e.group == group and e.direction != skip
+        ]:
             if not _calm_for(episode, reading):
                 if episode.quiet_readings:  # not calm enough: the count starts again
                     restarted = replace(episode, quiet_readings=0, quiet_since=None, updated_at=now)

@@ -369,3 +369,30 @@ def test_a_small_leader_never_drives_the_basket(baseline: Baseline) -> None:
     reading = detect(snapshot(moves), baseline, BASKETS, PARAMS)
 
     assert reading.label is not Label.SINGLE_STOCK
+
+
+def test_a_crash_on_a_rally_day_is_a_divergence_not_a_rally(baseline: Baseline) -> None:
+    """The S&P up 2.1 % while the basket falls 5-17 %: the sector's story, the broad move named
+    among the reasons (before: a broad_rally watch that never mentioned the crash)."""
+    moves = [-0.05 - 0.012 * k for k in range(len(INFRA))]
+    reading = detect(snapshot(moves, market=0.021), baseline, BASKETS, PARAMS)
+
+    assert reading.label is Label.DIVERGENCE_DOWN
+    assert reading.severity is Severity.CRITICAL
+    assert any(r.startswith("against a broad market move of +2.10%") for r in reading.reasons)
+
+
+def test_size_floors_outrank_the_single_stock_rule(baseline: Baseline) -> None:
+    """The median name down under 5 %, more than 7 % beyond beta on a firm market, in a wild
+    regime's sigmas; one name down 30 %: the floors say sector (before: single_stock watch
+    while the divergence said alert)."""
+    wild = replace(baseline, sigma_div=0.05, name_sigma=dict.fromkeys(SYMBOLS, 0.2))
+    moves = [-0.045, -0.046, -0.047, -0.048, -0.049, -0.049, -0.05, -0.051, -0.02, -0.30]
+    reading = detect(snapshot(moves, market=0.018), wild, BASKETS, PARAMS)
+
+    assert reading.stats is not None
+    assert abs(reading.stats.basket_ret) < 0.05
+    assert reading.stats.residual < -0.07
+
+    assert reading.label is Label.DIVERGENCE_DOWN
+    assert reading.severity is Severity.ALERT

@@ -653,3 +653,16 @@ def test_recovery_needs_numbers_below_watch_by_a_margin() -> None:
     assert observe(b, calm(at=minutes(200))).alerts == []  # the cooldown starts now
     recovered = only_alert(observe(b, calm(at=minutes(230))))
     assert recovered.kind is AlertKind.RECOVER
+
+
+def test_a_rally_ends_a_sell_off() -> None:
+    """Readings of the other direction at watch or above count towards the recovery too."""
+    b = book(recover_after_quiet=2, cooldown_minutes=0)
+    only_alert(observe(b, reading(Label.BROAD_SELLOFF, Severity.ALERT)))
+    rally = observe(b, reading(Label.BROAD_RALLY, Severity.WATCH, at=minutes(60)))
+    again = observe(b, reading(Label.BROAD_RALLY, Severity.WATCH, at=minutes(120)))
+
+    assert [a.kind for a in rally.alerts] == [AlertKind.OPEN]  # the rally itself
+    kinds = {(a.direction, a.kind) for a in again.alerts}
+    assert ("down", AlertKind.RECOVER) in kinds
+    assert [e.direction for e in b.open_episodes] == ["up"]

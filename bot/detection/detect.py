@@ -701,15 +701,22 @@ def _size_level(stats: Stats, params: DetectorParams) -> Severity:
     basket's move beyond its beta (watch, alert, critical floors) with at least
     ``moving_share`` of its names along, or a raw basket median move of ``watch_move``
     (watch). The caller has ruled out a broad market move."""
-    by_residual = (
-        _level(abs(stats.residual), params.watch_move, params.alert_move, params.critical_move)
-        if stats.moving >= params.moving_share
-        else Severity.NONE
-    )
-    # A median move of 5 % means half the names moved at least that much.
+    return max(_residual_floor(stats, params), _raw_floor(stats, params))
+
+
+def _residual_floor(stats: Stats, params: DetectorParams) -> Severity:
+    """The move beyond beta against the 5/7/10 % floors, with half the names along."""
+    if stats.moving < params.moving_share:
+        return Severity.NONE
+    return _level(abs(stats.residual), params.watch_move, params.alert_move, params.critical_move)
+
+
+def _raw_floor(stats: Stats, params: DetectorParams) -> Severity:
+    """A basket median move of 5 % (half the names moved at least that much), the same way as
+    the move beyond beta: a watch."""
     same_way = stats.basket_ret * stats.residual > 0
-    raw = abs(stats.basket_ret) >= params.watch_move and same_way
-    return max(by_residual, Severity.WATCH if raw else Severity.NONE)
+    moved = abs(stats.basket_ret) >= params.watch_move and same_way
+    return Severity.WATCH if moved else Severity.NONE
 
 
 def _software_held_up(stats: Stats, params: DetectorParams) -> bool:
@@ -754,14 +761,24 @@ def _divergence(stats: Stats, params: DetectorParams) -> tuple[Severity, list[Re
                 breadth=stats.breadth,
             )
         )
-    if by_size > by_z:
+    if by_size > by_z and _residual_floor(stats, params) is by_size:
         reasons.append(
             Reason(
                 "size_floor",
-                f"{abs(stats.residual):.1%} beyond its beta with {stats.moving:.0%} of names "
+                f"{stats.residual:+.1%} beyond its beta with {stats.moving:.0%} of names "
                 f"along: {by_size} in any volatility regime",
-                residual=abs(stats.residual),
+                residual=stats.residual,
                 moving=stats.moving,
+                severity=str(by_size),
+            )
+        )
+    elif by_size > by_z:
+        reasons.append(
+            Reason(
+                "raw_floor",
+                f"the median AI-infrastructure name moved {stats.basket_ret:+.1%}: "
+                f"{by_size} in any volatility regime",
+                basket=stats.basket_ret,
                 severity=str(by_size),
             )
         )
@@ -844,7 +861,17 @@ def detect(
         )
 
     broad = _broad_market(stats, controls, params)
-    if broad is not Severity.NONE:
+    divergence, why = _divergence(stats, params)
+    # The basket moving the other way than a broad move, by at least the broad-move size (a
+    # crash on a rally day), is the sector's story: a divergence, with the broad move among its
+    # reasons. Merely lagging a rally, or falling less than the market, stays broad.
+    against = (
+        divergence is not Severity.NONE
+        and stats.basket_ret * stats.control_ret < 0
+        and stats.basket_ret * stats.residual > 0
+        and abs(stats.basket_ret) >= params.broad_index_move
+    )
+    if broad is not Severity.NONE and not against:
         down = stats.control_ret < 0
         by_z = _level(abs(stats.z_div), params.watch_z, params.alert_z, params.critical_z)
         sector_led = by_z >= Severity.WATCH and (stats.z_div < 0) == down
@@ -873,8 +900,17 @@ def detect(
             )
         label = Label.BROAD_SELLOFF if down else Label.BROAD_RALLY
         return reading(label, severity, reasons, sector_led)
+    if broad is not Severity.NONE:
+        why.append(
+            Reason(
+                "against_broad",
+                f"against a broad market move of {stats.control_ret:+.2%} "
+                f"({stats.z_mkt:+.1f} sigma)",
+                market=stats.control_ret,
+                z=stats.z_mkt,
+            )
+        )
 
-    divergence, why = _divergence(stats, params)
     basket_moved = abs(stats.basket_ret) >= params.watch_move
     if divergence is not Severity.NONE:
         loo = _level(abs(stats.z_div_loo), params.watch_z, params.alert_z, params.critical_z)
@@ -883,6 +919,7 @@ def detect(
             loo is Severity.NONE
             and stats.breadth < params.min_breadth
             and not basket_moved
+            and _size_level(stats, params) is Severity.NONE  # the floors say: the sector
             and abs(leader.ret) >= params.single_stock_move
         ):
             return reading(

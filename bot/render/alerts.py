@@ -123,11 +123,10 @@ def _reason_value(language: Language, kind: str, key: str, value: float | str) -
         if key == "regions" and language != "en":
             return ", ".join(translate(language, f"region.{r}") for r in value.split(","))
         return value.replace(",", ", ") if key == "regions" else value
+    if key in ("ret", "residual") or (key == "basket" and kind == "raw_floor"):
+        return percent(language, value, 1)
     if key in ("basket", "market"):
         return percent(language, value, 2)
-    if key in ("ret", "residual"):
-        text = percent(language, value, 1)
-        return text.lstrip("+") if kind == "size_floor" else text
     if key in ("breadth", "moving"):
         return share(language, value)
     if key == "z":

@@ -434,6 +434,16 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "de": "{residual} über sein Beta hinaus, {moving} der Werte dabei: {severity} in "
         "jedem Volatilitätsumfeld",
     },
+    "reason.raw_floor": {
+        "en": "the median AI-infrastructure name moved {basket}: {severity} in any volatility "
+        "regime",
+        "de": "der mittlere KI-Infrastrukturwert bewegte sich um {basket}: {severity} in jedem "
+        "Volatilitätsumfeld",
+    },
+    "reason.against_broad": {
+        "en": "against a broad market move of {market} ({z} sigma)",
+        "de": "gegen eine breite Marktbewegung von {market} ({z} Sigma)",
+    },
     "reason.broad": {
         "en": "broad market {market} ({z} sigma)",
         "de": "Gesamtmarkt {market} ({z} Sigma)",

@@ -45,7 +45,9 @@ _SPLIT_TOLERANCE = 0.02
 _SPLIT_TOLERANCE_MAX = 0.06
 _SPLIT_TOLERANCE_MOVES = 3.0
 """A split day also has a market move: the ratio may miss ``1/k`` by three of the name's
-typical absolute moves, at least 2 % and at most 6 % (a -47 % crash is not a 2:1 split)."""
+typical absolute moves, at least 2 % and at most 6 %. Without a split column, a 47-53 % crash
+and a 2:1 split with a 6 % move look alike from prices alone; the vendor's split column (or an
+adjusted close) decides where present."""
 _GLITCH_RATIO = 3.0
 """A bar this many times off both neighbours, which agree with each other, is a bad print."""
 _ABSURD_RATIO = 5.0
