@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from bot.alerts import Alert, AlertKind, Headline
 from bot.delivery.sinks import Dispatcher
@@ -93,9 +93,7 @@ class AlertPipeline:
                 "raises them again",
                 ", ".join(a.key for a in prepared) or "-",
             )
-            self.book.reload(
-                self.store.episodes(open_only=False, since=now.date() - timedelta(days=1))
-            )
+            self.book.reload(self.store.recent_episodes(now.date()))
             return []
         for alert in fresh:
             log.info(

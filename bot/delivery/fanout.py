@@ -170,13 +170,6 @@ class FanOut:
             return []
         return bodies.get(chat.language or "en") or bodies.get("en") or []
 
-    def expand_all(self, now: datetime) -> int:
-        """Every open plan at once (a caller with no event loop to keep: tests, tools)."""
-        added = 0
-        while self.has_work:
-            added += self.expand_chunk(now)
-        return added
-
     def open_plans(self) -> int:
         (count,) = self.store.connection.execute(
             "SELECT COUNT(*) FROM fanouts WHERE platform = ? AND status = 'staging'",

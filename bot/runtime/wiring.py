@@ -150,7 +150,7 @@ def build_runtime(
     matcher = Matcher(universe, load_themes()) if use_news else None
     book = EpisodeBook(
         settings.episodes,
-        store.episodes(open_only=False, since=clock.now().date() - timedelta(days=1)),
+        store.recent_episodes(clock.now().date()),
         id_prefix=DRILL_PREFIX if clock.drill else "",
     )
     explainer = (

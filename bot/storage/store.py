@@ -405,6 +405,11 @@ class Store:
                     ),
                 )
 
+    def recent_episodes(self, today: date) -> list[Episode]:
+        """What an episode book takes up: the open episodes, and the closed ones of today and
+        yesterday (they keep a session's shock from opening twice)."""
+        return self.episodes(open_only=False, since=today - timedelta(days=1))
+
     def episodes(self, *, open_only: bool = True, since: date | None = None) -> list[Episode]:
         """Open episodes; with ``open_only=False`` closed ones too, of sessions from ``since``
         on when given (open ones whatever their session)."""
