@@ -264,12 +264,12 @@ def test_columns_in_any_order_and_spelling(tmp_path: Path) -> None:
     path = write(
         tmp_path / "X.csv",
         "VOLUME, adj_close ,Open,DATE,close\n"
-        "10,2.0,1,2024-01-03,20\n"
-        "10,1.0,1,2024-01-02,10\n"
-        "10,3.0,1,2024-01-03,30\n"
-        "10,-1,1,2024-01-04,40\n"
-        "10,,1,2024-01-05,50\n"
-        "10,4.0,1,not a date,60\n",
+        "10,2.0,19,2024-01-03,20\n"
+        "10,1.0,11,2024-01-02,10\n"
+        "10,3.0,27,2024-01-03,30\n"
+        "10,-1,41,2024-01-04,40\n"
+        "10,,51,2024-01-05,50\n"
+        "10,4.0,61,not a date,60\n",
     )
 
     series = read_price_file(path, "XYZ")
@@ -277,6 +277,9 @@ def test_columns_in_any_order_and_spelling(tmp_path: Path) -> None:
     assert series.symbol == "XYZ"
     assert series.adjusted is True
     assert series.closes.to_dict() == {day("2024-01-02"): 1.0, day("2024-01-03"): 3.0}
+    # The raw opens are adjusted like their session's close.
+    assert series.opens is not None
+    assert series.opens.round(6).to_dict() == {day("2024-01-02"): 1.1, day("2024-01-03"): 2.7}
     assert len(series.notes) == 3
 
 
@@ -576,9 +579,11 @@ def test_a_symbol_in_two_directories_is_a_warning_naming_both(
     nvda = batch.series["NVDA"]
     assert nvda.origin == str(first / "NVDA.csv")  # the first directory wins, as documented
     (warning,) = [r.getMessage() for r in caplog.records if "NVDA" in r.getMessage()]
-    assert str(first / "NVDA.csv") in warning
-    assert str(second / "NVDA.csv") in warning
-    assert warning in nvda.notes
+    assert f"have files of the same bars in {first} and {second}; using {first}" in warning
+    assert "DIA, NVDA, QQQ, SAP, SMH, SNOW, SOXX, SPY, XLU" in warning  # one line for all of them
+    (note,) = [n for n in nvda.notes if "same kind of bars" in n]
+    assert str(first / "NVDA.csv") in note
+    assert str(second / "NVDA.csv") in note
 
 
 def test_backtest_takes_a_daily_and_an_hourly_folder_together(

@@ -118,11 +118,37 @@ def test_broad_crash_is_not_a_divergence(baseline: Baseline) -> None:
 
 
 def test_broad_crash_led_by_chips_carries_the_sector_flag(baseline: Baseline) -> None:
-    reading = detect(snapshot(spread(-0.16), market=-0.04), baseline, BASKETS, PARAMS)
+    reading = detect(
+        snapshot(spread(-0.16), market=-0.04, software=-0.045), baseline, BASKETS, PARAMS
+    )
 
     assert reading.label is Label.BROAD_SELLOFF
     assert reading.sector_led
     assert any("led by AI infrastructure" in r for r in reading.reasons)
+
+
+def test_an_index_pulled_down_by_chips_while_software_holds_is_a_divergence(
+    baseline: Baseline,
+) -> None:
+    """DeepSeek Monday's open: the S&P -2.2 % (a broad move by its size), software -0.7 %,
+    the basket -9 %. The index fell with its AI names; the market did not."""
+    reading = detect(
+        snapshot(spread(-0.09), market=-0.022, software=-0.007), baseline, BASKETS, PARAMS
+    )
+
+    assert reading.label is Label.DIVERGENCE_DOWN
+    assert reading.severity is Severity.CRITICAL
+    rotation = next(r for r in reading.reasons if getattr(r, "kind", "") == "rotation")
+    assert rotation.startswith("the broad market's -2.20%")
+
+
+def test_software_falling_with_the_index_keeps_it_broad(baseline: Baseline) -> None:
+    reading = detect(
+        snapshot(spread(-0.09), market=-0.022, software=-0.025), baseline, BASKETS, PARAMS
+    )
+
+    assert reading.label is Label.BROAD_SELLOFF
+    assert reading.sector_led
 
 
 def test_two_percent_index_day_with_controls_agreeing_is_broad(baseline: Baseline) -> None:
@@ -339,9 +365,14 @@ def test_software_confirms_only_when_it_held_up(baseline: Baseline) -> None:
 def test_a_sector_led_broad_move_takes_the_stronger_severity_one_level_up(
     baseline: Baseline,
 ) -> None:
-    reading = detect(snapshot(spread(-0.16), market=-0.04), baseline, BASKETS, PARAMS)
+    reading = detect(
+        snapshot(spread(-0.16), market=-0.04, software=-0.045), baseline, BASKETS, PARAMS
+    )
     market_only = detect(
-        snapshot(spread(baseline.beta * -0.04), market=-0.04), baseline, BASKETS, PARAMS
+        snapshot(spread(baseline.beta * -0.04), market=-0.04, software=-0.045),
+        baseline,
+        BASKETS,
+        PARAMS,
     )
 
     assert reading.label is Label.BROAD_SELLOFF

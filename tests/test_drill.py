@@ -12,7 +12,7 @@ import pytest
 
 from bot.storage.store import Store
 from bot.storage.subscriptions import ChatSettings
-from tests.conftest import PRICES, SHARED_DATA
+from tests.conftest import PRICES, PROJECT_ROOT, SHARED_DATA
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.telegram_api import FakeBotApi
 from tests.processes import start_bot
@@ -31,7 +31,8 @@ def drill_config(tmp_path: Path, extra: str = "") -> Path:
     config.write_text(
         "[prices]\n"
         'source = "csv"\n'
-        f'csv_dirs = ["{PRICES / "hourly"}", "{PRICES / "daily_close"}"]\n'
+        f'csv_dirs = ["{PRICES / "hourly"}", "{PRICES / "daily_ohlcv"}", '
+        f'"{PRICES / "daily_close"}"]\n'
         f'[storage]\npath = "{tmp_path / "bot.sqlite3"}"\n'
         f'[drill]\nfeeds = ["{SHARED_DATA / "feeds" / "deepseek_2025-01"}"]\n' + extra
     )
@@ -108,11 +109,12 @@ async def test_drill_of_deepseek_monday_reaches_telegram_and_discord_once(
         first_line = tg_opens[0].plain_text.splitlines()[0]
         assert first_line.startswith("DRILL"), first_line
         assert "CRITICAL" in first_line or "ALERT" in first_line
-        assert "Data as of 2025-01-27 15:30 UTC" in tg_opens[0].plain_text
+        # The first scan after New York's open, on its opening prints.
+        assert "Data as of 2025-01-27 14:30 UTC" in tg_opens[0].plain_text
         dc_opens = [m for m in disc.messages(CHANNEL) if OPEN_US in m.text]
         assert len(dc_opens) == 1, [m.text for m in disc.messages(CHANNEL)]
         assert dc_opens[0].embeds[0]["title"].startswith("DRILL")
-        assert dc_opens[0].embeds[0]["timestamp"].startswith("2025-01-27T15:30:00")
+        assert dc_opens[0].embeds[0]["timestamp"].startswith("2025-01-27T14:30:00")
         sent = (telegram.sent_count(CHAT), len(disc.messages(CHANNEL)))
 
         again, _, log = await run_drill(config, speed=600, env=env)
@@ -136,8 +138,8 @@ async def test_drill_without_chat_tokens_prints_the_alert_and_keeps_live_state_a
     assert_clean(log)
     lines = out.splitlines()
     alert = next(i for i, line in enumerate(lines) if OPEN_US in line)
-    assert lines[alert].startswith("2025-01-27 15:30 UTC  DRILL (recorded prices): ")
-    assert "Based on 4 AI-infrastructure names" in out
+    assert lines[alert].startswith("2025-01-27 14:35 UTC  DRILL (recorded prices): ")
+    assert "Based on 11 AI-infrastructure names" in out
     live = Store(tmp_path / "bot.sqlite3")
     drill = Store(tmp_path / "bot.sqlite3", scope="drill")
     assert live.episodes(open_only=False) == []
@@ -194,3 +196,19 @@ def test_a_drill_that_ends_before_it_starts_is_refused(
 
     assert run_cli(args) == 2
     assert "--until is not after" in capsys.readouterr().err
+
+
+async def test_the_readme_drill_config_is_accepted_and_names_the_opening_prints(
+    tmp_path: Path,
+) -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("# drill.toml\n", 1)[1].split("```", 1)[0]
+    config = tmp_path / "drill.toml"
+    config.write_text(block.replace('"data/bot.sqlite3"', f'"{tmp_path / "bot.sqlite3"}"'))
+
+    proc = await start_bot("check-config", "--config", str(config))
+    out, err = await proc.communicate()
+
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().startswith(f"config OK: {config}")
+    assert "daily_ohlcv" in block.split("daily_close")[0]  # the opening prints come first

@@ -23,36 +23,69 @@ from tests.conftest import PRICES
 CONFIG = load_config(None, {})
 
 
+RECORDED = [PRICES / "hourly", PRICES / "daily_ohlcv", PRICES / "daily_close"]
+"""Hourly bars, daily bars with opening prints, and the daily closes of the other names."""
+
+Series = dict[str, PriceSeries]
+
+
 @pytest.fixture(scope="module")
-def hourly() -> dict[str, PriceSeries]:
+def hourly() -> Series:
     return dict(CsvPriceSource([PRICES / "hourly"]).load_all(end=date(2025, 2, 7)).series)
 
 
-def replay(series: dict[str, PriceSeries], store: Store, start: date, end: date) -> list[Alert]:
-    return asyncio.run(run_replay(CONFIG, series, store, [], start=start, end=end))
+@pytest.fixture(scope="module")
+def recorded() -> tuple[Series, Series]:
+    daily, intraday = CsvPriceSource(RECORDED).load_intervals(end=date(2025, 2, 7))
+    return dict(daily.series), dict(intraday.series)
+
+
+def replay(
+    series: Series, store: Store, start: date, end: date, intraday: Series | None = None
+) -> list[Alert]:
+    return asyncio.run(
+        run_replay(CONFIG, series, store, [], start=start, end=end, intraday=intraday)
+    )
 
 
 def test_deepseek_alert_opens_at_10_30_new_york_and_is_not_repeated(
-    hourly: dict[str, PriceSeries],
+    recorded: tuple[Series, Series],
 ) -> None:
-    alerts = replay(hourly, Store(":memory:"), date(2025, 1, 21), date(2025, 1, 31))
+    daily, intraday = recorded
+    alerts = replay(daily, Store(":memory:"), date(2025, 1, 21), date(2025, 1, 31), intraday)
 
     first = alerts[0]
     assert first.kind is AlertKind.OPEN
     assert first.label is Label.DIVERGENCE_DOWN
     assert first.severity is Severity.CRITICAL
     assert first.region == "us"
+    # Hour by hour, the first scan of the session: the hourly bars that closed at 10:30 New
+    # York and the opening prints of the names with daily bars only.
     assert first.fired_at.isoformat() == "2025-01-27T15:30:00+00:00"
     assert first.data_time.isoformat() == "2025-01-27T15:30:00+00:00"
     assert first.stats is not None
     assert first.stats.basket_ret < -0.05
-    assert {m.symbol for m in first.top_movers[:2]} == {"NVDA", "TSM"}
+    assert first.stats.basket_names >= 10
+    assert {"VST", "CEG"} <= {m.symbol for m in first.top_movers}
     same_day = [a for a in alerts if a.fired_at.date() == date(2025, 1, 27)]
     assert same_day == [first]
     recoveries = [a for a in alerts if a.kind is AlertKind.RECOVER]
     assert [a.episode_id for a in recoveries] == [first.episode_id]
     assert recoveries[0].fired_at > first.fired_at
     assert all(a.fired_at.date() >= date(2025, 1, 27) for a in alerts)
+
+
+def test_four_fresh_names_hold_a_divergence_at_watch(hourly: Series) -> None:
+    alerts = replay(hourly, Store(":memory:"), date(2025, 1, 27), date(2025, 1, 27))
+
+    first = alerts[0]
+    assert (first.label, first.severity) == (Label.DIVERGENCE_DOWN, Severity.WATCH)
+    assert first.stats is not None
+    assert first.stats.basket_names == 4
+    assert any(
+        r == "rests on 4 fresh AI-infrastructure prices; critical needs 6: held at watch"
+        for r in first.reasons
+    )
 
 
 def test_a_restart_mid_week_repeats_nothing(hourly: dict[str, PriceSeries], tmp_path: Path) -> None:
@@ -131,14 +164,13 @@ def test_a_month_of_hourly_scans_opens_each_shock_once(
 
 
 def test_replay_cli_prints_readable_alerts(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        ["replay", "--prices", str(PRICES / "hourly"), "--from", "2025-01-27", "--to", "2025-01-27"]
-    )
+    prices = [arg for folder in RECORDED for arg in ("--prices", str(folder))]
+    code = main(["replay", *prices, "--from", "2025-01-27", "--to", "2025-01-27"])
     out = capsys.readouterr().out
 
     assert code == 0
     assert "2025-01-27 15:30 UTC  CRITICAL: AI-infrastructure sell-off" in out
-    assert "Top movers: NVDA" in out
+    assert "Top movers: VST" in out
     assert "\x1b[" not in out  # no colour codes when stdout is not a terminal
 
 

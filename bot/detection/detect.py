@@ -114,6 +114,9 @@ class DetectorParams:
     single_stock_z: float = 4.0
     min_coverage: float = 0.7
     min_basket_names: int = 4
+    min_alert_names: int = 6
+    """A divergence above watch needs this many fresh AI-infrastructure prices: four names
+    moving together can be one company's news and its three closest suppliers."""
     recent_sessions: int = 10
     long_scale_cap: float = 1.5
     """sigma(e) is at most this many times its long robust scale (1.4826 MAD of the whole
@@ -155,6 +158,8 @@ class DetectorParams:
             problems.append("need 20 <= min_history <= beta_window")
         if self.min_basket_names < 2 or self.recent_sessions < 1:
             problems.append("min_basket_names must be at least 2, recent_sessions at least 1")
+        if self.min_alert_names < self.min_basket_names:
+            problems.append("min_alert_names must be at least min_basket_names")
         if not 0.0 < self.watch_move < self.alert_move < self.critical_move:
             problems.append("need 0 < watch_move < alert_move < critical_move")
         if not 0.0 <= self.calm_margin < 1.0:
@@ -871,7 +876,18 @@ def detect(
         and stats.basket_ret * stats.residual > 0
         and abs(stats.basket_ret) >= params.broad_index_move
     )
-    if broad is not Severity.NONE and not against:
+    # A broad index pulled down (or up) by the basket while software held up against it by
+    # the confirmation level is a rotation within the market, not a broad move: the sector's
+    # story, as on DeepSeek Monday's open (S&P -2.2 %, software -0.7 %, the basket -9 %).
+    market_way = -1.0 if stats.control_ret < 0 else 1.0
+    rotation = (
+        broad is not Severity.NONE
+        and divergence is not Severity.NONE
+        and stats.z_div * market_way > 0
+        and stats.z_sw_mkt is not None
+        and -stats.z_sw_mkt * market_way >= params.software_confirm_z
+    )
+    if broad is not Severity.NONE and not against and not rotation:
         down = stats.control_ret < 0
         by_z = _level(abs(stats.z_div), params.watch_z, params.alert_z, params.critical_z)
         sector_led = by_z >= Severity.WATCH and (stats.z_div < 0) == down
@@ -900,7 +916,18 @@ def detect(
             )
         label = Label.BROAD_SELLOFF if down else Label.BROAD_RALLY
         return reading(label, severity, reasons, sector_led)
-    if broad is not Severity.NONE:
+    if rotation:
+        why.append(
+            Reason(
+                "rotation",
+                f"the broad market's {stats.control_ret:+.2%} ({stats.z_mkt:+.1f} sigma) is the "
+                f"sector's: software held up ({stats.z_sw_mkt:+.1f} sigma against the market)",
+                market=stats.control_ret,
+                z=stats.z_mkt,
+                z_sw=stats.z_sw_mkt or 0.0,
+            )
+        )
+    elif broad is not Severity.NONE:
         why.append(
             Reason(
                 "against_broad",
@@ -938,6 +965,18 @@ def detect(
                 ],
             )
         label = Label.DIVERGENCE_DOWN if stats.z_div < 0 else Label.DIVERGENCE_UP
+        if divergence > Severity.WATCH and len(infra) < params.min_alert_names:
+            why.append(
+                Reason(
+                    "few_names",
+                    f"rests on {len(infra)} fresh AI-infrastructure prices; {divergence} needs "
+                    f"{params.min_alert_names}: held at watch",
+                    names=len(infra),
+                    need=params.min_alert_names,
+                    severity=str(divergence),
+                )
+            )
+            divergence = Severity.WATCH
         head = Reason(
             "divergence",
             f"AI infrastructure {stats.basket_ret:+.2%} vs market {stats.control_ret:+.2%} "

@@ -94,13 +94,16 @@ def intraday_snapshot(
 
     A live provider may include the running bar; its price is as of ``now`` at the latest.
     Names in ``no_intraday`` (the source has only daily bars of them) are left out of the
-    snapshot and of its coverage.
+    snapshot and of its coverage, and so are names whose only intraday price is a recorded
+    opening print (``PriceSeries.observed`` with interval ``"1d"``) before the open or once
+    that print is older than ``max_age``.
     """
     prev = previous_session(region, win.session)
     returns: dict[str, float] = {}
     stale: dict[str, str] = {}
+    excluded = set(no_intraday)
     data_times: list[datetime] = []
-    start = pd.Timestamp(win.start)
+    start, end = pd.Timestamp(win.start), pd.Timestamp(win.end)
     for symbol, daily_series in daily.items():
         if symbol in no_intraday:
             continue
@@ -109,18 +112,30 @@ def intraday_snapshot(
         if base is None:
             stale[symbol] = f"no close for the previous session {prev}"
             continue
-        if bars is None or bars.closes.empty:
+        if bars is None or (bars.closes.empty and not bars.observed):
             stale[symbol] = "no intraday bars"
             continue
         index = pd.DatetimeIndex(bars.closes.index)
-        known = bars.closes[(index >= start) & (index <= pd.Timestamp(now))]
+        in_window = (index >= start) & (index <= pd.Timestamp(now))
+        if not win.settles:
+            in_window &= index < end  # a pre-market window ends where the session's bars begin
+        known = bars.closes[in_window]
+        opening_only = bars.observed and bars.interval == "1d"
         if known.empty:
-            stale[symbol] = "no bar in this session yet"
+            if opening_only:
+                excluded.add(symbol)
+            else:
+                stale[symbol] = "no bar in this session yet"
             continue
-        bar_start = pd.Timestamp(known.index[-1]).to_pydatetime()
-        data_time = min(bar_start + bar_length, now)
+        newest = pd.Timestamp(known.index[-1]).to_pydatetime()
+        data_time = newest if bars.observed else min(newest + bar_length, now)
         if now - data_time > max_age:
-            stale[symbol] = f"newest bar is {(now - data_time).total_seconds() / 60:.0f} min old"
+            if opening_only:
+                # Its opening print was all there is: from now on, like a daily-only name.
+                excluded.add(symbol)
+            else:
+                age = (now - data_time).total_seconds() / 60
+                stale[symbol] = f"newest bar is {age:.0f} min old"
             continue
         returns[symbol] = float(known.iloc[-1]) / base - 1.0
         data_times.append(data_time)
@@ -130,5 +145,5 @@ def intraday_snapshot(
     else:
         fraction = OVERNIGHT_VARIANCE_SHARE
     return SnapshotBuild(
-        Snapshot(region.key, as_of, returns, fraction, excluded=no_intraday), stale
+        Snapshot(region.key, as_of, returns, fraction, excluded=frozenset(excluded)), stale
     )

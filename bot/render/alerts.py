@@ -129,7 +129,7 @@ def _reason_value(language: Language, kind: str, key: str, value: float | str) -
         return percent(language, value, 2)
     if key in ("breadth", "moving"):
         return share(language, value)
-    if key == "z":
+    if key in ("z", "z_sw"):
         return signed(language, value, 1)
     if key == "beta":
         return number(language, value, 2)

@@ -444,6 +444,12 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "against a broad market move of {market} ({z} sigma)",
         "de": "gegen eine breite Marktbewegung von {market} ({z} Sigma)",
     },
+    "reason.rotation": {
+        "en": "the broad market's {market} ({z} sigma) is the sector's: software held up ({z_sw} "
+        "sigma against the market)",
+        "de": "das {market} des Gesamtmarkts ({z} Sigma) geht auf den Sektor zurück: Software "
+        "hielt sich ({z_sw} Sigma gegenüber dem Markt)",
+    },
     "reason.broad": {
         "en": "broad market {market} ({z} sigma)",
         "de": "Gesamtmarkt {market} ({z} Sigma)",
@@ -465,6 +471,12 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "reason.raised": {
         "en": "raised one level: {regions} moved the same way ({alone} on its own)",
         "de": "eine Stufe höher: {regions} bewegten sich in dieselbe Richtung (allein {alone})",
+    },
+    "reason.few_names": {
+        "en": "rests on {names} fresh AI-infrastructure prices; {severity} needs {need}: held "
+        "at watch",
+        "de": "beruht auf {names} aktuellen KI-Infrastrukturkursen; {severity} braucht {need}: "
+        "bleibt bei beobachten",
     },
     "severity.none": {"en": "none", "de": "keine"},
     "severity.watch": {"en": "watch", "de": "beobachten"},

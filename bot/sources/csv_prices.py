@@ -220,6 +220,13 @@ def read_price_file(path: Path, symbol: str | None = None) -> PriceSeries:
         if high_col is not None and low_col is not None:
             # A filled copy is a flat bar; a real session that closes unchanged has a range.
             data["flat"] = _as_float(frame[high_col]) == _as_float(frame[low_col])
+    open_col = _pick(columns, ("open",))
+    if open_col is not None:
+        data["open"] = _as_float(frame[open_col])
+        raw_close_col = _pick(columns, _CLOSE_COLUMNS)
+        if adjusted_col is not None and raw_close_col is not None:
+            # Opens are raw where only the close has an adjusted twin: adjust by the same day.
+            data["open"] *= data["close"] / _as_float(frame[raw_close_col])
     split_col = _pick(columns, _SPLIT_COLUMNS)
     if split_col is not None and adjusted_col is None:
         data["split"] = _as_float(frame[split_col])
@@ -262,8 +269,15 @@ def read_price_file(path: Path, symbol: str | None = None) -> PriceSeries:
         else pd.DatetimeIndex(data["utc"])
     ).as_unit("ns")
     closes = pd.Series(data["close"].to_numpy(), index=index, name=name, dtype="float64")
+    opens = (
+        pd.Series(data["open"].to_numpy(), index=index, name=name, dtype="float64")
+        if interval == "1d" and "open" in data
+        else None
+    )
     if interval == "1d" and closes.index.has_duplicates:
         closes = closes[~closes.index.duplicated(keep="last")]
+        if opens is not None:
+            opens = opens[~opens.index.duplicated(keep="last")]
 
     closes, glitches = _drop_glitches(closes)
     for stamp, ratio in glitches:
@@ -299,6 +313,8 @@ def read_price_file(path: Path, symbol: str | None = None) -> PriceSeries:
                 "market move (a unit change or a bad series); not taken as a move"
             )
 
+    if opens is not None:
+        opens = _usable_opens(opens, closes, breaks, name, notes)
     return PriceSeries(
         symbol=name,
         closes=closes,
@@ -306,7 +322,34 @@ def read_price_file(path: Path, symbol: str | None = None) -> PriceSeries:
         adjusted=adjusted_col is not None,
         breaks=tuple(sorted(breaks)),
         notes=tuple(notes),
+        opens=opens,
     )
+
+
+def _usable_opens(
+    opens: pd.Series,
+    closes: pd.Series,
+    breaks: Sequence[pd.Timestamp],
+    name: str,
+    notes: list[str],
+) -> pd.Series | None:
+    """The opening prices of sessions with a usable close: positive, finite, not on a split
+    or data break, and within ``_GLITCH_RATIO`` of the session's own close (else a bad print,
+    dropped with a note)."""
+    opens = opens.reindex(closes.index)
+    present = opens.notna()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        near_close = np.abs(np.log(opens / closes)) <= np.log(_GLITCH_RATIO)
+    good = present & np.isfinite(opens) & (opens > 0) & near_close
+    on_break = opens.index.isin(list(breaks))
+    bad = present & ~good & ~on_break
+    if bool(bad.any()):
+        notes.append(
+            f"{name}: dropped {int(bad.sum())} opening prices that are not positive, finite or "
+            f"within {_GLITCH_RATIO:g}x of their session's close"
+        )
+    kept = opens[good & ~on_break]
+    return kept if not kept.empty else None
 
 
 def _between(series: PriceSeries, start: date | None, end: date | None) -> PriceSeries:
@@ -321,7 +364,12 @@ def _between(series: PriceSeries, start: date | None, end: date | None) -> Price
         keep &= days <= pd.Timestamp(end)
     closes = series.closes[keep]
     kept = set(closes.index)
-    return replace(series, closes=closes, breaks=tuple(b for b in series.breaks if b in kept))
+    opens = series.opens
+    if opens is not None:
+        opens = opens[opens.index.isin(closes.index)]
+    return replace(
+        series, closes=closes, breaks=tuple(b for b in series.breaks if b in kept), opens=opens
+    )
 
 
 def _describe(start: date | None, end: date | None) -> str:
@@ -407,42 +455,64 @@ class CsvPriceSource:
         return found
 
     def _choose(
-        self, symbol: str, paths: Sequence[Path], interval: Interval | None
+        self,
+        symbol: str,
+        paths: Sequence[Path],
+        interval: Interval | None,
+        doubles: list[tuple[str, PriceSeries, Sequence[PriceSeries]]],
     ) -> PriceSeries | PriceError:
-        """The file for ``interval``; ``None``: the daily file, else the first readable one."""
+        """The file for ``interval``; ``None``: the daily file, else the first readable one.
+        Files passed over for another of the same bars are added to ``doubles``."""
         parsed = [self._parsed(path, symbol) for path in paths]
         readable = [p for p in parsed if isinstance(p, PriceSeries)]
         daily = [p for p in readable if p.interval == "1d"]
         intraday = [p for p in readable if p.interval != "1d"]
+        found: list[PriceSeries] = []
         if interval == "1h":
-            if intraday:
-                return self._first(symbol, intraday)
-            if daily:
+            if not intraday and daily:
                 return NoIntradayError(
                     f"{symbol}: only daily bars ({daily[0].origin}); no intraday file", symbol
                 )
-        elif daily or intraday:
-            return self._first(symbol, daily or intraday)
+            found = intraday
+        else:
+            found = daily or intraday
+        if found:
+            chosen = found[0]
+            if len(found) == 1:
+                return chosen
+            doubles.append((symbol, chosen, found[1:]))
+            others = ", ".join(f.origin for f in found[1:])
+            note = (
+                f"{symbol}: {chosen.origin} and {others} hold the same kind of bars; using "
+                f"{chosen.origin} (the first directory given wins)"
+            )
+            return replace(chosen, notes=(*chosen.notes, note))
         errors = [p for p in parsed if isinstance(p, PriceError)]
         return errors[0] if errors else UnknownSymbolError(f"{symbol}: no usable file", symbol)
 
-    def _first(self, symbol: str, found: Sequence[PriceSeries]) -> PriceSeries:
-        """The file of the first directory given; more files of the same bars are a warning
-        (once per set of files), never a silent choice."""
-        chosen = found[0]
-        if len(found) == 1:
-            return chosen
-        others = ", ".join(f.origin for f in found[1:])
-        warning = (
-            f"{symbol}: {chosen.origin} and {others} hold the same kind of bars; using "
-            f"{chosen.origin} (the first directory given wins)"
-        )
-        with self._lock:
-            new = warning not in self._warned
-            self._warned.add(warning)
-        if new:
-            log.warning("%s", warning)
-        return replace(chosen, notes=(*chosen.notes, warning))
+    def _warn_doubles(
+        self, doubles: Sequence[tuple[str, PriceSeries, Sequence[PriceSeries]]]
+    ) -> None:
+        """One warning per set of directories that hold the same bars of some symbols (never a
+        silent choice), naming the symbols; each set is told once."""
+        groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        for symbol, chosen, others in doubles:
+            key = (
+                str(Path(chosen.origin).parent),
+                tuple(str(Path(o.origin).parent) for o in others),
+            )
+            groups.setdefault(key, []).append(symbol)
+        for (first, rest), symbols in groups.items():
+            warning = (
+                f"{len(symbols)} symbols have files of the same bars in {first} and "
+                f"{', '.join(rest)}; using {first} (the first directory given wins): "
+                f"{', '.join(sorted(symbols))}"
+            )
+            with self._lock:
+                new = warning not in self._warned
+                self._warned.add(warning)
+            if new:
+                log.warning("%s", warning)
 
     def _load(
         self,
@@ -456,6 +526,7 @@ class CsvPriceSource:
         series: dict[str, PriceSeries] = {}
         errors: dict[str, PriceError] = {}
         searched = ", ".join(str(d) for d in self.dirs)
+        doubles: list[tuple[str, PriceSeries, Sequence[PriceSeries]]] = []
         for symbol in symbols:
             paths = files.get(symbol) or by_upper.get(symbol.upper())
             if not paths:
@@ -463,7 +534,7 @@ class CsvPriceSource:
                     f"{symbol}: no {symbol}.csv in {searched}", symbol
                 )
                 continue
-            found = self._choose(symbol, paths, interval)
+            found = self._choose(symbol, paths, interval, doubles)
             if isinstance(found, PriceError):
                 errors[symbol] = found
                 continue
@@ -474,6 +545,7 @@ class CsvPriceSource:
                 )
                 continue
             series[symbol] = kept
+        self._warn_doubles(doubles)
         return PriceBatch(series=series, errors=errors)
 
     async def history(

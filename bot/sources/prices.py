@@ -59,7 +59,8 @@ class PriceSeries:
     Attributes:
         symbol: the symbol as asked for.
         closes: float prices. Daily bars: a ``DatetimeIndex`` of session dates (naive,
-            midnight). Intraday bars: a tz-aware UTC ``DatetimeIndex`` of bar *starts*.
+            midnight). Intraday bars: a tz-aware UTC ``DatetimeIndex`` of bar *starts*, or of
+            the moments the prices were observed when ``observed`` is set.
         interval: the bar length.
         adjusted: ``True`` when the prices are adjusted for splits (and usually dividends).
         breaks: bar timestamps (same kind as ``closes.index``) at which the change from the
@@ -77,6 +78,13 @@ class PriceSeries:
     notes: tuple[str, ...] = ()
     origin: str = ""
     """Where the bars came from (a file, a provider), for logs and ``check-config``."""
+    opens: pd.Series | None = None
+    """Daily bars: each session's opening price where the file has one (adjusted like the
+    closes), indexed like ``closes``."""
+    observed: bool = False
+    """Intraday: the index holds when each price was observed (a recording's opening prints
+    and bar closes). With ``interval`` ``"1d"`` the series holds opening prints only: a daily
+    series that shows intraday at each session's open and then no more."""
 
     def returns(self) -> pd.Series:
         """Simple returns between consecutive bars, NaN at breaks and after gaps."""

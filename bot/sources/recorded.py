@@ -1,8 +1,11 @@
 """Recorded bars served on a simulated clock: a bar is known only after it has closed.
 
 A daily bar is known at its session's close; an intraday bar at its start plus its length, or the
-session's close if that comes first (the last, shorter bar of a day). Replays and the demo read
-prices through this source, so the jobs see exactly what they would have seen live.
+session's close if that comes first (the last, shorter bar of a day). A daily bar's opening price
+(where the file has one) is known at the session's open: intraday requests get each symbol's
+observations, the opening prints and the intraday bars' closes, indexed by when they were made.
+Replays, drills and the demo read prices through this source, so the jobs see exactly what they
+would have seen live.
 """
 
 from __future__ import annotations
@@ -35,32 +38,66 @@ class _View:
     known_at: pd.DatetimeIndex
 
 
-def _session_closes(code: str, days: pd.DatetimeIndex) -> pd.Series:
-    """UTC close of each day that is a session of ``code``; NaT for the other days."""
+def _session_times(code: str, days: pd.DatetimeIndex, which: str) -> pd.Series:
+    """UTC ``which`` ("open" or "close") of each day that is a session of ``code``; NaT for
+    the other days."""
     schedule = calendar(code).schedule
-    closes = pd.Series(pd.DatetimeIndex(schedule["close"]).tz_convert("UTC"), index=schedule.index)
-    return pd.Series(closes.reindex(days).array, index=range(len(days)))
+    times = pd.Series(pd.DatetimeIndex(schedule[which]).tz_convert("UTC"), index=schedule.index)
+    return pd.Series(times.reindex(days).array, index=range(len(days)))
 
 
 def _daily_view(series: PriceSeries, cal: str, tz: str) -> _View:
     closes = daily_closes(series, tz)
     days = pd.DatetimeIndex(closes.index)
-    session_close = _session_closes(cal, days)
+    session_close = _session_times(cal, days, "close")
     next_midnight = pd.Series(
         (days + pd.Timedelta(days=1)).tz_localize(tz).tz_convert("UTC"), index=range(len(days))
     )
     known = session_close.where(session_close.notna(), next_midnight)
-    daily = replace(series, closes=closes, interval="1d", breaks=())
+    daily = replace(series, closes=closes, interval="1d", breaks=(), opens=None)
     return _View(daily, pd.DatetimeIndex(known))
 
 
-def _intraday_view(series: PriceSeries, cal: str, tz: str) -> _View:
+def _bar_ends(series: PriceSeries, cal: str, tz: str) -> pd.DatetimeIndex:
+    """When each intraday bar closed: its start plus its length, or the session's close."""
     starts = pd.DatetimeIndex(series.closes.index)
     ends = pd.Series(starts + BAR_LENGTH[series.interval], index=range(len(starts)))
     days = starts.tz_convert(tz).tz_localize(None).normalize()
-    session_close = _session_closes(cal, days)
-    known = ends.where(session_close.isna() | (ends <= session_close), session_close)
-    return _View(series, pd.DatetimeIndex(known))
+    session_close = _session_times(cal, days, "close")
+    return pd.DatetimeIndex(
+        ends.where(session_close.isna() | (ends <= session_close), session_close)
+    )
+
+
+def _observed_view(
+    symbol: str, daily: PriceSeries | None, bars: PriceSeries | None, cal: str, tz: str
+) -> _View | None:
+    """Intraday observations of one symbol: each session's opening print (from its daily
+    bars) at the open, and each intraday bar's close when the bar closed.
+
+    Without intraday bars the view holds the opening prints only (interval ``"1d"``): the
+    symbol is seen at the open and, once that print is old, counts as having no intraday bars.
+    """
+    parts: list[pd.Series] = []
+    if bars is not None:
+        parts.append(pd.Series(bars.closes.to_numpy(), index=_bar_ends(bars, cal, tz)))
+    if daily is not None and daily.opens is not None and not daily.opens.empty:
+        opened = _session_times(cal, pd.DatetimeIndex(daily.opens.index), "open")
+        known = opened.notna().to_numpy()
+        parts.append(
+            pd.Series(daily.opens.to_numpy()[known], index=pd.DatetimeIndex(opened[known]))
+        )
+    if not parts:
+        return None
+    merged = pd.concat(parts).sort_index(kind="stable")
+    merged = merged[~merged.index.duplicated(keep="last")].rename(symbol)
+    if bars is not None:
+        series = replace(bars, closes=merged, breaks=(), observed=True)
+    elif daily is not None:
+        series = replace(daily, closes=merged, breaks=(), opens=None, observed=True)
+    else:
+        return None
+    return _View(series, pd.DatetimeIndex(merged.index))
 
 
 class RecordedPriceSource:
@@ -87,16 +124,18 @@ class RecordedPriceSource:
         self.clock = clock
         self._daily: dict[str, _View] = {}
         self._intraday: dict[str, _View] = {}
-        for symbol, s in series.items():
+        extra = intraday or {}
+        for symbol in {*series, *extra}:
             cal, tz = calendar_of.get(symbol, default_calendar)
-            self._daily[symbol] = _daily_view(s, cal, tz)
-            if s.interval != "1d":
-                self._intraday[symbol] = _intraday_view(s, cal, tz)
-        for symbol, s in (intraday or {}).items():
-            cal, tz = calendar_of.get(symbol, default_calendar)
-            self._intraday[symbol] = _intraday_view(s, cal, tz)
-            if symbol not in self._daily:
-                self._daily[symbol] = _daily_view(s, cal, tz)
+            given = series.get(symbol)
+            bars = extra.get(symbol) or (given if given and given.interval != "1d" else None)
+            daily = given if given is not None and given.interval == "1d" else None
+            self._daily[symbol] = _daily_view(
+                given if given is not None else extra[symbol], cal, tz
+            )
+            view = _observed_view(symbol, daily, bars, cal, tz)
+            if view is not None:
+                self._intraday[symbol] = view
 
     def symbols(self) -> list[str]:
         return sorted(self._daily)
