@@ -19,6 +19,7 @@ from typing import Literal
 
 from bot.render.i18n import Language, resolve_language, translate
 from bot.render.replies import Reply
+from bot.storage.store import database_fault
 from bot.text import visible_text
 from handlers.services import Services
 
@@ -186,13 +187,16 @@ class Dispatcher:
                 translate(language, exc.key, **exc.values),
                 translate(language, "error.usage", usage=translate(language, command.usage)),
             )
-        except Exception:
+        except Exception as exc:
             error_id = uuid.uuid4().hex[:8]
-            log.exception(
-                "command /%s failed (error %s, platform %s, chat %s)",
+            fault = database_fault(exc, self.services.store.path)
+            log.error(
+                "command /%s failed (error %s, platform %s, chat %s)%s",
                 command.name,
                 error_id,
                 invocation.platform,
                 invocation.chat_id,
+                f": {fault}" if fault else "",
+                exc_info=None if fault else exc,
             )
             return Reply.text(translate(language, "error.unexpected", error_id=error_id))

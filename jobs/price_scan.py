@@ -240,7 +240,9 @@ class PriceScan:
             reading.label,
             reading.severity,
             100 * reading.coverage,
-            f" of {reading.stats.basket_names} names" if reading.stats else "",
+            f", {reading.stats.basket_names} fresh AI-infrastructure names"
+            if reading.stats
+            else "",
             f": {reading.reasons[0]}" if undecided else "",
         )
         await self.pipeline.handle(reading, self.region, win.session, now)

@@ -29,7 +29,7 @@ from bot.clock import Clock, WallClock
 from bot.config import NewsSettings
 from bot.detection.regions import ScanRegion, next_fire_time
 from bot.sources.feeds import FetchLimits
-from bot.storage.store import Store
+from bot.storage.store import Store, database_fault
 from jobs.news_poll import NewsReplay, NewsWatch
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,8 @@ class JobHealth:
     """
 
     errors: dict[str, str] = field(default_factory=dict)
+    database: str = ""
+    """The database's path, for the one line a database failure becomes."""
 
     def listen(self, event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_EXECUTED and inspect.isawaitable(event.retval):
@@ -97,6 +99,11 @@ class JobHealth:
             self.errors.pop(event.job_id, None)
         elif event.code == EVENT_JOB_ERROR and isinstance(event.exception, CancelledError):
             log.info("job %s (run of %s) cancelled", event.job_id, event.scheduled_run_time)
+        elif event.code == EVENT_JOB_ERROR and (
+            fault := database_fault(event.exception, self.database)
+        ):
+            self.errors[event.job_id] = fault
+            log.error("job %s failed at %s: %s", event.job_id, event.scheduled_run_time, fault)
         elif event.code == EVENT_JOB_ERROR:
             message = f"{type(event.exception).__name__}: {event.exception}"
             self.errors[event.job_id] = message

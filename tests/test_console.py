@@ -14,7 +14,8 @@ from bot.adapters.console import ConsoleAdapter, JsonLinesAdapter
 from bot.alerts import Alert, AlertKind
 from bot.delivery.sinks import Dispatcher
 from bot.detection.detect import Label, Severity
-from bot.render.alerts import alert_text
+from bot.render.alerts import alert_reply
+from bot.render.chat import plain_text
 from tests.factories import sample_stats
 
 FIRED = datetime(2025, 1, 27, 15, 30, tzinfo=UTC)
@@ -165,12 +166,14 @@ async def test_recovery_is_green_when_coloured() -> None:
 
 
 def test_alert_text_in_german_keeps_numbers_and_drops_english_reasons() -> None:
-    text = alert_text(ALERT, "de")
+    reply = alert_reply(ALERT, "de")
+    lines = plain_text(reply).splitlines()
 
-    assert text.headline == ("KRITISCH: KI-Infrastruktur fällt, der Markt hält (US-Handel, neu)")
-    assert text.lines[0] == "KI-Infrastruktur -17,3 % | Markt -1,2 % | KI-Software +0,5 %"
-    assert "NVDA and TSM lead the fall" not in text.lines
-    assert text.lines[-1] == "Daten von 2025-01-27 15:25 UTC"
+    assert reply.severity == "critical"
+    assert lines[0] == "KRITISCH: KI-Infrastruktur fällt, der Markt hält (US-Handel, neu)"
+    assert lines[1] == "KI-Infrastruktur -17,3 % | Markt -1,2 % | KI-Software +0,5 %"
+    assert "NVDA and TSM lead the fall" not in lines
+    assert lines[-1] == "Daten von 2025-01-27 15:25 UTC"
 
 
 # --- JSON lines -----------------------------------------------------------------------------

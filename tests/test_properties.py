@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.adapters.telegram import parse_command
+from bot.adapters.discord import alert_payload
+from bot.adapters.telegram import parse_command, render_alert
+from bot.alerts import Alert, AlertKind, Headline
+from bot.detection.detect import Label, Severity
 from bot.render.chat import TELEGRAM_LIMIT, discord_markdown, telegram_html
 from bot.render.replies import Bullets, Heading, Paragraph, Reply, Span, Table
 from bot.sources.feeds import normalise_text, parse_feed
@@ -66,6 +71,42 @@ def test_every_discord_page_fits_and_pings_nobody(reply: Reply) -> None:
         assert not re.search(r"@(everyone|here)", page)
         assert "<@" not in page
         assert "<#" not in page
+
+
+NOW = datetime(2025, 1, 27, 15, 30, tzinfo=UTC)
+headlines = st.builds(
+    Headline, title=texts, feed=texts, link=links.map(lambda x: x or ""), published=st.just(NOW)
+)
+alerts = st.builds(
+    Alert,
+    key=st.just("k"),
+    episode_id=st.just("e"),
+    kind=st.sampled_from(AlertKind),
+    label=st.sampled_from(Label),
+    severity=st.sampled_from(Severity),
+    region=st.sampled_from(["us", "us_pre", "eu", "jp"]),
+    direction=st.sampled_from(["down", "up"]),
+    fired_at=st.just(NOW),
+    data_time=st.just(NOW),
+    reasons=st.lists(texts, max_size=20).map(tuple),
+    headlines=st.lists(headlines, max_size=30).map(tuple),
+    drill=st.booleans(),
+)
+
+
+@FAST
+@given(alerts, st.sampled_from(["en", "de"]))
+def test_every_alert_renders_within_each_platforms_limits(alert: Alert, language: str) -> None:
+    """Alerts are replies: the same renderers, the same guarantees."""
+    for message in render_alert(alert, language):  # type: ignore[arg-type]
+        assert utf16_len(message) <= TELEGRAM_LIMIT
+        parse_html(message)
+    (payload,) = alert_payload(alert, language)  # type: ignore[arg-type]
+    embed = json.loads(payload)["embed"]
+    assert len(embed["title"]) <= 256
+    assert len(embed["description"]) <= 4096
+    assert not re.search(r"@(everyone|here)", embed["description"])
+    assert "<@" not in embed["description"]
 
 
 @FAST

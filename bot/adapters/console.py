@@ -7,7 +7,9 @@ from typing import TextIO
 
 from bot.alerts import Alert, AlertKind
 from bot.detection.detect import Severity
-from bot.render.alerts import alert_text
+from bot.render.alerts import alert_reply
+from bot.render.chat import plain_text
+from bot.render.replies import Reply
 
 RESET = "\x1b[0m"
 COLOURS = {
@@ -28,16 +30,12 @@ class ConsoleAdapter:
         self.colour = stream.isatty() if colour is None else colour
 
     async def send_alert(self, alert: Alert) -> None:
-        text = alert_text(alert, "en")
-        headline = text.headline
+        head, *rest = alert_reply(alert, "en").blocks
+        headline = plain_text(Reply((head,)))
         if self.colour:
             code = GREEN if alert.kind is AlertKind.RECOVER else COLOURS.get(alert.severity, "")
             headline = f"{code}{headline}{RESET}"
-        lines = list(text.lines)
-        if text.news:
-            lines.append(text.why)
-            lines += [f"- {item.title} ({item.feed})" for item in text.news]
-        body = "\n".join(f"  {line}" for line in lines)
+        body = "\n".join(f"  {line}" for line in plain_text(Reply(tuple(rest))).splitlines())
         self.stream.write(f"{alert.fired_at:%Y-%m-%d %H:%M} UTC  {headline}\n{body}\n\n")
         self.stream.flush()
 

@@ -29,16 +29,13 @@ from bot.alerts import Alert, AlertKind
 from bot.config import DiscordWebhookSettings
 from bot.delivery.sender import TransportError
 from bot.detection.detect import Severity
-from bot.render.alerts import alert_text
+from bot.render.alerts import alert_reply
 from bot.render.chat import (
     DISCORD_DESCRIPTION,
     DISCORD_EMBED_TOTAL,
-    DISCORD_FIELD,
-    DISCORD_FIELDS,
     DISCORD_TITLE,
-    discord_escape,
-    discord_link,
     discord_markdown,
+    plain_text,
     shorten,
 )
 from bot.render.i18n import Language, translate
@@ -122,38 +119,19 @@ def reply_embeds(reply: Reply, language: Language) -> list[discord.Embed]:
 
 
 def alert_payload(alert: Alert, language: Language) -> list[str]:
-    """An alert as one outbox message: a JSON embed within Discord's limits."""
-    text = alert_text(alert, language)
+    """An alert as one outbox message: a JSON embed within Discord's limits, drawn by the
+    same markdown renderer as command answers (the heading is its title)."""
+    head, *rest = alert_reply(alert, language).blocks
+    pointer = POINTER[language]
+    pages = discord_markdown(Reply(tuple(rest)), DISCORD_DESCRIPTION - len(pointer) - 1)
+    description = pages[0] if len(pages) == 1 else f"{pages[0]}\n{pointer}"
     key = "recover" if alert.kind is AlertKind.RECOVER else str(alert.severity)
-    fields: list[dict[str, str | bool]] = []
-    for item in text.news[:DISCORD_FIELDS]:
-        title = discord_escape(item.title)
-        if item.link and len(item.link) < DISCORD_FIELD // 2:
-            room = DISCORD_FIELD - len(discord_link("", item.link))
-            value = discord_link(shorten(title, room), item.link)
-        else:
-            value = shorten(title, DISCORD_FIELD)
-        fields.append(
-            {"name": shorten(discord_escape(item.feed), 256), "value": value, "inline": False}
-        )
-    description = "\n".join(discord_escape(line) for line in text.lines)
     embed: dict[str, Any] = {
-        "title": shorten(text.headline, DISCORD_TITLE),
-        "description": shorten(description, DISCORD_DESCRIPTION - 500, POINTER[language]),
+        "title": shorten(plain_text(Reply((head,))), DISCORD_TITLE),
+        "description": description,
         "color": COLOURS[key],
-        "fields": fields,
         "timestamp": alert.data_time.isoformat(),
     }
-
-    def size() -> int:  # what Discord counts towards its 6,000 characters per message
-        return (
-            len(str(embed["title"]))
-            + len(str(embed["description"]))
-            + sum(len(str(f["name"])) + len(str(f["value"])) for f in fields)
-        )
-
-    while fields and size() > DISCORD_EMBED_TOTAL:
-        fields.pop()
     payload = {
         "embed": embed,
         "critical": alert.severity is Severity.CRITICAL and alert.kind is not AlertKind.RECOVER,

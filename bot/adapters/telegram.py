@@ -31,8 +31,8 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 from bot.alerts import Alert
 from bot.delivery.ratelimit import Limits, RateLimiter
 from bot.delivery.sender import TransportError, utc_now
-from bot.render.alerts import alert_text
-from bot.render.chat import telegram_alert, telegram_html
+from bot.render.alerts import alert_reply
+from bot.render.chat import telegram_html
 from bot.render.i18n import LANGUAGES, Language, translate
 from handlers.registry import ChatType as NeutralChatType
 from handlers.registry import Dispatcher, Invocation
@@ -250,7 +250,7 @@ def _seconds(wait: timedelta | float) -> float:
 
 def render_alert(alert: Alert, language: Language) -> list[str]:
     """An alert as Telegram HTML messages in a chat's language."""
-    return telegram_alert(alert_text(alert, language))
+    return telegram_html(alert_reply(alert, language))
 
 
 def is_group_chat(chat_id: str) -> bool:

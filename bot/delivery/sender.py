@@ -27,6 +27,7 @@ from typing import Protocol
 from bot.delivery.fanout import FanOut
 from bot.delivery.outbox import Outbox, QueuedMessage
 from bot.delivery.ratelimit import Limits, RateLimiter
+from bot.storage.store import database_fault
 
 log = logging.getLogger(__name__)
 
@@ -294,14 +295,17 @@ class OutboxSender:
                     renew_at = self.clock() + LEASE_RENEW
                 await self.step(idle_wait=1.0)
                 failures = 0
-            except Exception:
+            except Exception as exc:
                 failures += 1
                 delay = min(60.0, 2.0**failures)
-                log.exception(
-                    "%s: sender loop failed (%d in a row); again in %.0f s",
+                fault = database_fault(exc, self.outbox.store.path)
+                log.error(
+                    "%s: sender loop failed (%d in a row); again in %.0f s%s",
                     self.platform,
                     failures,
                     delay,
+                    f": {fault}" if fault else "",
+                    exc_info=None if fault else exc,
                 )
                 await self._wait(delay)
         if self._in_flight:
@@ -374,12 +378,15 @@ class OutboxSender:
                 try:
                     if fanout.expand_chunk(now):
                         self._stale = True
-                except Exception:
+                except Exception as exc:
                     self._expand_after = now + EXPAND_RETRY
-                    log.exception(
-                        "%s: expanding an alert's fan-out failed; again in %.0f s",
+                    fault = database_fault(exc, self.outbox.store.path)
+                    log.error(
+                        "%s: expanding an alert's fan-out failed; again in %.0f s%s",
                         self.platform,
                         EXPAND_RETRY.total_seconds(),
+                        f": {fault}" if fault else "",
+                        exc_info=None if fault else exc,
                     )
                 await asyncio.sleep(0)
                 return
@@ -464,11 +471,14 @@ class OutboxSender:
             self.outbox.mark_sent(message.id, self.clock())
             self._pop(message)
             self._platform_answered()
-        except Exception:  # the outbox itself failed: the row stays open and goes again
-            log.exception(
-                "%s: the outbox could not record the send to %s; it is tried again",
+        except Exception as exc:  # the outbox itself failed: the row stays open and goes again
+            fault = database_fault(exc, self.outbox.store.path)
+            log.error(
+                "%s: the outbox could not record the send to %s; it is tried again%s",
                 self.platform,
                 chat_id,
+                f": {fault}" if fault else "",
+                exc_info=None if fault else exc,
             )
         finally:
             del self._in_flight[chat_id]

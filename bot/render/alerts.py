@@ -1,40 +1,49 @@
-"""Alerts as neutral text in a chat's language; adapters add markup and escaping."""
+"""Alerts as neutral replies in a chat's language: the same model as command answers, drawn by
+the same Telegram, Discord and console renderers (``bot/render/chat.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from bot.alerts import Alert, AlertKind, Headline
 from bot.detection.detect import Reason
 from bot.render.i18n import Language, number, percent, share, signed, translate
+from bot.render.replies import Block, Bullets, Heading, Paragraph, Reply, Span
 
 
 @dataclass(frozen=True)
-class AlertText:
-    """An alert broken into parts an adapter can style.
-
-    Attributes:
-        headline: the first line.
-        lines: the body, one fact per line.
-        why: a caption for the news, and the news items that explain the alert.
-    """
-
+class _AlertParts:
     headline: str
     lines: tuple[str, ...]
     why: str = ""
     news: tuple[Headline, ...] = ()
 
 
-def alert_text(alert: Alert, language: Language = "en") -> AlertText:
-    """What fired, the numbers behind it and the data time, in ``language``; a drill's alert
-    says so in its first line."""
-    text = _alert_text(alert, language)
-    if not alert.drill:
-        return text
-    return replace(text, headline=f"{translate(language, 'alert.drill')} {text.headline}")
+def alert_reply(alert: Alert, language: Language = "en") -> Reply:
+    """What fired, the numbers behind it, the data time and the news that explains it, in
+    ``language``: a heading (a drill's says so first), one paragraph per fact, and the news as
+    linked bullets. ``severity`` is the alert's, or ``"recover"``."""
+    parts = _alert_text(alert, language)
+    headline = parts.headline
+    if alert.drill:
+        headline = f"{translate(language, 'alert.drill')} {headline}"
+    blocks: list[Block] = [Heading(headline)]
+    blocks += [Paragraph((Span(line),)) for line in parts.lines]
+    if parts.news:
+        blocks.append(Paragraph((Span(parts.why, italic=True),)))
+        blocks.append(
+            Bullets(
+                tuple(
+                    (Span(item.title, link=item.link or None), Span(f" ({item.feed})"))
+                    for item in parts.news
+                )
+            )
+        )
+    severity = "recover" if alert.kind is AlertKind.RECOVER else str(alert.severity)
+    return Reply(tuple(blocks), severity)
 
 
-def _alert_text(alert: Alert, language: Language) -> AlertText:
+def _alert_text(alert: Alert, language: Language) -> _AlertParts:
     def t(key: str, **values: object) -> str:
         return translate(language, key, **values)
 
@@ -58,10 +67,10 @@ def _alert_text(alert: Alert, language: Language) -> AlertText:
             usual=number(language, b.usual_per_window, 1),
         )
         time = t("alert.data_time", time=f"{alert.fired_at:%Y-%m-%d %H:%M}")
-        return AlertText(headline, (line, time), t("alert.news"), alert.headlines)
+        return _AlertParts(headline, (line, time), t("alert.news"), alert.headlines)
     if alert.kind is AlertKind.RECOVER:
         calm = t("alert.calm", since=f"{alert.fired_at:%Y-%m-%d %H:%M}")
-        return AlertText(t("alert.recovered", title=title, region=region), (calm, data_time))
+        return _AlertParts(t("alert.recovered", title=title, region=region), (calm, data_time))
     headline = t(
         "alert.headline",
         severity=t(f"severity.{alert.severity}").upper(),
@@ -102,7 +111,7 @@ def _alert_text(alert: Alert, language: Language) -> AlertText:
         lines.append(t("alert.agree", regions=regions))
     lines.append(data_time)
     why = t("alert.why") if alert.headlines else ""
-    return AlertText(headline, tuple(lines), why, alert.headlines)
+    return _AlertParts(headline, tuple(lines), why, alert.headlines)
 
 
 def reason_text(language: Language, reason: str) -> str:

@@ -1,4 +1,5 @@
-"""Neutral replies and alerts rendered for a platform: Telegram HTML and plain text.
+"""Neutral replies (command answers and alerts) rendered for a platform: Telegram HTML,
+Discord markdown and plain text.
 
 Every dynamic span is escaped for its platform, and long texts are split on line boundaries so
 each message fits the platform's limit.
@@ -10,7 +11,6 @@ import html
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from bot.render.alerts import AlertText
 from bot.render.replies import Block, Bullets, Heading, Paragraph, Reply, Span, Table
 
 TELEGRAM_LIMIT = 4096
@@ -34,7 +34,7 @@ def _html_span(span: Span) -> str:
         text = f"<b>{text}</b>"
     if span.italic:
         text = f"<i>{text}</i>"
-    if span.link:
+    if span.link and span.link.startswith(("http://", "https://")):
         text = f'<a href="{html.escape(span.link, quote=True)}">{text}</a>'
     return text
 
@@ -122,20 +122,6 @@ def telegram_html(reply: Reply, limit: int = TELEGRAM_LIMIT) -> list[str]:
     return pack(units, limit) or [""]
 
 
-def telegram_alert(text: AlertText, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """An alert as Telegram HTML; headlines link to their articles."""
-    units = [f"<b>{html.escape(text.headline, quote=False)}</b>"]
-    units += [html.escape(line, quote=False) for line in text.lines]
-    if text.news:
-        units.append(f"<i>{html.escape(text.why, quote=False)}</i>")
-        for item in text.news:
-            title = html.escape(item.title, quote=False)
-            if item.link:
-                title = f'<a href="{html.escape(item.link, quote=True)}">{title}</a>'
-            units.append(f"• {title} ({html.escape(item.feed, quote=False)})")
-    return pack(units, limit)
-
-
 def plain_text(reply: Reply) -> str:
     """A reply as plain text (console, logs, tests)."""
     lines: list[str] = []
@@ -153,8 +139,6 @@ def plain_text(reply: Reply) -> str:
 
 DISCORD_DESCRIPTION = 4096
 DISCORD_TITLE = 256
-DISCORD_FIELD = 1024
-DISCORD_FIELDS = 25
 DISCORD_EMBED_TOTAL = 6000
 _MARKDOWN = re.compile(r"([\\*_~`|>\[\]()#-])")
 _BACKTICK_STANDIN = "\u02cb"  # a modifier letter: looks like ` but closes no code span
@@ -164,7 +148,12 @@ _MASS_MENTION = re.compile(r"@(everyone|here)")
 def discord_escape(text: str) -> str:
     """Markdown-escaped text in which ``@everyone``/``@here`` and user, role and channel
     mentions cannot ping (a zero-width space breaks them; allowed_mentions forbids them too)."""
-    text = _MARKDOWN.sub(r"\\\1", text)
+    return _defuse_mentions(_MARKDOWN.sub(r"\\\1", text))
+
+
+def _defuse_mentions(text: str) -> str:
+    """``@everyone``/``@here`` and user, role and channel mentions broken by a zero-width space
+    (also inside code, where the text is otherwise verbatim)."""
     text = _MASS_MENTION.sub("@\u200b\\1", text)
     return text.replace("<@", "<\u200b@").replace("<#", "<\u200b#")
 
@@ -172,7 +161,7 @@ def discord_escape(text: str) -> str:
 def _discord_span(span: Span) -> str:
     text = discord_escape(span.text)
     if span.code:
-        text = f"`{span.text.replace('`', _BACKTICK_STANDIN)}`"
+        text = f"`{_defuse_mentions(span.text.replace('`', _BACKTICK_STANDIN))}`"
     if span.bold:
         text = f"**{text}**"
     if span.italic:
@@ -196,7 +185,7 @@ def _discord_units(block: Block) -> list[str]:
         return ["".join(_discord_span(s) for s in block.spans)]
     if isinstance(block, Bullets):
         return ["• " + "".join(_discord_span(s) for s in item) for item in block.items]
-    lines = [line.replace("`", _BACKTICK_STANDIN) for line in _table_lines(block)]
+    lines = [_defuse_mentions(line.replace("`", _BACKTICK_STANDIN)) for line in _table_lines(block)]
     units: list[str] = []
     current: list[str] = []
     for line in lines:

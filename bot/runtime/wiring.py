@@ -166,7 +166,7 @@ def build_runtime(
         PriceScan(region, source, universe, settings.detector, scanning, pipeline, store)
         for region in scan_regions(universe, keys)
     ]
-    health = JobHealth()
+    health = JobHealth(database=str(store.path))
     services = Services(
         universe=universe,
         store=store,

@@ -237,6 +237,18 @@ def explain_database_error(path: Path | str, exc: sqlite3.Error) -> str:
     return f"cannot open database {path}: {text}"
 
 
+def database_fault(exc: BaseException, path: Path | str) -> str | None:
+    """One line for a failure of the database at ``path`` (damaged, held by another process,
+    unreadable); ``None`` for any other failure. A running bot logs the line without a
+    traceback and tries again at the next run: a lock passes, a damaged file needs its
+    owner."""
+    if isinstance(exc, sqlite3.DatabaseError):
+        return explain_database_error(path, exc)
+    if isinstance(exc, StoreError):
+        return str(exc)
+    return None
+
+
 @dataclass(frozen=True)
 class ScanStatus:
     region: str
