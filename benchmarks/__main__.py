@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from benchmarks import detector, event_loop, fanout, machine, news, outbox_scale, startup
+from benchmarks import (
+    detector,
+    event_loop,
+    fanout,
+    machine,
+    news,
+    outbox_scale,
+    scaling,
+    startup,
+)
 
 BACKTEST_TARGET_SECONDS = 3.0
 
@@ -34,6 +43,7 @@ def main() -> None:
     print(event_loop.summary(event_loop.loop_holding()))
     print(outbox_scale.summary(outbox_scale.outbox_scale()))
     print(startup.summary(startup.startup()))
+    print(scaling.summary(scaling.scaling()))
 
 
 if __name__ == "__main__":

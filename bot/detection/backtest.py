@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -11,10 +12,13 @@ import pandas as pd
 
 from bot.detection.calendars import sessions as calendar_sessions
 from bot.detection.detect import (
+    ArrayMapping,
     BasketSeries,
     DetectorParams,
+    FloatArray,
     History,
     Label,
+    NameScales,
     Reading,
     Severity,
     Snapshot,
@@ -54,6 +58,44 @@ def _data_range(series: Mapping[str, PriceSeries]) -> tuple[date, date] | None:
     return min(firsts), max(lasts)
 
 
+def rolling_name_scales(
+    matrix: FloatArray, symbols: Sequence[str], params: DetectorParams
+) -> Iterator[NameScales]:
+    """For each session ``t`` of ``matrix`` (sessions, names): the names' scales over the
+    ``beta_window`` sessions before it, as :func:`~bot.detection.detect.name_scales` computes
+    them, but updated session by session (add the newest row, drop the one that leaves the
+    window) instead of recomputed over the whole window for every session."""
+    window, lam, floor = params.beta_window, params.ewma_lambda, params.name_sigma_floor
+    present = ~np.isnan(matrix)
+    squared = np.where(present, matrix * matrix, 0.0)
+    weight = present.astype(np.float64)
+    counts = np.zeros((matrix.shape[0] + 1, matrix.shape[1]), dtype=np.int32)
+    np.cumsum(present, axis=0, out=counts[1:])
+    index = {s: j for j, s in enumerate(symbols)}
+    weighted_sq = np.zeros(matrix.shape[1])
+    weights = np.zeros(matrix.shape[1])
+    leaving = lam**window
+    for t in range(matrix.shape[0]):
+        lo = max(0, t - window)
+        recent = min(params.recent_sessions, t - lo)
+        in_window = counts[t] - counts[lo]
+        quoted = counts[t] - counts[t - recent] >= max(1, recent // 2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sigma = np.sqrt(weighted_sq / weights)
+        sigma = np.where((in_window == 0) | np.isnan(sigma) | (sigma < floor), floor, sigma)
+        expected = frozenset(
+            itertools.compress(symbols, quoted & (in_window >= params.min_history))
+        )
+        yield NameScales(ArrayMapping(index, sigma), expected)
+        weighted_sq *= lam
+        weighted_sq += squared[t]
+        weights *= lam
+        weights += weight[t]
+        if t >= window:
+            weighted_sq -= leaving * squared[t - window]
+            weights -= leaving * weight[t - window]
+
+
 def run_backtest(
     series: Mapping[str, PriceSeries],
     universe: Universe,
@@ -89,20 +131,25 @@ def run_backtest(
     everything = basket_series(History(symbols, matrix), baskets)
     window = params.beta_window
     readings: list[Reading] = []
-    for n, t in enumerate(int(i) for i in wanted):
+    scales = rolling_name_scales(matrix[: int(wanted[-1]) + 1], symbols, params)
+    index = {s: j for j, s in enumerate(symbols)}
+    wanted_set = set(wanted.tolist())
+    n = 0
+    for t, names in enumerate(scales):
+        if t not in wanted_set:
+            continue
         lo_t = max(0, t - window)
         history = History(symbols, matrix[lo_t:t])
         cached = BasketSeries(
             everything.infra[lo_t:t], everything.control[lo_t:t], everything.software[lo_t:t]
         )
-        baseline = build_baseline(history, baskets, params, cached)
-        row = matrix[t]
-        present = np.flatnonzero(~np.isnan(row))  # one vectorised test, not one per name
-        fresh = dict(zip([symbols[j] for j in present], row[present].tolist(), strict=True))
+        baseline = build_baseline(history, baskets, params, cached, names)
+        fresh = ArrayMapping(index, matrix[t])  # NaN where a name has no return: not fresh
         as_of = all_sessions[t].to_pydatetime()
         readings.append(detect(Snapshot(region, as_of, fresh), baseline, baskets, params))
+        n += 1
         if progress is not None:
-            progress(n + 1, int(wanted.size))
+            progress(n, int(wanted.size))
     return BacktestResult(region, readings)
 
 

@@ -18,9 +18,10 @@ divergence; thin or stale data gives ``no_decision`` with the reason.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
@@ -499,11 +500,58 @@ def basket_series(history: History, baskets: Baskets) -> BasketSeries:
     )
 
 
+class ArrayMapping(Mapping[str, float]):
+    """A read-only ``symbol -> value`` view of one row of numbers: made in O(1), so a backtest
+    at 1,000 names does not build a dict per session."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: Mapping[str, int], values: FloatArray) -> None:
+        self._index = index
+        self._values = values
+
+    def __getitem__(self, key: str) -> float:
+        return float(self._values[self._index[key]])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def take(self, keys: Sequence[str], default: float) -> FloatArray:
+        """The values of ``keys`` as an array; ``default`` for keys not in the mapping."""
+        get = self._index.get
+        positions = np.array([get(k, -1) for k in keys], dtype=np.intp)
+        return np.where(positions >= 0, self._values[positions], default)
+
+
+@dataclass(frozen=True)
+class NameScales:
+    """Each name's EWMA sigma, and the names expected to have a price (quoted in half the recent
+    sessions, with ``min_history`` sessions of history)."""
+
+    sigma: Mapping[str, float]
+    expected: frozenset[str]
+
+
+def name_scales(returns: FloatArray, symbols: Sequence[str], params: DetectorParams) -> NameScales:
+    """:class:`NameScales` of the window ``returns`` (sessions, names), oldest first."""
+    sigmas = _column_sigmas(returns, params.ewma_lambda, params.name_sigma_floor)
+    recent = returns[-params.recent_sessions :]
+    quoted_recently = (~np.isnan(recent)).sum(axis=0) >= max(1, recent.shape[0] // 2)
+    has_history = (~np.isnan(returns)).sum(axis=0) >= params.min_history
+    index = {s: j for j, s in enumerate(symbols)}
+    expected = frozenset(itertools.compress(symbols, quoted_recently & has_history))
+    return NameScales(ArrayMapping(index, sigmas), expected)
+
+
 def build_baseline(
     history: History,
     baskets: Baskets,
     params: DetectorParams,
     series: BasketSeries | None = None,
+    names: NameScales | None = None,
 ) -> Baseline | NoBaseline:
     """Estimate betas and volatilities from the history before a snapshot.
 
@@ -513,6 +561,8 @@ def build_baseline(
         params: detector tuning.
         series: the history's basket series if the caller already has them (a backtest
             computes them once for the whole range); must match ``history`` row for row.
+        names: the names' scales of the last ``params.beta_window`` sessions, if the caller
+            already has them (a backtest updates them session by session).
 
     Returns:
         The baseline, or why there is none (no basket or control names in the data, or fewer
@@ -557,17 +607,12 @@ def build_baseline(
         sw_residual = np.where(sw_both, series.software - beta_sw * series.control, np.nan)
         sigma_sw_mkt = ewma_sigma(sw_residual, lam, wins, params.basket_sigma_floor)
 
-    sigmas = _column_sigmas(returns, lam, params.name_sigma_floor)
-    recent = returns[-params.recent_sessions :]
-    quoted_recently = (~np.isnan(recent)).sum(axis=0) >= max(1, recent.shape[0] // 2)
-    has_history = (~np.isnan(returns)).sum(axis=0) >= params.min_history
-    expected = frozenset(
-        s for j, s in enumerate(history.symbols) if quoted_recently[j] and has_history[j]
-    )
+    if names is None:
+        names = name_scales(returns, history.symbols, params)
     return Baseline(
         symbols=history.symbols,
-        name_sigma={s: float(sigmas[j]) for j, s in enumerate(history.symbols)},
-        expected=expected,
+        name_sigma=names.sigma,
+        expected=names.expected,
         beta=beta,
         sigma_div=sigma_div,
         sigma_mkt=sigma_mkt,
@@ -598,12 +643,21 @@ def _level(magnitude: float, watch: float, alert: float, critical: float) -> Sev
 
 
 def _fresh(snapshot: Snapshot, names: Sequence[str]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for name in names:
-        value = snapshot.returns.get(name)
-        if value is not None and math.isfinite(value):
-            out[name] = value
-    return out
+    """The finite returns of ``names`` in the snapshot."""
+    returns = snapshot.returns
+    if isinstance(returns, ArrayMapping):  # a backtest's row: no per-name Python loop
+        values = returns.take(names, math.nan)
+        keep = np.isfinite(values)
+        return dict(zip(itertools.compress(names, keep), values[keep].tolist(), strict=True))
+    get = returns.get
+    return {n: v for n in names if (v := get(n)) is not None and math.isfinite(v)}
+
+
+def _values_of(mapping: Mapping[str, float], names: Sequence[str], default: float) -> FloatArray:
+    """``mapping[name]`` (``default`` where missing) for each name, as one array."""
+    if isinstance(mapping, ArrayMapping):
+        return mapping.take(names, default)
+    return np.fromiter((mapping.get(s, default) for s in names), np.float64, len(names))
 
 
 def _fresh_groups(
@@ -635,20 +689,20 @@ def _compute_stats(
     z_div = (b - baseline.beta * m) / sigma_div
     z_sw = (b - sw) / (baseline.sigma_sw * scale) if sw is not None and baseline.sigma_sw else None
 
-    name_z = {
-        s: r / (baseline.name_sigma.get(s, params.name_sigma_floor) * scale)
-        for s, r in infra.items()
-    }
+    # Per-name numbers as arrays: a basket may hold 1,000 names.
+    names = list(infra)
+    rets = np.fromiter(infra.values(), np.float64, len(names))
+    name_z = rets / (_values_of(baseline.name_sigma, names, params.name_sigma_floor) * scale)
     direction = -1.0 if z_div < 0 else 1.0
-    beyond = sum(1 for z in name_z.values() if direction * z >= params.breadth_sigmas)
-    ranked = sorted(infra, key=lambda s: direction * infra[s], reverse=True)
-    rest = [infra[s] for s in ranked[1:]]
+    beyond = int(np.count_nonzero(direction * name_z >= params.breadth_sigmas))
+    ranked = np.argsort(-(direction * rets), kind="stable")  # the biggest move its way first
+    rest = rets[ranked[1:]].tolist()
     b_loo = statistics.median(rest) if rest else b
-    broad = [snapshot.returns[s] for s in baskets.broad_index if s in snapshot.returns]
+    broad = list(_fresh(snapshot, baskets.broad_index).values())
     residual = b - baseline.beta * m
     side = -1.0 if residual < 0 else 1.0
     half_floor = params.watch_move / 2
-    moving = sum(1 for r in infra.values() if side * (r - baseline.beta * m) >= half_floor)
+    moving = int(np.count_nonzero(side * (rets - baseline.beta * m) >= half_floor))
     z_sw_mkt = (
         (sw - baseline.beta_sw * m) / (baseline.sigma_sw_mkt * scale)
         if sw is not None and baseline.sigma_sw_mkt
@@ -665,7 +719,9 @@ def _compute_stats(
         z_div_loo=(b_loo - baseline.beta * m) / sigma_div,
         breadth=beyond / len(infra),
         broad_index_ret=statistics.fmean(broad) if broad else None,
-        top_movers=tuple(Mover(s, infra[s], name_z[s]) for s in ranked[:5]),
+        top_movers=tuple(
+            Mover(names[i], float(rets[i]), float(name_z[i])) for i in ranked[:5].tolist()
+        ),
         basket_names=len(infra),
         moving=moving / len(infra),
         z_sw_mkt=z_sw_mkt,
@@ -991,10 +1047,16 @@ def detect(
         )
         return reading(label, divergence, [head, *why])
 
+    names = list(infra)
+    rets = np.fromiter(infra.values(), np.float64, len(names))
+    big = np.flatnonzero(np.abs(rets) >= params.single_stock_move).tolist()
     movers = [
-        Mover(s, r, r / (baseline.name_sigma.get(s, params.name_sigma_floor) * scale))
-        for s, r in infra.items()
-        if abs(r) >= params.single_stock_move
+        Mover(
+            names[i],
+            float(rets[i]),
+            float(rets[i]) / (baseline.name_sigma.get(names[i], params.name_sigma_floor) * scale),
+        )
+        for i in big
     ]
     movers = [mv for mv in movers if abs(mv.z) >= params.single_stock_z]
     if movers:

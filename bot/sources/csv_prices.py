@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from bot.sources.prices import (
@@ -72,26 +74,43 @@ def _pick(columns: dict[str, str], candidates: Sequence[str]) -> str | None:
     return None
 
 
-def _parse_timestamps(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse timestamp strings to UTC instants and to the wall-clock time as written."""
+_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+Stamps = npt.NDArray[np.datetime64]
+
+
+def _parse_timestamps(raw: pd.Series) -> tuple[Stamps, Stamps]:
+    """Parse timestamp strings to UTC instants (naive ``datetime64[ns]``) and to the wall-clock
+    time as written; unreadable ones are NaT."""
     text = raw.astype(str)
+    ends = (str(text.iloc[0]).strip(), str(text.iloc[-1]).strip())
+    if all(_PLAIN_DATE.fullmatch(value) for value in ends):
+        # Plain dates (most daily files): numpy reads them directly; a file with a stray row
+        # that is not a plain date goes through the parser, where the row becomes NaT.
+        try:
+            dates: Stamps = text.to_numpy(dtype=str).astype("datetime64[ns]")
+        except ValueError:
+            parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+            dates = parsed.to_numpy(dtype="datetime64[ns]")
+        return dates, dates
+
     utc = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    utc_naive = utc.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
     # Exporters write offsets on every row or on none; looking at both ends saves a regex per row.
-    ends = (str(text.iloc[0]), str(text.iloc[-1]))
-    if any(_TZ_SUFFIX.search(value.strip()) for value in ends):
+    if any(_TZ_SUFFIX.search(value) for value in ends):
         local_text = text.str.strip().str.replace(_TZ_SUFFIX, "", regex=True)
         local = pd.to_datetime(local_text, format="ISO8601", errors="coerce")
-    else:
-        local = utc.dt.tz_localize(None)
-    return utc, local
+        return utc_naive, local.to_numpy(dtype="datetime64[ns]")
+    return utc_naive, utc_naive
 
 
-def _is_daily(utc: pd.Series, local: pd.Series) -> bool:
-    if bool((local == local.dt.normalize()).all()):
+def _is_daily(utc: Stamps, local: Stamps) -> bool:
+    if bool((local == local.astype("datetime64[D]").astype("datetime64[ns]")).all()):
         return True
-    if len(utc) < 2:
+    if utc.size < 2:
         return False
-    return bool(utc.diff().min() >= _DAILY_SPACING)
+    return bool(np.diff(utc).min() >= _DAILY_SPACING.to_timedelta64())
 
 
 def _as_float(raw: pd.Series) -> pd.Series:
@@ -143,12 +162,18 @@ def _detect_split_jumps(closes: pd.Series) -> list[tuple[pd.Timestamp, float, in
     if len(values) < 2:
         return []
     ratios = values[1:] / values[:-1]
+    factors = np.asarray(_SPLIT_FACTORS, dtype="float64")
+    widest = _SPLIT_TOLERANCE_MAX
+    if not (
+        (np.abs(ratios[:, None] * factors - 1) <= widest)
+        | (np.abs(ratios[:, None] / factors - 1) <= widest)
+    ).any():
+        return []  # no bar near any split ratio: the usual case, without a rolling median
     moves = pd.Series(np.abs(np.log(ratios)))
     typical = moves.rolling(_TYPICAL_MOVE_WINDOW, center=True, min_periods=1).median()
     tolerance = np.clip(
         _SPLIT_TOLERANCE_MOVES * typical.to_numpy(), _SPLIT_TOLERANCE, _SPLIT_TOLERANCE_MAX
     )[:, None]
-    factors = np.asarray(_SPLIT_FACTORS, dtype="float64")
     near_split = (np.abs(ratios[:, None] * factors - 1) <= tolerance) | (
         np.abs(ratios[:, None] / factors - 1) <= tolerance
     )
@@ -212,65 +237,86 @@ def read_price_file(path: Path, symbol: str | None = None) -> PriceSeries:
         raise fail("no rows below the header")
 
     utc, local = _parse_timestamps(frame[date_col])
-    data = pd.DataFrame({"utc": utc, "local": local, "close": _as_float(frame[close_col])})
+    # Plain numpy columns from here: the hygiene below is a few masks, and pandas' per-call
+    # overhead dominated reading a file (14 ms, now 4 ms, for 2,900 rows).
+    data: dict[str, npt.NDArray[Any]] = {
+        "utc": utc,
+        "local": local,
+        "close": _as_float(frame[close_col]).to_numpy(),
+    }
     volume_col = _pick(columns, _VOLUME_COLUMNS)
     if volume_col is not None:
-        data["volume"] = _as_float(frame[volume_col])
+        data["volume"] = _as_float(frame[volume_col]).to_numpy()
         high_col, low_col = _pick(columns, ("high",)), _pick(columns, ("low",))
         if high_col is not None and low_col is not None:
             # A filled copy is a flat bar; a real session that closes unchanged has a range.
-            data["flat"] = _as_float(frame[high_col]) == _as_float(frame[low_col])
+            data["flat"] = (
+                _as_float(frame[high_col]).to_numpy() == _as_float(frame[low_col]).to_numpy()
+            )
     open_col = _pick(columns, ("open",))
     if open_col is not None:
-        data["open"] = _as_float(frame[open_col])
+        data["open"] = _as_float(frame[open_col]).to_numpy()
         raw_close_col = _pick(columns, _CLOSE_COLUMNS)
         if adjusted_col is not None and raw_close_col is not None:
             # Opens are raw where only the close has an adjusted twin: adjust by the same day.
-            data["open"] *= data["close"] / _as_float(frame[raw_close_col])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                data["open"] = data["open"] * (
+                    data["close"] / _as_float(frame[raw_close_col]).to_numpy()
+                )
     split_col = _pick(columns, _SPLIT_COLUMNS)
     if split_col is not None and adjusted_col is None:
-        data["split"] = _as_float(frame[split_col])
+        data["split"] = _as_float(frame[split_col]).to_numpy()
+
+    def keep(mask: npt.NDArray[np.bool_]) -> int:
+        """Keep the rows of ``mask``; how many were dropped."""
+        nonlocal data
+        dropped = int(mask.size - mask.sum())
+        if dropped:
+            data = {key: column[mask] for key, column in data.items()}
+        return dropped
 
     notes: list[str] = []
-    rows = len(data)
-    data = data[data["utc"].notna() & data["local"].notna()]
-    if data.empty:
+    dropped = keep(~np.isnat(data["utc"]) & ~np.isnat(data["local"]))
+    if data["utc"].size == 0:
         raise fail(f"no readable timestamps in column {date_col!r}")
-    if len(data) < rows:
-        notes.append(f"{name}: skipped {rows - len(data)} rows with unreadable timestamps")
+    if dropped:
+        notes.append(f"{name}: skipped {dropped} rows with unreadable timestamps")
 
-    data = data.sort_values("utc", kind="stable")
-    rows = len(data)
-    data = data[~data["utc"].duplicated(keep="last")]
-    if len(data) < rows:
-        notes.append(f"{name}: dropped {rows - len(data)} duplicate timestamps")
+    if bool((data["utc"][1:] < data["utc"][:-1]).any()):
+        order = np.argsort(data["utc"], kind="stable")
+        data = {key: column[order] for key, column in data.items()}
+    later_twin = np.zeros(data["utc"].size, dtype=bool)
+    later_twin[:-1] = data["utc"][:-1] == data["utc"][1:]
+    dropped = keep(~later_twin)  # of equal timestamps, the last row wins
+    if dropped:
+        notes.append(f"{name}: dropped {dropped} duplicate timestamps")
 
-    rows = len(data)
-    data = data[np.isfinite(data["close"]) & (data["close"] > 0)]
-    if data.empty:
+    with np.errstate(invalid="ignore"):
+        dropped = keep(np.isfinite(data["close"]) & (data["close"] > 0))
+    if data["close"].size == 0:
         raise fail(f"no positive prices in column {close_col!r}")
-    if len(data) < rows:
-        notes.append(f"{name}: dropped {rows - len(data)} rows without a positive, finite close")
+    if dropped:
+        notes.append(f"{name}: dropped {dropped} rows without a positive, finite close")
 
     if "volume" in data:
-        copies = (data["volume"] == 0) & (data["close"] == data["close"].shift(1))
+        close = data["close"]
+        copies = np.zeros(close.size, dtype=bool)
+        copies[1:] = (data["volume"][1:] == 0) & (close[1:] == close[:-1])
         if "flat" in data:
             copies &= data["flat"]
-        if bool(copies.any()):
-            data = data[~copies]
-            notes.append(
-                f"{name}: dropped {int(copies.sum())} zero-volume copies of the previous close"
-            )
+        dropped = keep(~copies)
+        if dropped:
+            notes.append(f"{name}: dropped {dropped} zero-volume copies of the previous close")
 
     interval: Interval = "1d" if _is_daily(data["utc"], data["local"]) else "1h"
     index = (
-        pd.DatetimeIndex(data["local"]).normalize()
+        pd.DatetimeIndex(data["local"].astype("datetime64[D]").astype("datetime64[ns]"))
         if interval == "1d"
-        else pd.DatetimeIndex(data["utc"])
-    ).as_unit("ns")
-    closes = pd.Series(data["close"].to_numpy(), index=index, name=name, dtype="float64")
+        else pd.DatetimeIndex(data["utc"]).tz_localize("UTC")
+    )
+    closes = pd.Series(data["close"], index=index, name=name, dtype="float64")
     opens = (
-        pd.Series(data["open"].to_numpy(), index=index, name=name, dtype="float64")
+        pd.Series(data["open"], index=index, name=name, dtype="float64")
         if interval == "1d" and "open" in data
         else None
     )
@@ -288,7 +334,7 @@ def read_price_file(path: Path, symbol: str | None = None) -> PriceSeries:
 
     breaks: list[pd.Timestamp] = []
     if adjusted_col is None and "split" in data:
-        factors = data["split"].to_numpy()
+        factors = data["split"]
         for i in np.flatnonzero(~np.isnan(factors) & (factors != 0) & (factors != 1)).tolist():
             stamp, factor = pd.Timestamp(index[i]), float(factors[i])
             breaks.append(stamp)

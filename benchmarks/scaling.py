@@ -1,0 +1,117 @@
+"""Backtest time and memory at 35, 100, 300 and 1,000 US instruments.
+
+The extra instruments are synthetic copies of the real AI-infrastructure series in
+``../shared/data/prices/daily_close``: each copy is a real series times a seeded random walk
+(1 % a day), under a new symbol (``SYN0001`` ...), added to the infrastructure basket by a
+universe file the benchmark writes. The real files are linked, never copied into the project.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.detector import _MEASURED_RUN, DAILY_CLOSE, ROOT
+
+SIZES = (35, 100, 300, 1000)
+INFRA_SEGMENTS = ("compute", "foundry", "memory", "networking", "servers", "dc_power_cooling")
+SOURCES = ("NVDA", "AMD", "AVGO", "MU", "ANET", "TSM", "ASML", "MRVL", "SMCI", "DELL")
+
+
+def build(directory: Path, instruments: int, seed: int = 1) -> tuple[Path, Path]:
+    """A prices directory and a config with ``instruments`` US instruments in all."""
+    prices = directory / "prices"
+    prices.mkdir()
+    real = sorted(DAILY_CLOSE.glob("*.csv"))
+    for path in real:
+        (prices / path.name).symlink_to(path)
+    rng = np.random.default_rng(seed)
+    universe = (ROOT / "bot" / "data" / "universe.toml").read_text(encoding="utf-8")
+    extra = []
+    for n in range(max(0, instruments - len(real))):
+        source = SOURCES[n % len(SOURCES)]
+        frame = pd.read_csv(DAILY_CLOSE / f"{source}.csv")
+        walk = np.exp(np.cumsum(rng.normal(0.0, 0.01, len(frame))))
+        frame["Close"] = (frame["Close"] * walk).round(4)
+        symbol = f"SYN{n + 1:04d}"
+        frame.to_csv(prices / f"{symbol}.csv", index=False)
+        extra.append(
+            f'\n[[instruments]]\nsymbol = "{symbol}"\nname = "Synthetic {n + 1}"\n'
+            f'region = "us"\ncurrency = "USD"\n'
+            f'segments = ["{INFRA_SEGMENTS[n % len(INFRA_SEGMENTS)]}"]\n'
+        )
+    universe_file = directory / "universe.toml"
+    universe_file.write_text(universe + "".join(extra), encoding="utf-8")
+    config = directory / "config.toml"
+    config.write_text(f'[universe]\nfile = "{universe_file}"\n', encoding="utf-8")
+    return prices, config
+
+
+def backtest(prices: Path, config: Path, repeats: int) -> dict[str, float]:
+    """Wall time (best and median) and peak RSS of a cold ``backtest --json`` process."""
+    times, peaks = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _MEASURED_RUN,
+                "backtest",
+                "--prices",
+                str(prices),
+                "--config",
+                str(config),
+                "--json",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        times.append(time.perf_counter() - started)
+        peaks += [
+            int(line.split()[1])
+            for line in done.stderr.splitlines()
+            if line.startswith("peak_rss_kib")
+        ]
+        sessions = len(done.stdout.splitlines())
+    return {
+        "seconds_best": min(times),
+        "seconds_median": statistics.median(times),
+        "peak_rss_mib": max(peaks) / 1024,
+        "sessions": float(sessions),
+    }
+
+
+def scaling(sizes: tuple[int, ...] = SIZES, repeats: int = 3) -> dict[int, dict[str, float]]:
+    """The backtest at each size."""
+    results = {}
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
+            prices, config = build(Path(tmp), size)
+            results[size] = backtest(prices, config, repeats)
+    return results
+
+
+def summary(results: dict[int, dict[str, float]]) -> str:
+    base = results[min(results)]["seconds_best"]
+    rows = [
+        f"| backtest 2015-2026, {size} US instruments ({r['sessions']:.0f} sessions) | best "
+        f"{r['seconds_best']:.2f} s, median {r['seconds_median']:.2f} s, "
+        f"{r['seconds_best'] / base:.1f}x the {min(results)}-instrument run, peak RSS "
+        f"{r['peak_rss_mib']:.0f} MiB |"
+        for size, r in results.items()
+    ]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(summary(scaling(repeats=1)))
