@@ -11,7 +11,6 @@ from bot.detection.exposure import (
     NameExposure,
     Position,
     RegionHistory,
-    name_exposure,
     normalise,
     portfolio_exposure,
 )
@@ -109,10 +108,7 @@ def _unknown(ctx: Context, symbol: str) -> Reply:
 
 
 async def _exposure_of(ctx: Context, symbol: str) -> tuple[RegionHistory, NameExposure]:
-    market = ctx.services.market
-    hist = await market.region(market.region_of(symbol))
-    returns = await market.returns_of(symbol, hist)
-    return hist, name_exposure(hist, symbol, returns)
+    return await ctx.services.market.exposure(symbol)
 
 
 def _single(ctx: Context, hist: RegionHistory, exp: NameExposure) -> Reply:

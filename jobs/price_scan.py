@@ -29,6 +29,7 @@ from bot.detection.snapshots import (
     SnapshotBuild,
     history_before,
     intraday_snapshot,
+    previous_closes,
     previous_session,
     settled_snapshot,
 )
@@ -66,6 +67,16 @@ class ScanSettings:
     """How late a scheduled scan may start and still belong to its window."""
 
 
+@dataclass(frozen=True)
+class _SessionBasis:
+    """What every scan of one session shares: the daily history, its baseline and each name's
+    previous close."""
+
+    series: Mapping[str, PriceSeries]
+    baseline: Baseline | NoBaseline
+    bases: Mapping[str, float | None]
+
+
 class PriceScan:
     """One region's scan; call it with the scan time (``None``: now)."""
 
@@ -92,7 +103,7 @@ class PriceScan:
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not cryptography)
         self.symbols = [i.symbol for i in universe.in_region(region.universe_region)]
         self.baskets = universe.baskets(region.universe_region)
-        self._history: dict[date, tuple[Mapping[str, PriceSeries], Baseline | NoBaseline]] = {}
+        self._history: dict[date, _SessionBasis] = {}
 
     async def _fetch(
         self, symbols: Sequence[str], start: date, end: date, interval: Interval
@@ -120,9 +131,7 @@ class PriceScan:
                 await self.sleep(delay)
         return await self.source.history(symbols, start=start, end=end, interval=interval)
 
-    async def _baseline(
-        self, session: date
-    ) -> tuple[Mapping[str, PriceSeries], Baseline | NoBaseline]:
+    async def _baseline(self, session: date) -> _SessionBasis:
         cached = self._history.get(session)
         if cached is not None:
             return cached
@@ -141,9 +150,13 @@ class PriceScan:
                 f"history of {len(failed)} AI-infrastructure names unavailable "
                 f"({', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''})"
             )
-        baseline = await asyncio.to_thread(self._build_baseline, batch.series, session)
-        self._history = {session: (batch.series, baseline)}
-        return batch.series, baseline
+        basis = await asyncio.to_thread(self._basis, batch.series, session)
+        self._history = {session: basis}
+        return basis
+
+    def _basis(self, series: Mapping[str, PriceSeries], session: date) -> _SessionBasis:
+        baseline = self._build_baseline(series, session)
+        return _SessionBasis(series, baseline, previous_closes(series, self.region, session))
 
     def _build_baseline(
         self, series: Mapping[str, PriceSeries], session: date
@@ -157,21 +170,32 @@ class PriceScan:
         Snapshot building (pandas) and detection run in a worker thread: the event loop keeps
         serving chats meanwhile.
         """
-        daily, baseline = await self._baseline(win.session)
+        basis = await self._baseline(win.session)
+        daily, baseline = basis.series, basis.baseline
         if now >= win.end and win.settles:
             prev = previous_session(self.region, win.session)
             today = await self._fetch(self.symbols, prev, win.session, "1d")
-            return await asyncio.to_thread(self._settled, today.series, win, baseline)
+            return await asyncio.to_thread(self._settled, today.series, win, baseline, basis.bases)
         bars = await self._fetch(self.symbols, win.session, win.session, "1h")
         no_intraday = frozenset(s for s, e in bars.errors.items() if isinstance(e, NoIntradayError))
         return await asyncio.to_thread(
-            self._intraday, daily, bars.series, win, now, no_intraday, baseline
+            self._intraday, daily, bars.series, win, now, no_intraday, baseline, basis.bases
         )
 
     def _settled(
-        self, series: Mapping[str, PriceSeries], win: Window, baseline: Baseline | NoBaseline
+        self,
+        series: Mapping[str, PriceSeries],
+        win: Window,
+        baseline: Baseline | NoBaseline,
+        bases: Mapping[str, float | None] | None = None,
     ) -> Reading:
-        return self._detect(settled_snapshot(series, self.region, win), baseline)
+        """The session's close-to-close reading. ``bases``: the previous closes known since
+        the session's first scan; a name without one gets it from ``series``."""
+        known = dict(bases or {})
+        missing = {s: v for s, v in series.items() if known.get(s) is None}
+        if missing:
+            known |= previous_closes(missing, self.region, win.session)
+        return self._detect(settled_snapshot(series, self.region, win, known), baseline)
 
     def _intraday(
         self,
@@ -181,6 +205,7 @@ class PriceScan:
         now: datetime,
         no_intraday: frozenset[str],
         baseline: Baseline | NoBaseline,
+        bases: Mapping[str, float | None] | None = None,
     ) -> Reading:
         build = intraday_snapshot(
             daily,
@@ -191,6 +216,7 @@ class PriceScan:
             self.settings.bar_length,
             self.settings.max_age,
             no_intraday,
+            bases,
         )
         return self._detect(build, baseline)
 

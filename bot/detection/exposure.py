@@ -8,6 +8,7 @@ weighted sum of its names'.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,11 +41,16 @@ class RegionHistory:
             return None
         return self.returns[:, self.symbols.index(symbol)]
 
+    @functools.cached_property
+    def _positions(self) -> dict[date, int]:
+        return {stamp.date(): t for t, stamp in enumerate(self.sessions)}
+
     def day_index(self, day: date) -> int | None:
-        stamp = pd.Timestamp(day)
-        if stamp not in self.sessions:
-            return None
-        return int(self.sessions.searchsorted(stamp))
+        return self._positions.get(day)
+
+    @functools.cached_property
+    def session_days(self) -> tuple[date, ...]:
+        return tuple(self._positions)
 
     @property
     def last_session(self) -> date:
@@ -106,7 +112,7 @@ def _move(hist: RegionHistory, returns: FloatArray, t: int, label: str | None = 
         return v if math.isfinite(v) else None
 
     return DayMove(
-        hist.sessions[t].date(),
+        hist.session_days[t],
         float(returns[t]),
         value(hist.baskets.infra),
         value(hist.baskets.control),

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from bot.detection.calendars import calendar
@@ -43,14 +45,34 @@ def history_before(
     return History(symbols, matrix[1:])
 
 
+def _stamps(closes: pd.Series) -> npt.NDArray[np.int64]:
+    """The index of ``closes`` as int64 nanoseconds (UTC for tz-aware bars), ascending."""
+    index = closes.index
+    if not isinstance(index, pd.DatetimeIndex):
+        index = pd.DatetimeIndex(index)
+    if index.unit != "ns":
+        index = index.as_unit("ns")
+    return index.values.view(np.int64)  # .values: UTC datetime64 for tz-aware bars too
+
+
 def _previous_close(
     series: PriceSeries, region: ScanRegion, session: date, previous_session: date
 ) -> float | None:
     closes = daily_closes(series, region.timezone)
-    before = closes[closes.index < pd.Timestamp(session)]
-    if before.empty or before.index[-1].date() != previous_session:
+    stamps = _stamps(closes)
+    before = int(np.searchsorted(stamps, pd.Timestamp(session).value, side="left"))
+    if before == 0 or stamps[before - 1] != pd.Timestamp(previous_session).value:
         return None
-    return float(before.iloc[-1])
+    return float(closes.to_numpy()[before - 1])
+
+
+def previous_closes(
+    daily: Mapping[str, PriceSeries], region: ScanRegion, session: date
+) -> dict[str, float | None]:
+    """Each name's close of the session before ``session`` (``None``: it has none); the same
+    for every scan of a session, so a scan job computes it once with the baseline."""
+    prev = previous_session(region, session)
+    return {s: _previous_close(v, region, session, prev) for s, v in daily.items()}
 
 
 def previous_session(region: ScanRegion, session: date) -> date:
@@ -59,24 +81,33 @@ def previous_session(region: ScanRegion, session: date) -> date:
 
 
 def settled_snapshot(
-    daily: Mapping[str, PriceSeries], region: ScanRegion, win: Window
+    daily: Mapping[str, PriceSeries],
+    region: ScanRegion,
+    win: Window,
+    bases: Mapping[str, float | None] | None = None,
 ) -> SnapshotBuild:
-    """Close-to-close returns of the window's session."""
+    """Close-to-close returns of the window's session (``bases``: the previous closes from
+    :func:`previous_closes`, if the caller has them)."""
     prev = previous_session(region, win.session)
+    if bases is None:
+        bases = previous_closes(daily, region, win.session)
     returns: dict[str, float] = {}
     stale: dict[str, str] = {}
+    day = pd.Timestamp(win.session)
     for symbol, series in daily.items():
         closes = daily_closes(series, region.timezone)
-        today = closes[closes.index == pd.Timestamp(win.session)]
-        base = _previous_close(series, region, win.session, prev)
-        if today.empty:
+        stamps = _stamps(closes)
+        after = int(np.searchsorted(stamps, day.value, side="right"))
+        today = after > 0 and stamps[after - 1] == day.value
+        base = bases.get(symbol)
+        if not today:
             stale[symbol] = f"no close for {win.session}"
         elif base is None:
             stale[symbol] = f"no close for the previous session {prev}"
-        elif pd.Timestamp(win.session) in set(series.breaks):
+        elif series.breaks and day in set(series.breaks):
             stale[symbol] = "split or data break on this session"
         else:
-            returns[symbol] = float(today.iloc[-1]) / base - 1.0
+            returns[symbol] = float(closes.to_numpy()[after - 1]) / base - 1.0
     return SnapshotBuild(Snapshot(region.key, win.end, returns, 1.0), stale)
 
 
@@ -89,6 +120,7 @@ def intraday_snapshot(
     bar_length: timedelta,
     max_age: timedelta,
     no_intraday: frozenset[str] = frozenset(),
+    bases: Mapping[str, float | None] | None = None,
 ) -> SnapshotBuild:
     """Returns since the previous close from the newest bar of each name known at ``now``.
 
@@ -96,18 +128,22 @@ def intraday_snapshot(
     Names in ``no_intraday`` (the source has only daily bars of them) are left out of the
     snapshot and of its coverage, and so are names whose only intraday price is a recorded
     opening print (``PriceSeries.observed`` with interval ``"1d"``) before the open or once
-    that print is older than ``max_age``.
+    that print is older than ``max_age``. ``bases``: the previous closes from
+    :func:`previous_closes`, if the caller has them.
     """
     prev = previous_session(region, win.session)
+    if bases is None:
+        bases = previous_closes(daily, region, win.session)
     returns: dict[str, float] = {}
     stale: dict[str, str] = {}
     excluded = set(no_intraday)
     data_times: list[datetime] = []
     start, end = pd.Timestamp(win.start), pd.Timestamp(win.end)
-    for symbol, daily_series in daily.items():
+    now_ns = pd.Timestamp(now).value
+    for symbol in daily:
         if symbol in no_intraday:
             continue
-        base = _previous_close(daily_series, region, win.session, prev)
+        base = bases.get(symbol)
         bars = intraday.get(symbol)
         if base is None:
             stale[symbol] = f"no close for the previous session {prev}"
@@ -115,19 +151,19 @@ def intraday_snapshot(
         if bars is None or (bars.closes.empty and not bars.observed):
             stale[symbol] = "no intraday bars"
             continue
-        index = pd.DatetimeIndex(bars.closes.index)
-        in_window = (index >= start) & (index <= pd.Timestamp(now))
-        if not win.settles:
-            in_window &= index < end  # a pre-market window ends where the session's bars begin
-        known = bars.closes[in_window]
+        stamps = _stamps(bars.closes)
+        first = int(np.searchsorted(stamps, start.value, side="left"))
+        last = int(np.searchsorted(stamps, now_ns, side="right"))
+        if not win.settles:  # a pre-market window ends where the session's bars begin
+            last = min(last, int(np.searchsorted(stamps, end.value, side="left")))
         opening_only = bars.observed and bars.interval == "1d"
-        if known.empty:
+        if last <= first:
             if opening_only:
                 excluded.add(symbol)
             else:
                 stale[symbol] = "no bar in this session yet"
             continue
-        newest = pd.Timestamp(known.index[-1]).to_pydatetime()
+        newest = pd.Timestamp(stamps[last - 1], tz="UTC").to_pydatetime()
         data_time = newest if bars.observed else min(newest + bar_length, now)
         if now - data_time > max_age:
             if opening_only:
@@ -137,7 +173,7 @@ def intraday_snapshot(
                 age = (now - data_time).total_seconds() / 60
                 stale[symbol] = f"newest bar is {age:.0f} min old"
             continue
-        returns[symbol] = float(known.iloc[-1]) / base - 1.0
+        returns[symbol] = float(bars.closes.to_numpy()[last - 1]) / base - 1.0
         data_times.append(data_time)
     as_of = max(data_times) if data_times else now
     if win.settles:

@@ -313,6 +313,8 @@ class App:
             # for ~90 ms (docs/benchmarks.md, outbox at 50,000 chats).
             gc.freeze()
             scheduler.start()
+            warming = runtime.services.market.warm()
+            self.starting.append(asyncio.create_task(warming, name="warm-market-data"))
             for job in scheduler.get_jobs():
                 log.info(
                     "scheduled %s: next run %s",

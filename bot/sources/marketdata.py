@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from bot.detection.backtest import run_backtest
@@ -21,10 +23,17 @@ from bot.detection.detect import (
     basket_series,
     build_baseline,
 )
-from bot.detection.exposure import DEEPSEEK_MONDAY, RegionHistory
+from bot.detection.exposure import (
+    DEEPSEEK_MONDAY,
+    NameExposure,
+    RegionHistory,
+    name_exposure,
+)
 from bot.detection.returns import session_returns
 from bot.sources.prices import PriceError, PriceSeries, PriceSource, UnknownSymbolError
 from bot.universe import Universe
+
+log = logging.getLogger(__name__)
 
 HISTORY_START = DEEPSEEK_MONDAY - timedelta(days=400)
 """Histories reach back far enough to hold DeepSeek Monday with a year of warm-up."""
@@ -64,6 +73,8 @@ class MarketData:
         self._regions: dict[tuple[str, date], RegionHistory] = {}
         self._outside: dict[tuple[str, date], FloatArray] = {}
         self._lock = asyncio.Lock()
+        self._closes: dict[str, tuple[npt.NDArray[np.int64], list[date]]] = {}
+        self._exposures: dict[tuple[str, str, date], NameExposure] = {}
 
     def region_of(self, symbol: str) -> str:
         inst = self.universe.get(symbol)
@@ -80,12 +91,19 @@ class MarketData:
     def last_closed_session(self, region: str) -> date:
         """The newest session of the region that has closed: a running day is not history."""
         now = self.clock()
-        cal = calendar(self.universe.regions[region].calendar)
-        sessions = cal.sessions_in_range(
-            pd.Timestamp(now.date() - timedelta(days=14)), pd.Timestamp(now.date())
-        )
-        closed = [s for s in sessions if cal.session_close(s) <= pd.Timestamp(now)]
-        return closed[-1].date() if closed else now.date() - timedelta(days=1)
+        closes, days = self._session_closes(region)
+        closed = int(np.searchsorted(closes, pd.Timestamp(now).value, side="right"))
+        return days[closed - 1] if closed else now.date() - timedelta(days=1)
+
+    def _session_closes(self, region: str) -> tuple[npt.NDArray[np.int64], list[date]]:
+        """The region's session closes (UTC nanoseconds, ascending) and their dates, once."""
+        cached = self._closes.get(region)
+        if cached is None:
+            schedule = calendar(self.universe.regions[region].calendar).schedule
+            closes = pd.DatetimeIndex(schedule["close"]).tz_convert("UTC").as_unit("ns")
+            cached = (closes.values.view(np.int64), [d.date() for d in schedule.index])
+            self._closes[region] = cached
+        return cached
 
     async def region(self, region: str) -> RegionHistory:
         """The region's history up to its last closed session (cached until the next close)."""
@@ -103,6 +121,19 @@ class MarketData:
             self._regions = {k: v for k, v in self._regions.items() if k[1] >= today}
             self._regions[(region, today)] = hist
             return hist
+
+    async def warm(self) -> None:
+        """Fetch and build every region's history now, so the first ``/exposure`` after a
+        start answers at once; a region that fails is left for the first command to fetch."""
+        for region in self.universe.regions:
+            if not self.universe.in_region(region):
+                continue
+            try:
+                await self.region(region)
+            except PriceError as exc:
+                log.info("market data for %s not warmed: %s", region, exc.message)
+            else:
+                log.info("market data for %s ready", region)
 
     def _build(self, region: str, series: dict[str, PriceSeries], today: date) -> RegionHistory:
         reg = self.universe.regions[region]
@@ -123,6 +154,17 @@ class MarketData:
         return RegionHistory(
             region, sessions, symbols, matrix, basket_series(history, baskets), beta, divergences
         )
+
+    async def exposure(self, symbol: str) -> tuple[RegionHistory, NameExposure]:
+        """A name's exposure and its region's history; computed once per name and close."""
+        hist = await self.region(self.region_of(symbol))
+        key = (symbol, hist.region, hist.last_session)
+        cached = self._exposures.get(key)
+        if cached is None:
+            cached = name_exposure(hist, symbol, await self.returns_of(symbol, hist))
+            self._exposures = {k: v for k, v in self._exposures.items() if k[2] >= key[2]}
+            self._exposures[key] = cached
+        return hist, cached
 
     async def returns_of(self, symbol: str, hist: RegionHistory) -> FloatArray:
         """A symbol's session returns aligned to a region history (fetched if not in it)."""
