@@ -18,6 +18,7 @@ from typing import Any
 from benchmarks import (
     detector,
     event_loop,
+    exposure,
     fanout,
     live_scan,
     machine,
@@ -75,6 +76,7 @@ BENCHMARKS: dict[str, Callable[[], tuple[Any, str]]] = {
     "backtest": _backtest,
     "scaling": _with(scaling.scaling, scaling.summary),
     "live_scan": _with(live_scan.live_scan, live_scan.summary),
+    "exposure": _with(exposure.exposure, exposure.summary),
     "startup": _with(startup.startup, startup.summary),
     "news": _news,
     "fanout": _with(fanout.fanout, fanout.summary),
