@@ -11,11 +11,13 @@ would have seen live.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from bot.detection.calendars import calendar
@@ -32,17 +34,60 @@ from bot.sources.prices import (
 BAR_LENGTH = {"1h": timedelta(hours=1)}
 
 
+def _ns(index: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
+    """Nanoseconds since the epoch (UTC for tz-aware stamps)."""
+    return index.as_unit("ns").values.view(np.int64)
+
+
 @dataclass(frozen=True)
 class _View:
+    """One symbol's bars, when each became known, and its UTC day: computed once, so a request
+    is a few binary searches (or one mask where the recording is out of order)."""
+
     series: PriceSeries
     known_at: pd.DatetimeIndex
+    known_ns: npt.NDArray[np.int64] = field(init=False)
+    day_ns: npt.NDArray[np.int64] = field(init=False)
+    ordered: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        index = pd.DatetimeIndex(self.series.closes.index)
+        days = index.tz_convert("UTC").tz_localize(None).normalize() if index.tz else index
+        known, day = _ns(self.known_at), _ns(pd.DatetimeIndex(days))
+        ordered = bool((np.diff(known) >= 0).all() and (np.diff(day) >= 0).all())
+        object.__setattr__(self, "known_ns", known)
+        object.__setattr__(self, "day_ns", day)
+        object.__setattr__(self, "ordered", ordered)
+
+    def known(self, start: date | None, end: date | None, now: pd.Timestamp) -> pd.Series:
+        """The closes known at ``now`` on the UTC days ``start`` .. ``end`` (inclusive)."""
+        closes = self.series.closes
+        first = pd.Timestamp(start).value if start is not None else None
+        last = pd.Timestamp(end).value if end is not None else None
+        if self.ordered:
+            lo = int(np.searchsorted(self.day_ns, first, "left")) if first is not None else 0
+            hi = int(np.searchsorted(self.known_ns, now.value, "right"))
+            if last is not None:
+                hi = min(hi, int(np.searchsorted(self.day_ns, last, "right")))
+            return closes.iloc[lo : max(lo, hi)]
+        mask = self.known_ns <= now.value
+        if first is not None:
+            mask &= self.day_ns >= first
+        if last is not None:
+            mask &= self.day_ns <= last
+        return closes[mask]
+
+
+@functools.lru_cache(maxsize=32)
+def _schedule_times(code: str, which: str) -> pd.Series:
+    schedule = calendar(code).schedule
+    return pd.Series(pd.DatetimeIndex(schedule[which]).tz_convert("UTC"), index=schedule.index)
 
 
 def _session_times(code: str, days: pd.DatetimeIndex, which: str) -> pd.Series:
     """UTC ``which`` ("open" or "close") of each day that is a session of ``code``; NaT for
     the other days."""
-    schedule = calendar(code).schedule
-    times = pd.Series(pd.DatetimeIndex(schedule[which]).tz_convert("UTC"), index=schedule.index)
+    times = _schedule_times(code, which)
     return pd.Series(times.reindex(days).array, index=range(len(days)))
 
 
@@ -174,12 +219,5 @@ class RecordedPriceSource:
                 else:
                     errors[symbol] = UnknownSymbolError(f"{symbol}: not in the recording", symbol)
                 continue
-            mask = np.asarray(view.known_at <= now)
-            index = pd.DatetimeIndex(view.series.closes.index)
-            days = index.tz_convert("UTC").tz_localize(None).normalize() if index.tz else index
-            if start is not None:
-                mask &= np.asarray(days >= pd.Timestamp(start))
-            if end is not None:
-                mask &= np.asarray(days <= pd.Timestamp(end))
-            out[symbol] = replace(view.series, closes=view.series.closes[mask])
+            out[symbol] = replace(view.series, closes=view.known(start, end, now))
         return PriceBatch(out, errors)
