@@ -23,5 +23,11 @@ USER 10001:10001
 # directory exists and belongs to the bot user before the volume is declared, so a new named or
 # anonymous volume starts out owned by the bot, not by root.
 VOLUME ["/home/bot/data"]
+# /healthz answers inside the container (BOT__HTTP__LISTEN=0.0.0.0 makes it reachable from
+# outside, e.g. for Prometheus); python's standard library checks it, no curl in the image.
+ENV BOT__HTTP__LISTEN=127.0.0.1 BOT__HTTP__PORT=9108
+EXPOSE 9108
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('BOT__HTTP__PORT', '9108') + '/healthz', timeout=4)"]
 ENTRYPOINT ["python", "-m", "bot"]
 CMD ["run"]

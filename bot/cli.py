@@ -280,6 +280,10 @@ def _load(config: Path | None) -> LoadedConfig:
         raise SystemExit(EXIT_USAGE) from None
     logging.getLogger().setLevel(loaded.settings.logging.level)
     install_log_redaction(loaded.settings)
+    if loaded.settings.logging.format == "json":
+        from bot.logs import use_json_logs
+
+        use_json_logs()
     return loaded
 
 

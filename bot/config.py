@@ -179,6 +179,17 @@ class StorageSettings(_Section):
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class HttpSettings(_Section):
+    """``/healthz``, ``/readyz`` and ``/metrics`` for operators (``run`` only)."""
+
+    enabled: bool = True
+    listen: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=1, le=65535)
+    ready_outbox_seconds: int = Field(default=300, ge=10, le=86_400)
+    """``/readyz`` fails while a due message has waited longer than this."""
 
 
 class Settings(_Section):
@@ -195,6 +206,7 @@ class Settings(_Section):
     commands: CommandSettings = CommandSettings()
     storage: StorageSettings = StorageSettings()
     logging: LoggingSettings = LoggingSettings()
+    http: HttpSettings = HttpSettings()
     drill: DrillSettings = DrillSettings()
 
 

@@ -12,6 +12,7 @@ from bot.delivery.sinks import Dispatcher
 from bot.detection.detect import Label, Reading
 from bot.detection.regions import ScanRegion
 from bot.episodes import Episode, EpisodeBook
+from bot.metrics import ALERTS
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -104,5 +105,6 @@ class AlertPipeline:
                 alert.severity,
                 alert.region,
             )
+            ALERTS.labels(alert.kind.value, str(alert.severity)).inc()
             await self.dispatcher.deliver(alert)
         return fresh

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
+from bot.metrics import COMMAND_SECONDS
 from bot.render.i18n import Language, resolve_language, translate
 from bot.render.replies import Reply
 from bot.storage.store import database_fault
@@ -174,6 +175,12 @@ class Dispatcher:
                 translate(language, "error.usage", usage=translate(language, command.usage)),
             )
         context = Context(invocation, split_args(invocation.raw_args), language, self.services)
+        with COMMAND_SECONDS.labels(command.name).time():
+            return await self._answer(command, context, invocation, language)
+
+    async def _answer(
+        self, command: Command, context: Context, invocation: Invocation, language: Language
+    ) -> Reply | None:
         try:
             if (
                 command.admin_in_groups

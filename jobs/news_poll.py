@@ -19,6 +19,7 @@ import httpx
 from bot.alerts import Alert, AlertKind, BurstInfo, Headline
 from bot.config import Settings
 from bot.detection.detect import Label, Severity
+from bot.metrics import FEED_FAILURES
 from bot.news.burst import Burst, BurstDetector, BurstRules
 from bot.news.dedupe import Deduplicator, dedupe_keys
 from bot.news.items import FeedConfig, NewsItem
@@ -178,6 +179,8 @@ class NewsWatch:
         state = state_from_dict(self.store.feed_state(feed.name))
         seed = state.last_success is None
         result = await fetch_feed(client, feed, state, now, limits)
+        if result.status == "error":
+            FEED_FAILURES.labels(feed.name).inc()
         self.store.save_feed_state(feed.name, state_to_dict(result.state))
         if result.status == "ok" and result.parsed is not None:
             ingested = await self.ingest(result.parsed.items, now, seed=seed)

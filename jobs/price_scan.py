@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +34,7 @@ from bot.detection.snapshots import (
     previous_session,
     settled_snapshot,
 )
+from bot.metrics import DATA_AGE, READINGS, SCAN_FAILURES, SCAN_SECONDS
 from bot.pipeline import AlertPipeline
 from bot.sources.prices import (
     Interval,
@@ -231,9 +233,11 @@ class PriceScan:
         if win is None:
             log.info("scan %s at %s: outside the region's sessions", self.region.key, now)
             return None
+        started = time.perf_counter()
         try:
             reading = await self.read(now, win)
         except PriceError as exc:
+            SCAN_FAILURES.labels(self.region.key, self.source.name).inc()
             upcoming = next_fire_time(
                 self.region,
                 self.settings.interval,
@@ -258,6 +262,10 @@ class PriceScan:
             )
         else:
             self.store.record_scan(self.region.key, self.source.name, now)
+            if reading.label is not Label.NO_DECISION:
+                age = (now - reading.as_of).total_seconds()
+                DATA_AGE.labels(self.region.key, self.source.name).set(max(age, 0.0))
+        READINGS.labels(self.region.key, reading.label.value, str(reading.severity)).inc()
         undecided = reading.label is Label.NO_DECISION and reading.reasons
         log.info(
             "scan %s %s: %s %s (coverage %.0f%%%s)%s",
@@ -272,4 +280,5 @@ class PriceScan:
             f": {reading.reasons[0]}" if undecided else "",
         )
         await self.pipeline.handle(reading, self.region, win.session, now)
+        SCAN_SECONDS.labels(self.region.key).observe(time.perf_counter() - started)
         return reading

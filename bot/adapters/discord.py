@@ -331,6 +331,10 @@ class DiscordAdapter:
                 callback = app_commands.autocomplete(query=self._autocomplete)(callback)
         return app_commands.Command(name=name, description=description, callback=callback)
 
+    def connected(self) -> bool:
+        """Logged in with the gateway ready (for ``/readyz``)."""
+        return self.client.is_ready() and not self.client.is_closed()
+
     async def start(self, ready_timeout: float = 60.0) -> None:
         """Log in and connect; the gateway task reconnects by itself from then on."""
         await self.client.login(self.config.token)

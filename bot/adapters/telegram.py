@@ -135,6 +135,11 @@ class TelegramAdapter:
             )
         log.info("telegram: connected as @%s", self.app.bot.username)
 
+    def connected(self) -> bool:
+        """Started and receiving updates (for ``/readyz``)."""
+        updater = self.app.updater
+        return self.app.running and updater is not None and updater.running
+
     async def stop(self) -> None:
         updater = self.app.updater
         if updater is not None and updater.running:

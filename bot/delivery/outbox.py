@@ -257,6 +257,22 @@ class Outbox:
         ).fetchall()
         return {chat_id for (chat_id,) in rows}
 
+    def waiting(self, now: datetime) -> dict[str, tuple[int, float]]:
+        """Per platform: messages not sent yet, and how long the oldest one that is due (not
+        held back for a retry) has waited, in seconds."""
+        rows = self.db.execute(
+            "SELECT platform, COUNT(*), MIN(CASE WHEN not_before <= ? THEN created_at END) "
+            "FROM outbox WHERE status IN ('pending', 'sending') GROUP BY platform",
+            (_ts(now),),
+        ).fetchall()
+        return {
+            platform: (
+                int(count),
+                (now - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0,
+            )
+            for platform, count, oldest in rows
+        }
+
     def counts(self, platform: str) -> dict[str, int]:
         rows = self.db.execute(
             "SELECT status, COUNT(*) FROM outbox WHERE platform = ? GROUP BY status", (platform,)

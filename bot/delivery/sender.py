@@ -27,6 +27,7 @@ from typing import Protocol
 from bot.delivery.fanout import FanOut
 from bot.delivery.outbox import Outbox, QueuedMessage
 from bot.delivery.ratelimit import Limits, RateLimiter
+from bot.metrics import MESSAGES, RATE_LIMITED
 from bot.storage.store import database_fault
 
 log = logging.getLogger(__name__)
@@ -469,6 +470,7 @@ class OutboxSender:
                 self._fatal = exc
                 return
             self.outbox.mark_sent(message.id, self.clock())
+            MESSAGES.labels(self.platform, "sent").inc()
             self._pop(message)
             self._platform_answered()
         except Exception as exc:  # the outbox itself failed: the row stays open and goes again
@@ -546,6 +548,7 @@ class OutboxSender:
                 self.on_migrate(chat, exc.migrate_to)
             return
         if exc.unreachable:
+            MESSAGES.labels(self.platform, "failed").inc()
             dropped = self.outbox.drop_chat(self.platform, chat, exc.message)
             self._queued -= len(self._queues.pop(chat, ()))
             self.limiter.forget(chat)
@@ -568,9 +571,12 @@ class OutboxSender:
                 exc.message,
             )
             self.outbox.fail(message.id, exc.message)
+            MESSAGES.labels(self.platform, "failed").inc()
             self._pop(message)
             return
         if exc.retry_after is not None:
+            RATE_LIMITED.labels(self.platform).inc()
+            MESSAGES.labels(self.platform, "retried").inc()
             until = now + timedelta(seconds=max(exc.retry_after, 1.0))
             self.limiter.pause(chat, until)
             log.warning(
@@ -594,8 +600,10 @@ class OutboxSender:
                 exc.message,
             )
             self.outbox.fail(message.id, exc.message)
+            MESSAGES.labels(self.platform, "failed").inc()
             self._pop(message)
             return
+        MESSAGES.labels(self.platform, "retried").inc()
         delay = min(
             self.settings.backoff_cap_seconds,
             self.settings.backoff_base_seconds * 2 ** (attempts - 1),

@@ -44,7 +44,8 @@ from bot.delivery.ratelimit import Limits, RateLimiter
 from bot.delivery.sender import OutboxSender, SenderSettings, Transport
 from bot.delivery.sinks import AlertSink
 from bot.news.items import NewsItem
-from bot.runtime.wiring import build_runtime
+from bot.runtime.ops import OpsServer, ReadinessInputs
+from bot.runtime.wiring import Runtime, build_runtime
 from bot.sources.csv_prices import CsvPriceSource, describe_intervals
 from bot.sources.prices import PriceError, PriceSource
 from bot.sources.recorded import RecordedPriceSource
@@ -132,6 +133,7 @@ class App:
         self.starting: list[asyncio.Task[None]] = []
         self.http: httpx.AsyncClient | None = None
         self.discord: DiscordAdapter | None = None
+        self.ops: OpsServer | None = None
         self.session: aiohttp.ClientSession | None = None
 
     def _start_in_background(
@@ -251,6 +253,25 @@ class App:
             intraday=intraday.series,
         )
 
+    def _readiness(self, runtime: Runtime, store: Store) -> ReadinessInputs:
+        platforms: dict[str, Callable[[], bool]] = {}
+        if self.telegram is not None:
+            platforms["telegram"] = self.telegram.connected
+        if self.discord is not None:
+            platforms["discord"] = self.discord.connected
+        scanning = runtime.scan_settings
+        return ReadinessInputs(
+            store=store,
+            regions=[scan.region for scan in runtime.scans],
+            interval=scanning.interval,
+            settle_delay=scanning.settle_delay,
+            grace=scanning.lateness + timedelta(minutes=2),
+            clock=self.clock.now,
+            started=self.clock.now(),
+            platforms=platforms,
+            outbox_bound=timedelta(seconds=self.loaded.settings.http.ready_outbox_seconds),
+        )
+
     async def run(self, stop: asyncio.Event) -> None:
         """Scan on schedule until ``stop`` is set (a drill: until its end); then shut down."""
         settings = self.loaded.settings
@@ -315,6 +336,9 @@ class App:
             scheduler.start()
             warming = runtime.services.market.warm()
             self.starting.append(asyncio.create_task(warming, name="warm-market-data"))
+            if settings.http.enabled:
+                self.ops = OpsServer(settings.http, self._readiness(runtime, store))
+                await self.ops.start()
             for job in scheduler.get_jobs():
                 log.info(
                     "scheduled %s: next run %s",
@@ -344,6 +368,8 @@ class App:
                 await self._drain(timedelta(seconds=self.drill.drain_seconds))
         finally:
             stop.set()
+            if self.ops is not None:
+                await self.ops.stop()
             for task in self.starting:
                 task.cancel()
             await asyncio.gather(*self.starting, *self.senders, return_exceptions=True)
