@@ -42,6 +42,13 @@ ALERTS = Counter(
     ["kind", "severity"],
     registry=REGISTRY,
 )
+SUPPRESSED = Counter(
+    "bot_alerts_suppressed",
+    "Alerts not sent: raised before (duplicate), or kept from a chat by its settings "
+    "(below_severity, segments, quiet_hours, muted), by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
 MESSAGES = Counter(
     "bot_messages",
     "Chat messages by platform and outcome: sent, retried (to be sent again) or failed.",

@@ -12,7 +12,7 @@ from bot.delivery.sinks import Dispatcher
 from bot.detection.detect import Label, Reading
 from bot.detection.regions import ScanRegion
 from bot.episodes import Episode, EpisodeBook
-from bot.metrics import ALERTS
+from bot.metrics import ALERTS, SUPPRESSED
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ class AlertPipeline:
                     self.store.save_episodes(changed)
                 for alert in prepared:
                     if not self.store.record_alert(alert):
+                        SUPPRESSED.labels("duplicate").inc()
                         log.info("alert %s was raised before; not sent again", alert.key)
                         continue
                     self.dispatcher.stage(alert)

@@ -31,6 +31,7 @@ FAMILIES = {
     "bot_scan_failures",
     "bot_scan_data_age_seconds",
     "bot_alerts",
+    "bot_alerts_suppressed",
     "bot_messages",
     "bot_rate_limited",
     "bot_command_duration_seconds",
@@ -65,25 +66,30 @@ async def test_the_running_bot_answers_health_readiness_and_metrics(tmp_path: Pa
         "BOT__STORAGE__PATH": str(tmp_path / "bot.sqlite3"),
     }
     proc = await start_bot(
-        "run", "--drill", "2025-01-27T14:20:00Z", "--speed", "300", "--until",
+        "run", "--drill", "2025-01-27T14:20:00Z", "--speed", "120", "--until",
         "2025-01-27T15:10:00Z", env=env,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:
             health = None
-            for _ in range(300):  # the process imports and loads prices first
+            for _ in range(900):  # the process imports and loads prices first
                 try:
                     health = await get(session, f"{base}/healthz")
                     break
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.1)
             assert health == (200, '{"status": "ok"}')
-            await asyncio.sleep(3)  # a few drill scans (15 simulated minutes)
-            status, body = await get(session, f"{base}/readyz")
-            assert status == 200, body
-            assert json.loads(body)["parts"]["scan:us"] == "ok"
-            status, text = await get(session, f"{base}/metrics")
+            ready: tuple[int, str] = (0, "")
+            text = ""
+            for _ in range(600):  # until a US scan has read the open (14:35 simulated)
+                ready = await get(session, f"{base}/readyz")
+                status, text = await get(session, f"{base}/metrics")
+                if ready[0] == 200 and 'region="us",severity="critical"' in text:
+                    break
+                await asyncio.sleep(0.1)
+            assert ready[0] == 200, ready
+            assert json.loads(ready[1])["parts"]["scan:us"] == "ok"
             probe = await healthcheck(port)
     finally:
         _, err = await asyncio.wait_for(proc.communicate(), timeout=120)

@@ -13,6 +13,7 @@ from bot.delivery.outbox_sink import OutboxSink
 from bot.detection.detect import Label, Mover, Severity, Stats
 from bot.storage.store import Store
 from bot.storage.subscriptions import (
+    Audience,
     ChatSettings,
     QuietHours,
     SettingsError,
@@ -82,6 +83,20 @@ def test_quiet_hours_wrap_midnight_and_critical_breaks_through() -> None:
     assert quiet.wants(alert(Severity.ALERT), UNIVERSE, morning)
     silent = replace(quiet, quiet=QuietHours(time(22), time(7), "Europe/Berlin", False))
     assert not silent.wants(alert(Severity.CRITICAL), UNIVERSE, night)
+
+
+def test_a_refusal_says_why() -> None:
+    night = datetime(2025, 1, 27, 23, 30, tzinfo=UTC)
+    quiet = replace(SUBSCRIBED, quiet=QuietHours(time(22), time(7), "Europe/Berlin", False))
+    picky = replace(SUBSCRIBED, min_severity=Severity.CRITICAL)
+
+    def why(chat: ChatSettings, severity: Severity) -> str | None:
+        return chat.refusal(Audience.of(alert(severity), UNIVERSE, night))
+
+    assert why(SUBSCRIBED, Severity.ALERT) is None
+    assert why(picky, Severity.ALERT) == "below_severity"
+    assert why(quiet, Severity.CRITICAL) == "quiet_hours"
+    assert why(replace(SUBSCRIBED, subscribed=False), Severity.CRITICAL) == "muted"
 
 
 def test_daytime_quiet_hours() -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.delivery.outbox import Outbox, QueuedRow
+from bot.metrics import SUPPRESSED
 from bot.storage.store import SettingsRow, Store, chat_from_row
 from bot.storage.subscriptions import Audience
 
@@ -114,15 +115,18 @@ class FanOut:
             heard = self.outbox.chats_heard(
                 self.platform, plan.heard_prefix, chats[0][0], chats[-1][0]
             )
-        texts: dict[SettingsRow, list[int]] = {}  # the texts a chat of these settings gets
+        texts: dict[SettingsRow, tuple[list[int], str | None]] = {}  # per distinct settings
         rows: list[QueuedRow] = []
         severity = int(plan.audience.severity)
         for chat_id, settings in chats:
             if heard is not None and chat_id not in heard:
                 continue
-            body_ids = texts.get(settings)
-            if body_ids is None:
-                body_ids = texts[settings] = self._texts_for(chat_id, settings, plan, bodies)
+            decided = texts.get(settings)
+            if decided is None:
+                decided = texts[settings] = self._texts_for(chat_id, settings, plan, bodies)
+            body_ids, refusal = decided
+            if refusal is not None:
+                SUPPRESSED.labels(refusal).inc()
             is_group = self.is_group(chat_id)
             for part, body_id in enumerate(body_ids):
                 key = f"{plan.alert_key}|{self.platform}|{chat_id}|{part}"
@@ -151,12 +155,13 @@ class FanOut:
 
     def _texts_for(
         self, chat_id: str, settings: SettingsRow, plan: Plan, bodies: Mapping[str, list[int]]
-    ) -> list[int]:
-        """The texts a chat of these settings gets; none if it does not want the alert, or if
-        its stored settings cannot be read (said in the log; the other chats still get it)."""
+    ) -> tuple[list[int], str | None]:
+        """The texts a chat of these settings gets, and why it gets none: it does not want the
+        alert (the reason), or its stored settings cannot be read (said in the log; the other
+        chats still get it)."""
         try:
             chat = chat_from_row(self.platform, chat_id, settings)
-            wanted = chat.accepts(plan.audience)
+            refusal = chat.refusal(plan.audience)
         except Exception as exc:  # settings edited outside the bot, or from an old version
             log.warning(
                 "%s: alert %s skips chat %s: its stored settings cannot be read (%s)",
@@ -165,10 +170,10 @@ class FanOut:
                 chat_id,
                 exc,
             )
-            return []
-        if not wanted:
-            return []
-        return bodies.get(chat.language or "en") or bodies.get("en") or []
+            return [], None
+        if refusal is not None:
+            return [], refusal
+        return bodies.get(chat.language or "en") or bodies.get("en") or [], None
 
     def open_plans(self) -> int:
         (count,) = self.store.connection.execute(

@@ -78,28 +78,34 @@ class ChatSettings:
         return self.accepts(Audience.of(alert, universe, now))
 
     def accepts(self, audience: Audience) -> bool:
-        """Whether this chat is in an alert's audience.
+        """Whether this chat is in an alert's audience (see :meth:`refusal`)."""
+        return self.refusal(audience) is None
+
+    def refusal(self, audience: Audience) -> str | None:
+        """Why this chat is not in an alert's audience (``None``: it is): ``muted``
+        (unsubscribed or disabled), ``below_severity``, ``segments`` or ``quiet_hours``.
 
         Segments filter price alerts by the names that moved (a news burst or a recovery has
         none to filter by); a recovery never breaks through quiet hours.
         """
         if not self.subscribed or self.disabled_reason:
-            return False
+            return "muted"
         if audience.severity < self.min_severity:
-            return False
+            return "below_severity"
         if (
             self.segments
             and audience.segments is not None
             and not set(audience.segments) & set(self.segments)
         ):
-            return False
+            return "segments"
         if self.quiet is not None and self.quiet.contains(audience.at):
-            return (
+            breaks = (
                 self.quiet.critical_breaks_through
                 and audience.severity is Severity.CRITICAL
                 and not audience.recovery
             )
-        return True
+            return None if breaks else "quiet_hours"
+        return None
 
 
 @dataclass(frozen=True)
