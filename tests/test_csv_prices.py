@@ -608,3 +608,16 @@ def test_backtest_takes_a_daily_and_an_hourly_folder_together(
     out = capsys.readouterr().out
     assert code == 0
     assert "2025-01-27  ai_infra_divergence_down  critical" in out
+
+
+async def test_a_directory_that_goes_away_is_the_source_unavailable(tmp_path: Path) -> None:
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    write(folder / "NVDA.csv", "Date,Close\n2025-01-24,142.62\n2025-01-27,118.42\n")
+    source = CsvPriceSource([folder])
+    assert "NVDA" in (await source.history(["NVDA"])).series
+
+    folder.rename(tmp_path / "moved")
+
+    with pytest.raises(SourceUnavailableError, match=r"price directory .*prices is gone"):
+        await source.history(["NVDA"])

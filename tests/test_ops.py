@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -154,6 +155,64 @@ def test_the_image_builds_runs_and_reports_healthy() -> None:
         assert state == "healthy"
     finally:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
+
+
+async def poll(session: aiohttp.ClientSession, url: str, want: int) -> tuple[int, str]:
+    """GET ``url`` until it answers ``want`` (60 s at most); the last answer."""
+    answer = (0, "")
+    for _ in range(600):
+        answer = await get(session, url)
+        if answer[0] == want:
+            break
+        await asyncio.sleep(0.1)
+    return answer
+
+
+@pytest.mark.timeout(300)
+async def test_readiness_fails_while_the_price_files_are_gone_and_recovers(
+    tmp_path: Path,
+) -> None:
+    dirs = {}
+    for name in ("hourly", "daily_ohlcv", "daily_close"):
+        dirs[name] = tmp_path / name
+        dirs[name].symlink_to(PRICES / name, target_is_directory=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "BOT__HTTP__PORT": str(port),
+        "BOT__PRICES__SOURCE": "csv",
+        "BOT__PRICES__CSV_DIRS": json.dumps([str(d) for d in dirs.values()]),
+        "BOT__STORAGE__PATH": str(tmp_path / "bot.sqlite3"),
+        "BOT__SCHEDULER__REGIONS": '["us"]',
+        "BOT__SCHEDULER__BACKOFF_SECONDS": "0.1",
+    }
+    proc = await start_bot(
+        "run", "--drill", "2025-01-27T14:40:00Z", "--speed", "120", "--until",
+        "2025-01-27T15:40:00Z", env=env,
+    )  # fmt: skip
+    ready = f"http://127.0.0.1:{port}/readyz"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(900):
+                with contextlib.suppress(aiohttp.ClientConnectionError):
+                    await get(session, ready)
+                    break
+                await asyncio.sleep(0.1)
+            first = await poll(session, ready, 200)
+            dirs["daily_close"].rename(tmp_path / "moved")  # the prices go away
+            failing = await poll(session, ready, 503)
+            (tmp_path / "moved").rename(dirs["daily_close"])  # and come back
+            recovered = await poll(session, ready, 200)
+    finally:
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=180)
+
+    assert first[0] == 200, first
+    assert failing[0] == 503, failing
+    assert json.loads(failing[1])["parts"]["scan:us"].startswith("scan due at 2025-01-27")
+    assert recovered[0] == 200, recovered
+    assert "price directory" in err.decode()
+    assert "is gone" in err.decode()
+    assert proc.returncode == 0
 
 
 def inputs(store: Store, now: datetime, started: datetime) -> ReadinessInputs:

@@ -48,7 +48,7 @@ from bot.runtime.ops import OpsServer, ReadinessInputs
 from bot.runtime.wiring import Runtime, build_runtime
 from bot.sources.csv_prices import CsvPriceSource, describe_intervals
 from bot.sources.prices import PriceError, PriceSource
-from bot.sources.recorded import RecordedPriceSource
+from bot.sources.recorded import RecordedPriceSource, WatchedRecording
 from bot.sources.yahoo import YahooPriceSource
 from bot.storage.store import Store
 from handlers.registry import Dispatcher as CommandDispatcher
@@ -246,12 +246,13 @@ class App:
                 f"the recorded prices in {', '.join(map(str, prices.csv_dirs))} {end}; "
                 f"a drill from {clock.now():%Y-%m-%d} would have nothing to read"
             )
-        return RecordedPriceSource(
+        recording = RecordedPriceSource(
             daily.series,
             clock.now,
             self.loaded.universe.calendars_by_symbol(),
             intraday=intraday.series,
         )
+        return WatchedRecording(recording, csv.check_dirs)
 
     def _readiness(self, runtime: Runtime, store: Store) -> ReadinessInputs:
         platforms: dict[str, Callable[[], bool]] = {}

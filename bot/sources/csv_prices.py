@@ -463,8 +463,16 @@ class CsvPriceSource:
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 
+    def check_dirs(self) -> None:
+        """Raise :class:`SourceUnavailableError` if a directory has gone (moved, unmounted):
+        the whole source is unavailable then, not every symbol unknown."""
+        for directory in self.dirs:
+            if not directory.is_dir():
+                raise SourceUnavailableError(f"price directory {directory} is gone")
+
     def _files(self) -> dict[str, list[Path]]:
         """Every file of each symbol (matched case-insensitively), in directory order."""
+        self.check_dirs()
         files: dict[str, list[Path]] = {}
         names: dict[str, str] = {}
         for directory in self.dirs:

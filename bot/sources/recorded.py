@@ -221,3 +221,30 @@ class RecordedPriceSource:
                 continue
             out[symbol] = replace(view.series, closes=view.known(start, end, now))
         return PriceBatch(out, errors)
+
+
+class WatchedRecording:
+    """A recording that fails, as the live CSV source would, while the files it was read from
+    are gone: a drill is the live process, so its readiness and scans say so too."""
+
+    name = "recorded"
+
+    def __init__(self, recording: RecordedPriceSource, check: Callable[[], None]) -> None:
+        """Args:
+        recording: the prices, read once.
+        check: raises :class:`~bot.sources.prices.SourceUnavailableError` while the files are
+            not where they were read from.
+        """
+        self.recording = recording
+        self.check = check
+
+    async def history(
+        self,
+        symbols: Sequence[str],
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        interval: Interval = "1d",
+    ) -> PriceBatch:
+        self.check()
+        return await self.recording.history(symbols, start=start, end=end, interval=interval)
