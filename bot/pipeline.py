@@ -105,6 +105,7 @@ class AlertPipeline:
                 alert.label,
                 alert.severity,
                 alert.region,
+                extra={"alert_key": alert.key, "region": alert.region},
             )
             ALERTS.labels(alert.kind.value, str(alert.severity)).inc()
             await self.dispatcher.deliver(alert)

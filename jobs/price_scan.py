@@ -278,6 +278,12 @@ class PriceScan:
             if reading.stats
             else "",
             f": {reading.reasons[0]}" if undecided else "",
+            extra={
+                "region": self.region.key,
+                "source": self.source.name,
+                "label": reading.label.value,
+                "severity": str(reading.severity),
+            },
         )
         await self.pipeline.handle(reading, self.region, win.session, now)
         SCAN_SECONDS.labels(self.region.key).observe(time.perf_counter() - started)

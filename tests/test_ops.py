@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +24,9 @@ from bot.delivery.outbox import NewMessage, Outbox
 from bot.detection.regions import scan_regions
 from bot.runtime.ops import ReadinessInputs, readiness
 from bot.storage.store import Store
+from bot.storage.subscriptions import ChatSettings
 from tests.conftest import PRICES, PROJECT_ROOT
+from tests.fakes.telegram_api import FakeBotApi
 from tests.processes import start_bot
 
 FAMILIES = {
@@ -269,4 +272,76 @@ async def test_json_logs_are_one_object_a_line(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert lines
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
-    assert any(line["message"].startswith("scan us") for line in lines)
+    scans = [line for line in lines if line["message"].startswith("scan us")]
+    assert scans
+    assert {"region": "us", "source": "recorded"}.items() <= scans[0].items()
+    alerts = [line for line in lines if line["message"].startswith("alert ")]
+    assert alerts
+    assert alerts[0]["region"] == "us"
+    assert alerts[0]["alert_key"].startswith("2025-01-27:us:down")
+
+
+TG_TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
+
+
+async def _read_until(stream: asyncio.StreamReader, marker: str, seen: list[str]) -> None:
+    while True:
+        line = (await stream.readline()).decode()
+        if not line:
+            raise AssertionError(f"process ended before {marker!r}: {''.join(seen)}")
+        seen.append(line)
+        if marker in line:
+            return
+
+
+@pytest.mark.timeout(300)
+async def test_sigterm_mid_send_exits_0_within_10_s_and_the_message_waits_in_the_outbox(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "bot.sqlite3"
+    store = Store(db)
+    store.save_chat(ChatSettings("telegram", "4242", subscribed=True), datetime.now(UTC))
+    store.close()
+    async with FakeBotApi(token=TG_TOKEN) as telegram:
+        telegram.add_chat(4242, "private", first_name="Ada", language_code="en")
+        env = {
+            **os.environ,
+            "BOT__HTTP__ENABLED": "false",
+            "BOT__TELEGRAM__TOKEN": TG_TOKEN,
+            "BOT__TELEGRAM__API_BASE_URL": telegram.base_url,
+            "BOT__TELEGRAM__API_BASE_FILE_URL": telegram.base_file_url,
+            "BOT__PRICES__SOURCE": "csv",
+            "BOT__PRICES__CSV_DIRS": json.dumps(
+                [str(PRICES / d) for d in ("hourly", "daily_ohlcv", "daily_close")]
+            ),
+            "BOT__STORAGE__PATH": str(db),
+            "BOT__SCHEDULER__REGIONS": '["us"]',
+            "PTB_TIMEDELTA": "true",
+        }
+        args = ["run", "--drill", "2025-01-27T14:25:00Z", "--speed", "120"]
+        telegram.slow_down("sendMessage", 120)  # the alert's send hangs in flight
+        proc = await start_bot(*args, env=env)
+        assert proc.stderr is not None
+        seen: list[str] = []
+        await asyncio.wait_for(_read_until(proc.stderr, "alert ", seen), timeout=120)
+        await asyncio.sleep(2)  # the sender has picked it up
+        proc.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        code = await asyncio.wait_for(proc.wait(), timeout=60)
+        took = time.monotonic() - stopped
+        log = "".join(seen) + (await proc.stderr.read()).decode()
+
+        assert code == 0, log
+        assert took < 12, f"{took:.1f} s"
+        assert "Traceback" not in log
+        store = Store(db, scope="drill")
+        counts = Outbox(store).counts("telegram")
+        store.close()
+        assert counts.get("sent", 0) == 0
+        assert counts.get("pending", 0) + counts.get("sending", 0) == 1, counts
+
+        telegram.slow_down("sendMessage", 0)  # a later start sends it, once
+        proc = await start_bot(*args, "--until", "2025-01-27T14:45:00Z", env=env)
+        code = await asyncio.wait_for(proc.wait(), timeout=120)
+        assert code == 0
+        assert telegram.sent_count(4242) == 1

@@ -584,6 +584,7 @@ class OutboxSender:
                 self.platform,
                 chat,
                 exc.retry_after,
+                extra={"platform": self.platform, "alert_key": message.alert_key},
             )
             self.outbox.reschedule(message.id, until, message.attempts, exc.message)
             self._retry_later(message, until, message.attempts)
@@ -616,6 +617,7 @@ class OutboxSender:
             exc.message,
             attempts,
             delay,
+            extra={"platform": self.platform, "alert_key": message.alert_key},
         )
         self.outbox.reschedule(message.id, until, attempts, exc.message)
         self._retry_later(message, until, attempts)

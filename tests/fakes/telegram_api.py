@@ -640,6 +640,7 @@ class FakeBotApi:
         self._callback_ids = itertools.count(1)
         self._open_callback_queries: set[str] = set()
         self._injected: dict[str, collections.deque[tuple[int | None, ApiError]]] = {}
+        self._latency: dict[str, float] = {}
 
         self._updates: list[JSONDict] = []
         self._next_update_id = 1
@@ -818,6 +819,10 @@ class FakeBotApi:
         if new_chat_id not in self._chats:
             self.add_chat(new_chat_id, "supergroup", title=old.title if old else None)
         self._migrated[chat_id] = new_chat_id
+
+    def slow_down(self, method: str, seconds: float) -> None:
+        """Answer ``method`` only after ``seconds`` (0: at once again), like a slow network."""
+        self._latency[method.lower()] = seconds
 
     def fail_next(
         self,
@@ -1069,6 +1074,8 @@ class FakeBotApi:
             if handler is None:
                 raise ApiError(404, "Not Found")
             self._raise_injected(method.lower(), params)
+            if self._latency.get(method.lower()):
+                await asyncio.sleep(self._latency[method.lower()])
             result = await handler(params)
             status, body = 200, {"ok": True, "result": result}
         except ApiError as error:
