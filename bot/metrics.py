@@ -19,8 +19,8 @@ READINGS = Counter(
 )
 SCAN_SECONDS = Histogram(
     "bot_scan_duration_seconds",
-    "Wall time of one price scan (fetch, snapshot, detect, alert), by region.",
-    ["region"],
+    "Wall time of one price scan (fetch, snapshot, detect, alert), by region and source.",
+    ["region", "source"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
     registry=REGISTRY,
 )

@@ -286,5 +286,7 @@ class PriceScan:
             },
         )
         await self.pipeline.handle(reading, self.region, win.session, now)
-        SCAN_SECONDS.labels(self.region.key).observe(time.perf_counter() - started)
+        SCAN_SECONDS.labels(self.region.key, self.source.name).observe(
+            time.perf_counter() - started
+        )
         return reading
