@@ -75,28 +75,19 @@ sys.exit(code)
 """
 
 
-def full_backtest(repeats: int = 3) -> dict[str, float]:
-    """Wall time and peak RSS of `python -m bot backtest --json` over 2015-2026, cold process.
+def measured_backtest(args: list[str], repeats: int) -> dict[str, float]:
+    """Wall time (best, median), peak RSS and sessions of cold ``backtest --json ARGS`` runs.
 
     The peak is the backtest process's own (RUSAGE_SELF, reported by it at exit): a child's
     RUSAGE_CHILDREN figure starts from the parent's size at fork and so counted the benchmark.
     """
-    times, peaks = [], []
+    times, peaks, sessions = [], [], 0
     for _ in range(repeats):
         started = time.perf_counter()
         done = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                _MEASURED_RUN,
-                "backtest",
-                "--prices",
-                str(DAILY_CLOSE),
-                "--json",
-            ],
+            [sys.executable, "-c", _MEASURED_RUN, "backtest", *args, "--json"],
             check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             text=True,
             cwd=ROOT,
         )
@@ -106,8 +97,15 @@ def full_backtest(repeats: int = 3) -> dict[str, float]:
             for line in done.stderr.splitlines()
             if line.startswith("peak_rss_kib")
         ]
+        sessions = len(done.stdout.splitlines())
     return {
         "seconds_best": min(times),
         "seconds_median": statistics.median(times),
         "peak_rss_mib": max(peaks) / 1024,
+        "sessions": float(sessions),
     }
+
+
+def full_backtest(repeats: int = 3) -> dict[str, float]:
+    """The backtest over 2015-2026 on ``daily_close``, cold process."""
+    return measured_backtest(["--prices", str(DAILY_CLOSE)], repeats)

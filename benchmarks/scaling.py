@@ -8,17 +8,13 @@ universe file the benchmark writes. The real files are linked, never copied into
 
 from __future__ import annotations
 
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.detector import _MEASURED_RUN, DAILY_CLOSE, ROOT
+from benchmarks.detector import DAILY_CLOSE, ROOT, measured_backtest
 
 SIZES = (35, 100, 300, 1000)
 INFRA_SEGMENTS = ("compute", "foundry", "memory", "networking", "servers", "dc_power_cooling")
@@ -56,39 +52,7 @@ def build(directory: Path, instruments: int, seed: int = 1) -> tuple[Path, Path]
 
 def backtest(prices: Path, config: Path, repeats: int) -> dict[str, float]:
     """Wall time (best and median) and peak RSS of a cold ``backtest --json`` process."""
-    times, peaks = [], []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                _MEASURED_RUN,
-                "backtest",
-                "--prices",
-                str(prices),
-                "--config",
-                str(config),
-                "--json",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
-        times.append(time.perf_counter() - started)
-        peaks += [
-            int(line.split()[1])
-            for line in done.stderr.splitlines()
-            if line.startswith("peak_rss_kib")
-        ]
-        sessions = len(done.stdout.splitlines())
-    return {
-        "seconds_best": min(times),
-        "seconds_median": statistics.median(times),
-        "peak_rss_mib": max(peaks) / 1024,
-        "sessions": float(sessions),
-    }
+    return measured_backtest(["--prices", str(prices), "--config", str(config)], repeats)
 
 
 def scaling(sizes: tuple[int, ...] = SIZES, repeats: int = 3) -> dict[int, dict[str, float]]:
