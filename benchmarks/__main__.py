@@ -24,6 +24,7 @@ from benchmarks import (
     machine,
     news,
     outbox_scale,
+    replay,
     scaling,
     startup,
 )
@@ -75,6 +76,7 @@ BENCHMARKS: dict[str, Callable[[], tuple[Any, str]]] = {
     "detector": _detector,
     "backtest": _backtest,
     "scaling": _with(scaling.scaling, scaling.summary),
+    "replay": _with(replay.replay, replay.summary),
     "live_scan": _with(live_scan.live_scan, live_scan.summary),
     "exposure": _with(exposure.exposure, exposure.summary),
     "startup": _with(startup.startup, startup.summary),

@@ -75,17 +75,17 @@ sys.exit(code)
 """
 
 
-def measured_backtest(args: list[str], repeats: int) -> dict[str, float]:
-    """Wall time (best, median), peak RSS and sessions of cold ``backtest --json ARGS`` runs.
+def measured_run(command: list[str], repeats: int) -> dict[str, float]:
+    """Wall time (best, median), peak RSS and stdout lines of cold ``python -m bot COMMAND`` runs.
 
-    The peak is the backtest process's own (RUSAGE_SELF, reported by it at exit): a child's
+    The peak is the measured process's own (RUSAGE_SELF, reported by it at exit): a child's
     RUSAGE_CHILDREN figure starts from the parent's size at fork and so counted the benchmark.
     """
-    times, peaks, sessions = [], [], 0
+    times, peaks, lines = [], [], 0
     for _ in range(repeats):
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-c", _MEASURED_RUN, "backtest", *args, "--json"],
+            [sys.executable, "-c", _MEASURED_RUN, *command],
             check=True,
             capture_output=True,
             text=True,
@@ -97,13 +97,20 @@ def measured_backtest(args: list[str], repeats: int) -> dict[str, float]:
             for line in done.stderr.splitlines()
             if line.startswith("peak_rss_kib")
         ]
-        sessions = len(done.stdout.splitlines())
+        lines = len(done.stdout.splitlines())
     return {
         "seconds_best": min(times),
         "seconds_median": statistics.median(times),
         "peak_rss_mib": max(peaks) / 1024,
-        "sessions": float(sessions),
+        "stdout_lines": float(lines),
     }
+
+
+def measured_backtest(args: list[str], repeats: int) -> dict[str, float]:
+    """:func:`measured_run` of ``backtest --json ARGS``; one JSON line per session."""
+    result = measured_run(["backtest", *args, "--json"], repeats)
+    result["sessions"] = result.pop("stdout_lines")
+    return result
 
 
 def full_backtest(repeats: int = 3) -> dict[str, float]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
-from datetime import date
+import tempfile
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.sources.csv_prices import CsvPriceSource, describe_intervals, read_price_file
 from bot.sources.prices import (
@@ -621,3 +624,37 @@ async def test_a_directory_that_goes_away_is_the_source_unavailable(tmp_path: Pa
 
     with pytest.raises(SourceUnavailableError, match=r"price directory .*prices is gone"):
         await source.history(["NVDA"])
+
+
+_offsets = st.integers(min_value=-12 * 4, max_value=14 * 4).map(lambda quarter: quarter * 15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    first=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2060, 12, 31)),
+    offsets=st.lists(_offsets, min_size=2, max_size=30),
+    separator=st.sampled_from([" ", "T"]),
+)
+def test_offset_timestamps_read_as_the_iso_parser_reads_them(
+    first: datetime, offsets: list[int], separator: str
+) -> None:
+    instants = [first.replace(microsecond=0) + timedelta(hours=k) for k in range(len(offsets))]
+
+    def written(at: datetime, minutes: int) -> str:
+        wall = at + timedelta(minutes=minutes)
+        sign = "-" if minutes < 0 else "+"
+        hours, mins = divmod(abs(minutes), 60)
+        return f"{wall:%Y-%m-%d}{separator}{wall:%H:%M:%S}{sign}{hours:02d}:{mins:02d}"
+
+    stamps = [written(at, minutes) for at, minutes in zip(instants, offsets, strict=True)]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "ABC.csv"
+        body = "".join(f"{stamp},{100 + i}\n" for i, stamp in enumerate(stamps))
+        path.write_text("Datetime,close\n" + body)
+        series = read_price_file(path)
+
+    expected = pd.DatetimeIndex(pd.to_datetime(stamps, utc=True, format="ISO8601"))
+    assert list(expected) == [pd.Timestamp(at, tz="UTC") for at in instants]
+    assert series.interval == "1h"
+    assert list(series.closes.index) == list(expected)
+    assert list(series.closes) == [100.0 + i for i in range(len(stamps))]

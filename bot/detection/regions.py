@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-
-from bot.detection.calendars import calendar
+from bot.detection.calendars import session_bounds, sessions_between
 from bot.universe import Universe
 
 PREMARKET_OPEN = time(4, 0)
@@ -67,18 +65,15 @@ def default_scan_regions(calendars: dict[str, tuple[str, str]]) -> list[ScanRegi
     ]
 
 
-def _utc(stamp: pd.Timestamp) -> datetime:
-    return stamp.tz_convert("UTC").to_pydatetime()
-
-
 def window(region: ScanRegion, session: date) -> Window:
     """The scan window of ``region`` on a trading session."""
-    cal = calendar(region.calendar)
-    opens = _utc(cal.session_open(pd.Timestamp(session)))
+    try:
+        opens, closes = session_bounds(region.calendar, session)
+    except KeyError:
+        raise ValueError(f"{session} is not a {region.calendar} trading session") from None
     if region.premarket:
         local = datetime.combine(session, PREMARKET_OPEN, ZoneInfo(region.timezone))
         return Window(session, local.astimezone(UTC), opens, settles=False)
-    closes = _utc(cal.session_close(pd.Timestamp(session)))
     return Window(session, opens, closes, settles=True)
 
 
@@ -86,14 +81,10 @@ def sessions_around(
     region: ScanRegion, at: datetime, before: int = 1, after: int = 10
 ) -> list[date]:
     """Trading sessions from ``before`` days before ``at`` to ``after`` days after it."""
-    cal = calendar(region.calendar)
     day = at.astimezone(ZoneInfo(region.timezone)).date()
-    start = pd.Timestamp(day - timedelta(days=before))
-    end = pd.Timestamp(day + timedelta(days=after))
-    first, last = max(start, cal.first_session), min(end, cal.last_session)
-    if first > last:
-        return []
-    return [d.date() for d in cal.sessions_in_range(first, last)]
+    return sessions_between(
+        region.calendar, day - timedelta(days=before), day + timedelta(days=after)
+    )
 
 
 def fire_times(win: Window, interval: timedelta, settle_delay: timedelta) -> list[datetime]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from bot.detection.detect import FloatArray
@@ -46,11 +47,26 @@ def session_returns(
     """
     symbols = tuple(sorted(series))
     matrix = np.full((len(sessions), len(symbols)), np.nan)
+    wanted = _day_stamps(pd.DatetimeIndex(sessions))
     for j, symbol in enumerate(symbols):
         s = series[symbol]
-        closes = daily_closes(s, timezone).reindex(sessions)
-        rets = closes.pct_change(fill_method=None)
+        closes = daily_closes(s, timezone)
+        stamps = _day_stamps(pd.DatetimeIndex(closes.index))
+        values = closes.to_numpy(dtype=np.float64, na_value=np.nan)
+        if len(stamps) == 0:
+            continue
+        at = np.minimum(np.searchsorted(stamps, wanted), len(stamps) - 1)
+        aligned = np.where(stamps[at] == wanted, values[at], np.nan)
+        rets = np.full(len(wanted), np.nan)
+        rets[1:] = aligned[1:] / aligned[:-1] - 1.0
         if s.breaks:
-            rets[rets.index.isin(_break_days(s, timezone))] = np.nan
-        matrix[:, j] = rets.to_numpy(dtype=np.float64, na_value=np.nan)
+            rets[np.isin(wanted, _day_stamps(_break_days(s, timezone)))] = np.nan
+        matrix[:, j] = rets
     return symbols, matrix
+
+
+def _day_stamps(index: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
+    """Naive session dates as int64 nanoseconds, for exact matching with ``searchsorted``."""
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    return index.as_unit("ns").values.view(np.int64)

@@ -80,6 +80,40 @@ _PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 Stamps = npt.NDArray[np.datetime64]
 
 
+_FIXED_WIDTH = len("2025-01-27 09:30:00-05:00")
+_DATE_TIME_END = len("2025-01-27 09:30:00")
+
+
+def _fixed_offset_stamps(text: pd.Series) -> tuple[Stamps, Stamps] | None:
+    """The common exporter layout ``YYYY-MM-DD HH:MM:SS+HH:MM`` on every row, read without the
+    general ISO parser (about 10x faster on hourly files); None when any row differs."""
+    values = text.to_numpy(dtype=str)
+    if values.size == 0 or not bool((np.strings.str_len(values) == _FIXED_WIDTH).all()):
+        return None
+    try:
+        chars = values.astype(f"S{_FIXED_WIDTH}").view(np.uint8).reshape(-1, _FIXED_WIDTH).copy()
+    except UnicodeEncodeError:
+        return None
+    layout_ok = (
+        np.isin(chars[:, 10], (ord(" "), ord("T"))).all()
+        and np.isin(chars[:, 19], (ord("+"), ord("-"))).all()
+        and (chars[:, 22] == ord(":")).all()
+    )
+    offset_digits = chars[:, [20, 21, 23, 24]].astype(np.int64) - ord("0")
+    if not layout_ok or not bool(((offset_digits >= 0) & (offset_digits <= 9)).all()):
+        return None
+    chars[:, 10] = ord("T")
+    wall_text = chars[:, :_DATE_TIME_END].copy().view(f"S{_DATE_TIME_END}").ravel()
+    try:
+        wall = wall_text.astype("datetime64[s]").astype("datetime64[ns]")
+    except ValueError:  # an impossible date somewhere: the general parser marks just that row
+        return None
+    minutes = (offset_digits[:, 0] * 10 + offset_digits[:, 1]) * 60
+    minutes += offset_digits[:, 2] * 10 + offset_digits[:, 3]
+    signed = np.where(chars[:, 19] == ord("-"), -minutes, minutes)
+    return wall - signed.astype("timedelta64[m]"), wall
+
+
 def _parse_timestamps(raw: pd.Series) -> tuple[Stamps, Stamps]:
     """Parse timestamp strings to UTC instants (naive ``datetime64[ns]``) and to the wall-clock
     time as written; unreadable ones are NaT."""
@@ -94,6 +128,9 @@ def _parse_timestamps(raw: pd.Series) -> tuple[Stamps, Stamps]:
             parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
             dates = parsed.to_numpy(dtype="datetime64[ns]")
         return dates, dates
+    fixed = _fixed_offset_stamps(text.str.strip())
+    if fixed is not None:
+        return fixed
 
     utc = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     utc_naive = utc.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
