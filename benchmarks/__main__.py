@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import (
+    charts,
     detector,
     event_loop,
     exposure,
@@ -80,6 +81,7 @@ BENCHMARKS: dict[str, Callable[[], tuple[Any, str]]] = {
     "live_scan": _with(live_scan.live_scan, live_scan.summary),
     "exposure": _with(exposure.exposure, exposure.summary),
     "startup": _with(startup.startup, startup.summary),
+    "charts": _with(charts.charts, charts.summary),
     "news": _news,
     "fanout": _with(fanout.fanout, fanout.summary),
     "event_loop": _with(event_loop.loop_holding, event_loop.summary),

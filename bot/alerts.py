@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Literal
 
 from bot.detection.detect import Label, Mover, Severity, Stats, reason_data, rounded
+from bot.detection.portfolio import PortfolioMove
 
 Direction = Literal["down", "up"]
 
@@ -77,6 +78,8 @@ class Alert:
         reasons: the detector's explanation, one line each.
         headlines: matched news of the preceding hours that explain it.
         drill: raised by a drill (a rehearsal on recorded prices), never by today's market.
+        portfolio: the receiving chat's saved portfolio in this shock (set per chat when the
+            alert is staged; ``None`` in the alert every chat shares).
     """
 
     key: str
@@ -94,6 +97,7 @@ class Alert:
     headlines: tuple[Headline, ...] = ()
     burst: BurstInfo | None = None
     drill: bool = False
+    portfolio: PortfolioMove | None = None
 
     @property
     def top_movers(self) -> tuple[Mover, ...]:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.delivery.sinks import AlertSink
     from bot.detection.backtest import BacktestResult
     from bot.detection.detect import Reading
+    from bot.news.items import NewsItem
     from bot.runtime.app import Drill
 
 EXIT_USAGE = 2
@@ -190,6 +191,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="register globally instead of (or besides) per guild",
     )
     ds.add_argument("--config", type=Path, metavar="FILE")
+
+    ch = sub.add_parser(
+        "chart",
+        help="draw a chart from recorded prices (the picture /chart and alerts show)",
+        description="Draw the chart of a day from recorded prices: the day is replayed "
+        "through the bot's own scans (as in `replay`), then drawn as the bot draws /chart "
+        "and its alerts' charts. With --symbol, that name's path is drawn with the basket; "
+        "with --range, daily closes up to --date.",
+    )
+    ch.add_argument("--prices", type=Path, action="append", required=True, metavar="DIR")
+    ch.add_argument("--date", type=_date, required=True, metavar="YYYY-MM-DD")
+    ch.add_argument("--region", choices=("jp", "eu", "us_pre", "us"), default=None)
+    ch.add_argument("--symbol", type=str, default=None, metavar="TICKER")
+    ch.add_argument("--range", choices=("1d", "5d", "1m", "3m", "1y"), default="1d")
+    ch.add_argument("--language", choices=("en", "de"), default="en")
+    ch.add_argument("--config", type=Path, metavar="FILE")
+    ch.add_argument("--out", type=Path, required=True, metavar="FILE.png")
+
+    dg = sub.add_parser(
+        "digest",
+        help="the daily digest of a recorded day, as a chat would get it",
+        description="Replay a recorded day (prices and, with --feeds, news) through the bot's "
+        "scans and print the daily digest a chat gets after the US close.",
+    )
+    dg.add_argument("--prices", type=Path, action="append", required=True, metavar="DIR")
+    dg.add_argument(
+        "--feeds", type=Path, action="append", default=[], metavar="DIR", help="recorded feeds"
+    )
+    dg.add_argument("--date", type=_date, required=True, metavar="YYYY-MM-DD")
+    dg.add_argument("--language", choices=("en", "de"), default="en")
+    dg.add_argument("--config", type=Path, metavar="FILE")
+    dg.add_argument("--chart", type=Path, metavar="FILE.png", help="also write its chart")
 
     demo = sub.add_parser("demo", help="replay the bundled DeepSeek scenario to the console")
     demo.add_argument("--json", action="store_true", help="one JSON object per alert on stdout")
@@ -410,10 +443,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
 
 
+def _read_feeds(paths: Sequence[Path]) -> list[NewsItem] | None:
+    """The items of recorded feed files; ``None`` (said on stderr) when a path reads nothing."""
+    from bot.news.local import read_paths
+
+    items: list[NewsItem] = []
+    for read in read_paths(paths):
+        status = read.error or (read.parsed.status if read.parsed else "")
+        if read.parsed is None:  # nothing read at all: a wrong path is a usage error
+            sys.stderr.write(f"error: {read.source}: {status}\n")
+            return None
+        if not read.parsed.ok:
+            sys.stderr.write(f"warning: {read.source}: {status}\n")
+        items += read.parsed.items
+    return items
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.news.local import read_paths
     from bot.runtime.replay import run_replay
     from bot.sources.csv_prices import CsvPriceSource
     from bot.sources.prices import PriceError
@@ -423,15 +471,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.start > args.end:
         sys.stderr.write("error: --from is after --to\n")
         return EXIT_USAGE
-    items = []
-    for read in read_paths(args.feeds):
-        status = read.error or (read.parsed.status if read.parsed else "")
-        if read.parsed is None:  # nothing read at all: a wrong path is a usage error
-            sys.stderr.write(f"error: {read.source}: {status}\n")
-            return EXIT_USAGE
-        if not read.parsed.ok:
-            sys.stderr.write(f"warning: {read.source}: {status}\n")
-        items += read.parsed.items
+    items = _read_feeds(args.feeds)
+    if items is None:
+        return EXIT_USAGE
     try:
         batch, intraday = CsvPriceSource(args.prices).load_intervals(end=args.end)
         store = Store(args.db or ":memory:")
@@ -539,6 +581,72 @@ def cmd_discord_sync(args: argparse.Namespace) -> int:
     return asyncio.run(discord_sync(loaded, token.get_secret_value(), args.guild, args.global_))
 
 
+def cmd_chart(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.runtime.offline import OfflineError, offline_chart
+
+    loaded = _load(args.config)
+    try:
+        image = asyncio.run(
+            offline_chart(
+                loaded,
+                args.prices,
+                args.date,
+                region=args.region,
+                symbol=args.symbol,
+                range_=args.range,
+                language=args.language,
+            )
+        )
+    except OfflineError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_bytes(image.png)
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot write {args.out}: {exc.strerror}\n")
+        return EXIT_USAGE
+    print(image.words)
+    print(f"wrote {args.out} ({len(image.png) // 1024} KB, 1200x675 PNG)")
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.render.chat import plain_text
+    from bot.runtime.offline import OfflineError, offline_digest
+
+    loaded = _load(args.config)
+    items = _read_feeds(args.feeds)
+    if items is None:
+        return EXIT_USAGE
+    try:
+        reply, chart = asyncio.run(
+            offline_digest(
+                loaded,
+                args.prices,
+                args.date,
+                news=items,
+                language=args.language,
+                chart=args.chart is not None,
+            )
+        )
+    except OfflineError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    print(plain_text(reply))
+    if args.chart is not None:
+        if chart is None:
+            sys.stderr.write("warning: no chart: the US session was not scanned that day\n")
+        else:
+            args.chart.write_bytes(chart.png)
+            print(f"wrote {args.chart} ({len(chart.png) // 1024} KB)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -598,6 +706,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": cmd_run,
         "replay": cmd_replay,
         "demo": cmd_demo,
+        "chart": cmd_chart,
+        "digest": cmd_digest,
         "news": cmd_news,
         "discord-sync": cmd_discord_sync,
     }

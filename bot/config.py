@@ -192,6 +192,14 @@ class HttpSettings(_Section):
     """``/readyz`` fails while a due message has waited longer than this."""
 
 
+class ChartSettings(_Section):
+    """PNG charts with alerts (and ``/chart``)."""
+
+    enabled: bool = True
+    """Each divergence and broad alert is followed by its chart (a photo on Telegram, an
+    attachment on Discord)."""
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -207,6 +215,7 @@ class Settings(_Section):
     storage: StorageSettings = StorageSettings()
     logging: LoggingSettings = LoggingSettings()
     http: HttpSettings = HttpSettings()
+    charts: ChartSettings = ChartSettings()
     drill: DrillSettings = DrillSettings()
 
 

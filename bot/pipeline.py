@@ -8,11 +8,12 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from bot.alerts import Alert, AlertKind, Headline
-from bot.delivery.sinks import Dispatcher
+from bot.delivery.sinks import AlertCharts, Dispatcher
 from bot.detection.detect import Label, Reading
 from bot.detection.regions import ScanRegion
 from bot.episodes import Episode, EpisodeBook
 from bot.metrics import ALERTS, SUPPRESSED
+from bot.render.alert_charts import AlertCharter, PersonalAlert
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class AlertPipeline:
         explain: Callable[[Alert, datetime], tuple[Headline, ...]] | None = None,
         *,
         drill: bool = False,
+        charter: AlertCharter | None = None,
     ) -> None:
         """Args:
         book: the episodes.
@@ -39,7 +41,9 @@ class AlertPipeline:
         dispatcher: the sinks.
         explain: finds the headlines that explain an alert.
         drill: every alert is a drill's: marked as such, and keyed apart from real ones.
+        charter: draws the charts of divergence and broad alerts (``None``: text only).
         """
+        self.charter = charter
         self.drill = drill
         self.book = book
         self.store = store
@@ -53,7 +57,7 @@ class AlertPipeline:
         outcome = self.book.observe(
             reading, region=region.key, group=region.group, session=session, now=now
         )
-        return await self._commit(outcome.changed, outcome.alerts, now)
+        return await self._commit(outcome.changed, outcome.alerts, now, (region, session))
 
     async def deliver(self, alerts: list[Alert], now: datetime) -> list[Alert]:
         """Record each alert once (by key), explain it with headlines, hand it to the sinks."""
@@ -72,11 +76,24 @@ class AlertPipeline:
         return alert
 
     async def _commit(
-        self, changed: Sequence[Episode], alerts: Sequence[Alert], now: datetime
+        self,
+        changed: Sequence[Episode],
+        alerts: Sequence[Alert],
+        now: datetime,
+        where: tuple[ScanRegion, date] | None = None,
     ) -> list[Alert]:
         """Episodes, alert records and every chat's outbox rows in one transaction: an alert
-        is either stored with all its messages or not at all (and raised again)."""
+        is either stored with all its messages or not at all (and raised again). ``where``:
+        the scan region and session of the reading that raised them (for their charts)."""
         prepared = [self._prepare(alert, now) for alert in alerts]
+        charts: dict[str, AlertCharts] = {}
+        personal: dict[str, list[PersonalAlert]] = {}
+        if self.charter is not None and where is not None and self.dispatcher.wants_charts:
+            for alert in prepared:
+                drawn = await self.charter.charts(alert, *where)
+                if drawn:
+                    charts[alert.key] = drawn
+                personal[alert.key] = await self.charter.personal(alert, *where)
         fresh: list[Alert] = []
         try:
             with self.store.transaction():
@@ -87,7 +104,7 @@ class AlertPipeline:
                         SUPPRESSED.labels("duplicate").inc()
                         log.info("alert %s was raised before; not sent again", alert.key)
                         continue
-                    self.dispatcher.stage(alert)
+                    self.dispatcher.stage(alert, charts.get(alert.key), personal.get(alert.key))
                     fresh.append(alert)
         except Exception:
             log.exception(

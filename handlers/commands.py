@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from handlers.chart import chart
+from handlers.digest import digest
 from handlers.exposure import exposure
 from handlers.help import make_help, start
 from handlers.news import news
+from handlers.portfolio import portfolio
 from handlers.registry import Command, Registry
 from handlers.status import status
 from handlers.subscribe import settings, subscribe, unsubscribe
@@ -36,4 +39,7 @@ def build_registry() -> Registry:
     registry.add(Command("settings", settings, "cmd.settings.summary", "cmd.settings.usage"))
     registry.add(Command("status", status, "cmd.status.summary", "cmd.status.usage"))
     registry.add(Command("news", news, "cmd.news.summary", "cmd.news.usage"))
+    registry.add(Command("chart", chart, "cmd.chart.summary", "cmd.chart.usage"))
+    registry.add(Command("digest", digest, "cmd.digest.summary", "cmd.digest.usage"))
+    registry.add(Command("portfolio", portfolio, "cmd.portfolio.summary", "cmd.portfolio.usage"))
     return registry

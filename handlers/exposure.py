@@ -43,7 +43,7 @@ def _weight(token: str) -> float:
     return value
 
 
-def _symbol(token: str) -> str:
+def symbol_token(token: str) -> str:
     symbol = token.strip().removeprefix("$").upper()  # a cashtag ($NVDA) is the symbol
     if not _SYMBOL.match(symbol):
         raise UsageError("exposure.bad_token", token=token[:30])
@@ -59,7 +59,7 @@ def parse_request(args: tuple[str, ...]) -> Request:
         for sep in (":", "="):
             if sep in token:
                 name, _, weight = token.partition(sep)
-                raw.append((_symbol(name), _weight(weight)))
+                raw.append((symbol_token(name), _weight(weight)))
                 break
         else:
             if _WEIGHT.match(token) and raw and raw[-1][1] is None:
@@ -67,7 +67,7 @@ def parse_request(args: tuple[str, ...]) -> Request:
             elif _WEIGHT.match(token):
                 raise UsageError("exposure.bad_token", token=token[:30])
             else:
-                raw.append((_symbol(token), None))
+                raw.append((symbol_token(token), None))
     if len(raw) > MAX_POSITIONS:
         raise UsageError("exposure.too_many", limit=MAX_POSITIONS, count=len(raw))
     weights = [w for _, w in raw]
@@ -96,7 +96,7 @@ def _suggestions(ctx: Context, symbol: str) -> list[str]:
     return found[:3]
 
 
-def _unknown(ctx: Context, symbol: str) -> Reply:
+def unknown_symbol(ctx: Context, symbol: str) -> Reply:
     if ctx.services.universe.get(symbol) is not None:  # ours, but the source has no prices
         return Reply.text(ctx.t("exposure.no_prices", symbol=symbol))
     lines = [ctx.t("exposure.unknown", symbol=symbol)]
@@ -264,9 +264,26 @@ def _portfolio(ctx: Context, request: Request, names: dict[str, NameExposure], l
     return Reply(tuple(blocks))
 
 
+def saved_request(ctx: Context) -> Request | None:
+    """The chat's saved portfolio (``/portfolio set``) as a request."""
+    inv = ctx.invocation
+    saved = ctx.services.store.portfolio(inv.platform, inv.chat_id)
+    if not saved:
+        return None
+    return Request(tuple(Position(s, w) for s, w in saved), single=False)
+
+
 async def exposure(ctx: Context) -> Reply:
-    """``/exposure TICKER`` or ``/exposure NVDA:40 MSFT:30 CRM:30``."""
-    request = parse_request(ctx.args)
+    """``/exposure TICKER`` or ``/exposure NVDA:40 MSFT:30 CRM:30``; without arguments, the
+    chat's saved portfolio."""
+    request = saved_request(ctx) if not ctx.args else None
+    reply, _ = await exposure_reply(ctx, request or parse_request(ctx.args))
+    return reply
+
+
+async def exposure_reply(ctx: Context, request: Request) -> tuple[Reply, bool]:
+    """The answer to a parsed request (a saved portfolio's too), and whether every name was
+    found and priced (else the reply says what was not)."""
     outside = [p.symbol for p in request.positions if ctx.services.universe.get(p.symbol) is None]
     if len(outside) > MAX_OUTSIDE:
         raise UsageError("exposure.too_many_outside", limit=MAX_OUTSIDE, count=len(outside))
@@ -276,11 +293,11 @@ async def exposure(ctx: Context) -> Reply:
         try:
             hist, exp = await _exposure_of(ctx, position.symbol)
         except UnknownSymbolError:
-            return _unknown(ctx, position.symbol)
+            return unknown_symbol(ctx, position.symbol), False
         except PriceError as exc:
-            return Reply.text(ctx.t("error.prices_unavailable", reason=exc.message[:200]))
+            return Reply.text(ctx.t("error.prices_unavailable", reason=exc.message[:200])), False
         names[position.symbol] = exp
         last = max(last, hist.last_session.isoformat())
         if request.single:
-            return _single(ctx, hist, exp)
-    return _portfolio(ctx, request, names, last)
+            return _single(ctx, hist, exp), True
+    return _portfolio(ctx, request, names, last), True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import logging
 from asyncio import CancelledError
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -208,6 +208,25 @@ def add_recorded_news_job(scheduler: AsyncIOScheduler, feed: NewsReplay, clock: 
         trigger=IntervalTrigger(seconds=1, timezone=UTC),
         id="news-recorded",
         name="recorded news",
+        misfire_grace_time=60,
+        coalesce=True,
+        max_instances=1,
+    )
+
+
+def add_digest_job(
+    scheduler: AsyncIOScheduler, job: Callable[[], Awaitable[object]], every: timedelta
+) -> None:
+    """Looks for due daily digests every ``every`` (a minute; a second in a fast drill)."""
+
+    async def digests() -> None:
+        await job()
+
+    scheduler.add_job(
+        digests,
+        trigger=IntervalTrigger(seconds=every.total_seconds(), timezone=UTC),
+        id="digest",
+        name="daily digests",
         misfire_grace_time=60,
         coalesce=True,
         max_instances=1,

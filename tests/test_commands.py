@@ -195,7 +195,7 @@ def test_malformed_exposure_input(args: tuple[str, ...], key: str) -> None:
 async def test_unknown_and_empty_commands_get_helpful_replies(services: Services) -> None:
     assert "Unknown command /frobnicate" in await say(services, call("frobnicate"))
     text = await say(services, call("exposure"))
-    assert "Name a ticker or a portfolio." in text
+    assert "Name a ticker or a portfolio (or save one with /portfolio set" in text
     assert "Usage: /exposure NVDA" in text
 
 

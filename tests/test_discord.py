@@ -40,6 +40,7 @@ from bot.delivery.outbox import Outbox
 from bot.delivery.outbox_sink import OutboxSink
 from bot.delivery.sender import OutboxSender, SenderSettings, Transport, utc_now
 from bot.detection.detect import Label, Mover, Severity, Stats
+from bot.render.i18n import translate
 from bot.render.replies import Paragraph, Reply, spans
 from bot.runtime.app import DISCORD_LIMITS
 from bot.storage.store import Store
@@ -312,6 +313,11 @@ async def test_sync_registers_every_command_per_guild_and_globally_on_demand(
     assert fake.calls("PUT /applications/*/commands") == []
     assert [r.status for r in fake.calls("PUT /applications/*/guilds/*/commands")] == [200]
     assert synced["exposure"]["description"] == "AI supply-chain exposure of a stock or a portfolio"
+    assert synced["exposure"]["description_localizations"] == {
+        "de": "KI-Lieferketten-Risiko einer Aktie oder eines Depots"
+    }
+    for name in COMMAND_NAMES:  # every command has its German description
+        assert synced[name]["description_localizations"]["de"], name
     options = {name: synced[name].get("options") or [] for name in COMMAND_NAMES}
     for name in COMMAND_NAMES:
         spec = OPTIONS.get(name)
@@ -321,7 +327,8 @@ async def test_sync_registers_every_command_per_guild_and_globally_on_demand(
         (option,) = options[name]
         assert option["name"] == spec.name
         assert option["type"] == 3  # a string
-        assert option["description"] == spec.description
+        assert option["description"] == translate("en", f"option.{name}")
+        assert option["description_localizations"]["de"] == translate("de", f"option.{name}")
         assert bool(option.get("required")) is spec.required
         assert bool(option.get("autocomplete")) is spec.autocomplete
     assert options["exposure"][0]["required"] is True
@@ -870,3 +877,23 @@ async def test_a_webhook_url_is_never_logged(
     assert len(fake.webhook_messages(hooked.hook.id)) == 1
     assert "has returned status code 200" in caplog.text  # discord.py logged the request
     assert hooked.hook.token not in caplog.text
+
+
+# ------------------------------------------------------------------------------ charts
+
+
+async def test_chart_answers_with_the_image_attached_and_shown_in_the_embed(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    reply = await run(fake, MEMBER, "chart", "NVDA 1m")
+
+    (embed,) = reply.embeds
+    assert embed["image"]["url"] == "attachment://chart.png"
+    assert unescape(embed["description"]).startswith("NVDA, 1m (US session): NVDA ")
+    ((name, png),) = reply.files
+    assert name == "chart.png"
+    assert png.startswith(b"\x89PNG")
+
+    german = await run(fake, MEMBER, "chart", "basket 5d", locale="de")
+    assert unescape(german.embeds[0]["description"]).startswith("KI-Infrastruktur, 5d")
+    assert german.files

@@ -32,9 +32,12 @@ async def test_sync_registers_every_command_in_the_named_guild_only(
         assert fake.synced_commands(None) == []
     assert code == 0
     assert names == sorted(
-        ["start", "help", "exposure", "subscribe", "unsubscribe", "settings", "status", "news"]
+        [
+            *("start", "help", "exposure", "subscribe", "unsubscribe", "settings", "status"),
+            *("news", "chart", "digest", "portfolio"),
+        ]
     )
-    assert f"synced 8 commands: {GUILD}" in capsys.readouterr().out
+    assert f"synced 11 commands: {GUILD}" in capsys.readouterr().out
 
 
 def test_sync_needs_a_token_and_a_target(

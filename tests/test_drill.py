@@ -4,11 +4,14 @@ the fake Bot API and the fake Discord (real python-telegram-bot and discord.py i
 from __future__ import annotations
 
 import asyncio
+import io
 import os
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
+from matplotlib.image import imread
 
 from bot.storage.store import Store
 from bot.storage.subscriptions import ChatSettings
@@ -75,11 +78,20 @@ def assert_clean(log: str) -> None:
     assert " ERROR " not in log, log
 
 
+def assert_drill_chart(png: bytes) -> None:
+    assert png.startswith(b"\x89PNG")
+    assert len(png) < 1_000_000
+    height, width, _ = imread(io.BytesIO(png)).shape
+    assert (width, height) == (1200, 675)
+
+
 def subscribe(db: Path) -> None:
     store = Store(db)
     now = datetime.now(UTC)
     store.save_chat(ChatSettings("telegram", str(CHAT), subscribed=True), now)
     store.save_chat(ChatSettings("discord", str(CHANNEL), subscribed=True), now)
+    store.save_portfolio("telegram", str(CHAT), [("NVDA", 0.4), ("MSFT", 0.3), ("CRM", 0.3)], now)
+    store.set_digest("telegram", str(CHAT), time(16, 0), "UTC", now)
     store.close()
 
 
@@ -111,10 +123,48 @@ async def test_drill_of_deepseek_monday_reaches_telegram_and_discord_once(
         assert "CRITICAL" in first_line or "ALERT" in first_line
         # The first scan after New York's open, on its opening prints.
         assert "Data as of 2025-01-27 14:30 UTC" in tg_opens[0].plain_text
+        # The chat's saved portfolio, estimated from its names' moves so far.
+        assert re.search(
+            r"Your portfolio: -\d+\.\d% est\., \d+% in the AI chain\.", tg_opens[0].plain_text
+        ), tg_opens[0].plain_text
         dc_opens = [m for m in disc.messages(CHANNEL) if OPEN_US in m.text]
         assert len(dc_opens) == 1, [m.text for m in disc.messages(CHANNEL)]
+        assert "portfolio" not in dc_opens[0].text  # the channel saved none
         assert dc_opens[0].embeds[0]["title"].startswith("DRILL")
         assert dc_opens[0].embeds[0]["timestamp"].startswith("2025-01-27T14:30:00")
+        # Its chart follows it: a photo on Telegram, an attachment shown in the embed on Discord.
+        tg_charts = [
+            m
+            for m in telegram.sent(CHAT)
+            if m.method == "sendPhoto" and "before the alert" in m.plain_text
+        ]
+        assert len(tg_charts) == 1, [m.plain_text for m in telegram.sent(CHAT)]
+        chart = tg_charts[0]
+        assert chart.message_id == tg_opens[0].message_id + 1
+        assert chart.plain_text.startswith(
+            "AI-infrastructure sell-off while the market holds (US session): AI infrastructure -"
+        ), chart.plain_text
+        assert "Top movers: " in chart.plain_text
+        assert_drill_chart(telegram.photo(chart))
+        # The chat's daily digest at 16:00 (drill time): the day so far, then its chart.
+        digests = [m for m in telegram.sent(CHAT) if "The AI supply chain on 2025-01-27" in m.text]
+        assert len(digests) == 1, [m.plain_text for m in telegram.sent(CHAT)]
+        digest = digests[0].plain_text
+        assert digest.startswith("DRILL (recorded prices): The AI supply chain on 2025-01-27")
+        assert "US session: AI infrastructure -" in digest
+        assert "(so far, " in digest, digest
+        assert "In the news: DeepSeek and cheap AI models (" in digest
+        after = telegram.sent(CHAT)[telegram.sent(CHAT).index(digests[0]) + 1]
+        assert after.method == "sendPhoto"
+        assert "The bot's scans up to 2025-01-27 " in after.plain_text
+        assert_drill_chart(telegram.photo(after))
+        dc_charts = [m for m in disc.messages(CHANNEL) if m.files]
+        assert len(dc_charts) == 1
+        (name, png), embed = dc_charts[0].files[0], dc_charts[0].embeds[0]
+        assert name == "chart.png"
+        assert embed["image"]["url"] == "attachment://chart.png"
+        assert "AI infrastructure \\-" in embed["description"]
+        assert_drill_chart(png)
         sent = (telegram.sent_count(CHAT), len(disc.messages(CHANNEL)))
 
         again, _, log = await run_drill(config, speed=600, env=env)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.adapters.discord import alert_payload
-from bot.adapters.telegram import parse_command, render_alert
+from bot.adapters.discord import alert_payload, chart_payload, reply_payload
+from bot.adapters.telegram import chart_caption, parse_command, render_alert
 from bot.alerts import Alert, AlertKind, Headline
 from bot.detection.detect import Label, Severity
 from bot.render.chat import TELEGRAM_LIMIT, discord_markdown, telegram_html
@@ -107,6 +107,31 @@ def test_every_alert_renders_within_each_platforms_limits(alert: Alert, language
     assert len(embed["description"]) <= 4096
     assert not re.search(r"@(everyone|here)", embed["description"])
     assert "<@" not in embed["description"]
+
+
+@FAST
+@given(st.text(max_size=3000) | texts, st.sampled_from(["en", "de"]))
+def test_every_chart_caption_fits_and_pings_nobody(words: str, language: str) -> None:
+    """A chart's words (names, numbers) as a Telegram photo caption and a Discord embed."""
+    caption = chart_caption(words, language)  # type: ignore[arg-type]
+    assert utf16_len(caption) <= 1024
+    plain, _ = parse_html(caption)
+    assert utf16_len(plain) <= 1024
+    embed = json.loads(chart_payload(words, language))["embed"]  # type: ignore[arg-type]
+    assert len(embed["description"]) <= 4096
+    assert embed["image"] == {"url": "attachment://chart.png"}
+    assert not re.search(r"@(everyone|here)", embed["description"])
+    assert "<@" not in embed["description"]
+
+
+@FAST
+@given(replies)
+def test_every_digest_page_for_discord_fits_and_pings_nobody(reply: Reply) -> None:
+    for payload in reply_payload(reply):
+        embed = json.loads(payload)["embed"]
+        assert len(embed.get("title", "")) <= 256
+        assert len(embed["description"]) <= 4096
+        assert not re.search(r"@(everyone|here)", embed["description"] + embed.get("title", ""))
 
 
 @FAST

@@ -429,7 +429,10 @@ JUNK = ("§$%&/()=?`+#*'~<>|" * 12)[:200]
         ),
         pytest.param(
             "/exposure",
-            ["Name a ticker or a portfolio.", "Usage: /exposure NVDA or /exposure NVDA:40"],
+            [
+                "Name a ticker or a portfolio (or save one with /portfolio set",
+                "Usage: /exposure NVDA",
+            ],
             id="empty",
         ),
         pytest.param(
@@ -817,3 +820,89 @@ async def test_replies_share_the_send_budget_with_alerts_and_go_first(
         assert max(replies) - asked < 1.5  # a few slots, not the 2+ s left of the fan-out
         assert max(replies) < alerts[-1] - 0.5
         assert api.rate_limited == 0
+
+
+# ------------------------------------------------------------------------------ charts
+
+
+async def test_chart_answers_with_a_photo_and_its_numbers_as_the_caption(
+    api: FakeBotApi, adapter: TelegramAdapter
+) -> None:
+    (photo,) = await ask(api, USER, USER, "/chart NVDA 1m")
+    assert photo.method == "sendPhoto"
+    assert photo.parse_mode == "HTML"
+    assert photo.plain_text.startswith("NVDA, 1m (US session): NVDA ")
+    assert "AI infrastructure " in photo.plain_text
+    assert "Daily closes up to 2026-08-03" in photo.plain_text
+    png = api.photo(photo)
+    assert png.startswith(b"\x89PNG")
+    assert len(png) < 1_000_000
+
+    (german,) = await ask(api, DE_USER, DE_USER, "/chart basket 1y", language="de")
+    assert german.method == "sendPhoto"
+    assert german.plain_text.startswith("KI-Infrastruktur, 1y (US-Handel): KI-Infrastruktur ")
+
+    # No scan of today's session yet: the default range falls back to the last month.
+    (default,) = await ask(api, USER, USER, "/chart")
+    assert default.plain_text.startswith("AI infrastructure, 1m (US session)")
+
+
+async def test_chart_refuses_what_it_cannot_draw_in_words(
+    api: FakeBotApi, adapter: TelegramAdapter
+) -> None:
+    today = await say(api, USER, USER, "/chart NVDA 1d")
+    assert today.startswith("The bot has no scans of the US session today yet")
+    unknown = await say(api, USER, USER, "/chart NVDX 1m")
+    assert "NVDX" in unknown
+    assert "Did you mean" in unknown
+    two = await say(api, USER, USER, "/chart NVDA MSFT")
+    assert "One name (or basket) and one range" in two
+    assert all(m.method == "sendMessage" for m in api.sent(USER))
+
+
+# ------------------------------------------------------------------------------ portfolio
+
+
+async def test_a_saved_portfolio_serves_exposure_without_arguments(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store
+) -> None:
+    assert (await say(api, USER, USER, "/portfolio")).startswith("No portfolio is saved")
+    assert "Name a ticker or a portfolio" in await say(api, USER, USER, "/exposure")
+
+    saved = await say(api, USER, USER, "/portfolio set NVDA:40 MSFT:30 CRM:30")
+
+    assert saved.startswith("Saved portfolio\n")
+    assert re.search(r"NVDA\s+40%", saved)
+    assert "Saved. /exposure without arguments uses it" in saved
+    assert "Portfolio of 3 positions" in saved
+    assert store.portfolio("telegram", str(USER)) == [("NVDA", 0.4), ("MSFT", 0.3), ("CRM", 0.3)]
+    assert re.search(r"CRM\s+30%", await say(api, USER, USER, "/portfolio"))
+    assert (await say(api, USER, USER, "/exposure")).startswith("Portfolio of 3 positions")
+
+    assert await say(api, USER, USER, "/portfolio clear") == "The saved portfolio is deleted."
+    assert store.portfolio("telegram", str(USER)) is None
+    assert "Nothing to delete" in await say(api, USER, USER, "/portfolio clear")
+
+
+async def test_a_portfolio_with_a_wrong_name_is_not_saved(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store
+) -> None:
+    wrong = await say(api, USER, USER, "/portfolio set NVDX:50 MSFT:50")
+    assert "NVDX" in wrong
+    assert store.portfolio("telegram", str(USER)) is None
+    assert "is not an action of /portfolio" in await say(api, USER, USER, "/portfolio show")
+    assert "Usage: /portfolio" in await say(api, USER, USER, "/portfolio set NVDA:abc")
+
+
+async def test_in_groups_only_administrators_change_the_portfolio(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store
+) -> None:
+    api.set_member_status(GROUP, MEMBER, "member")
+    refused = await say(api, GROUP, MEMBER, "/portfolio set NVDA:100")
+    assert refused == "Only administrators of this chat can use /portfolio here."
+    assert store.portfolio("telegram", str(GROUP)) is None
+    assert (await say(api, GROUP, MEMBER, "/portfolio")).startswith("No portfolio is saved")
+
+    api.set_member_status(GROUP, ADMIN, "administrator")
+    assert (await say(api, GROUP, ADMIN, "/portfolio set NVDA:100")).startswith("Saved portfolio")
+    assert store.portfolio("telegram", str(GROUP)) == [("NVDA", 1.0)]

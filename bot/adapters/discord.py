@@ -10,6 +10,7 @@ demand (``python -m bot discord-sync``), never globally at every start.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import re
@@ -34,12 +35,13 @@ from bot.render.chat import (
     DISCORD_DESCRIPTION,
     DISCORD_EMBED_TOTAL,
     DISCORD_TITLE,
+    discord_escape,
     discord_markdown,
     plain_text,
     shorten,
 )
 from bot.render.i18n import Language, translate
-from bot.render.replies import Reply
+from bot.render.replies import Heading, Reply
 from bot.storage.store import Store
 from bot.storage.subscriptions import ChatSettings
 from bot.universe import Universe
@@ -64,19 +66,38 @@ POINTER = {"en": "(full text: /status, /news)", "de": "(alles: /status, /news)"}
 
 @dataclass(frozen=True)
 class OptionSpec:
-    """The slash-command option of a registry command (its free-text arguments)."""
+    """The slash-command option of a registry command (its free-text arguments); its
+    description is the catalogue's ``option.<command>``, in English and German."""
 
     name: str
-    description: str
     required: bool = False
     autocomplete: bool = False
 
 
+class CatalogueTranslator(app_commands.Translator):
+    """German descriptions of the slash commands and their options, from the message
+    catalogue (Discord shows them to users whose client is set to German)."""
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContext[Any, Any],
+    ) -> str | None:
+        key = string.extras.get("key")
+        if locale is not discord.Locale.german or not isinstance(key, str):
+            return None
+        return translate("de", key)[:100]
+
+
 OPTIONS: Mapping[str, OptionSpec] = {
-    "exposure": OptionSpec("query", "NVDA, or a portfolio: NVDA:40 MSFT:30 CRM:30", True, True),
-    "news": OptionSpec("query", "ticker or theme", autocomplete=True),
-    "subscribe": OptionSpec("options", "[watch|alert|critical] [segment ...]"),
-    "settings": OptionSpec("change", "e.g. severity alert | quiet 22:00-07:00 UTC | mention @role"),
+    "exposure": OptionSpec("query", required=True, autocomplete=True),
+    "news": OptionSpec("query", autocomplete=True),
+    "subscribe": OptionSpec("options"),
+    "settings": OptionSpec("change"),
+    "portfolio": OptionSpec("change"),
+    "chart": OptionSpec("query", autocomplete=True),
+    "digest": OptionSpec("change"),
 }
 
 
@@ -139,6 +160,41 @@ def alert_payload(alert: Alert, language: Language) -> list[str]:
     return [json.dumps(payload)]
 
 
+CHART_FILE = "chart.png"
+
+
+def reply_payload(reply: Reply) -> list[str]:
+    """A reply that is not an alert (a digest) as outbox messages: embeds with its heading as
+    the first one's title, one message per page."""
+    blocks = reply.blocks
+    title = None
+    if blocks and isinstance(blocks[0], Heading):
+        title, blocks = shorten(discord_escape(blocks[0].text), DISCORD_TITLE), blocks[1:]
+    pages = discord_markdown(Reply(tuple(blocks)), DISCORD_DESCRIPTION)
+    out = []
+    for n, page in enumerate(pages):
+        embed: dict[str, Any] = {"description": page, "color": COLOURS[reply.severity]}
+        if n == 0 and title:
+            embed["title"] = title
+        out.append(json.dumps({"embed": embed, "critical": False}))
+    return out
+
+
+def chart_payload(words: str, _: Language) -> str:
+    """A chart's photo message: an embed showing the attached image, its numbers in words as
+    the description (what a screen reader and a notification read)."""
+    embed = {
+        "description": shorten(discord_escape(words), DISCORD_DESCRIPTION),
+        "image": {"url": f"attachment://{CHART_FILE}"},
+        "color": COLOURS[None],
+    }
+    return json.dumps({"embed": embed, "critical": False})
+
+
+def _chart_file(png: bytes, words: str) -> discord.File:
+    return discord.File(io.BytesIO(png), filename=CHART_FILE, description=words[:1024])
+
+
 def _classify(exc: discord.HTTPException) -> TransportError:
     if isinstance(exc, discord.Forbidden | discord.NotFound):
         return TransportError(f"{exc.status} {exc.text}", unreachable=True)
@@ -166,8 +222,15 @@ class DiscordTransport:
         self.store = store
 
     async def send(self, chat_id: str, text: str) -> None:
+        await self._post(chat_id, text, None)
+
+    async def send_photo(self, chat_id: str, png: bytes, caption: str) -> None:
+        await self._post(chat_id, caption, png)
+
+    async def _post(self, chat_id: str, text: str, png: bytes | None) -> None:
         payload = json.loads(text)
         embed = discord.Embed.from_dict(payload["embed"])
+        files = [] if png is None else [_chart_file(png, embed.description or "")]
         content = None
         mentions = NO_MENTIONS
         role = self.store.chat(PLATFORM, chat_id).mention_role
@@ -178,7 +241,7 @@ class DiscordTransport:
             )
         channel = self.client.get_partial_messageable(int(chat_id))
         try:
-            await channel.send(content=content, embed=embed, allowed_mentions=mentions)
+            await channel.send(content=content, embed=embed, allowed_mentions=mentions, files=files)
         except discord.HTTPException as exc:
             raise _classify(exc) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -202,13 +265,21 @@ class WebhookTransport:
             )
 
     async def send(self, chat_id: str, text: str) -> None:
+        await self._post(chat_id, text, None)
+
+    async def send_photo(self, chat_id: str, png: bytes, caption: str) -> None:
+        await self._post(chat_id, caption, png)
+
+    async def _post(self, chat_id: str, text: str, png: bytes | None) -> None:
         hook = self.hooks.get(chat_id)
         if hook is None:
             raise TransportError(f"webhook {chat_id} is not configured", unreachable=True)
-        payload = json.loads(text)
+        embed = discord.Embed.from_dict(json.loads(text)["embed"])
+        files = [] if png is None else [_chart_file(png, embed.description or "")]
         try:
             await hook.send(
-                embed=discord.Embed.from_dict(payload["embed"]),
+                embed=embed,
+                files=files,
                 allowed_mentions=NO_MENTIONS,
                 username="AI supply-chain watch",
                 wait=True,
@@ -274,6 +345,16 @@ class DiscordAdapter:
         if reply is None:
             reply = Reply.text(translate(language_of(interaction.locale), "error.rate_limited"))
         embeds = reply_embeds(reply, language_of(interaction.locale))
+        if reply.image is not None:
+            embeds[0].set_image(url=f"attachment://{CHART_FILE}")
+            await interaction.followup.send(
+                embeds=embeds[:1],
+                files=[_chart_file(reply.image.png, reply.image.alt)],
+                allowed_mentions=NO_MENTIONS,
+            )
+            embeds = embeds[1:]
+            if not embeds:
+                return
         # A message holds at most 6,000 characters over all its embeds: as many as needed.
         batch: list[discord.Embed] = []
         for embed in embeds:
@@ -302,7 +383,7 @@ class DiscordAdapter:
         return choices
 
     def _slash(self, name: str, summary_key: str) -> app_commands.Command[Any, ..., None]:
-        description = translate("en", summary_key)[:100]
+        description = app_commands.locale_str(translate("en", summary_key)[:100], key=summary_key)
         spec = OPTIONS.get(name)
         run = self._run
 
@@ -326,7 +407,9 @@ class DiscordAdapter:
             callback = optional
         if spec is not None:
             callback = app_commands.rename(query=spec.name)(callback)
-            callback = app_commands.describe(query=spec.description)(callback)
+            key = f"option.{name}"
+            described = app_commands.locale_str(translate("en", key)[:100], key=key)
+            callback = app_commands.describe(query=described)(callback)
             if spec.autocomplete:
                 callback = app_commands.autocomplete(query=self._autocomplete)(callback)
         return app_commands.Command(name=name, description=description, callback=callback)
@@ -388,7 +471,10 @@ class DiscordAdapter:
             await self.client.close()
 
     async def sync(self, guild_ids: list[int], global_: bool = False) -> dict[str, int]:
-        """Register the slash commands in the given guilds (or globally); returns counts."""
+        """Register the slash commands in the given guilds (or globally), with German
+        descriptions; returns counts."""
+        if self.tree.translator is None:
+            await self.tree.set_translator(CatalogueTranslator())
         done: dict[str, int] = {}
         for guild_id in guild_ids:
             guild = discord.Object(guild_id)

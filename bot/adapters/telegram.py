@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,7 +33,7 @@ from bot.alerts import Alert
 from bot.delivery.ratelimit import Limits, RateLimiter
 from bot.delivery.sender import TransportError, utc_now
 from bot.render.alerts import alert_reply
-from bot.render.chat import telegram_html
+from bot.render.chat import TELEGRAM_CAPTION_LIMIT, telegram_caption, telegram_html
 from bot.render.i18n import LANGUAGES, Language, translate
 from handlers.registry import ChatType as NeutralChatType
 from handlers.registry import Dispatcher, Invocation
@@ -40,6 +41,8 @@ from handlers.registry import Dispatcher, Invocation
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # retry_after as timedelta, no warning
 
 log = logging.getLogger(__name__)
+
+CHART_FILE = "chart.png"
 
 PLATFORM = "telegram"
 ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
@@ -194,8 +197,15 @@ class TelegramAdapter:
         reply = await self.dispatcher.dispatch(invocation)
         if reply is None:
             return
+        is_group = chat_type != "private"
+        if reply.image is not None:
+            caption, *rest = telegram_html(reply, TELEGRAM_CAPTION_LIMIT)
+            await self._send(chat.id, caption, is_group=is_group, photo=reply.image.png)
+            for chunk in rest:
+                await self._send(chat.id, chunk, is_group=is_group)
+            return
         for chunk in telegram_html(reply):
-            await self._send(chat.id, chunk, is_group=chat_type != "private")
+            await self._send(chat.id, chunk, is_group=is_group)
 
     async def _paced(self, chat_id: str, is_group: bool) -> None:
         """Wait for this reply's place in the send budget: the chat's own limits, then the
@@ -211,11 +221,23 @@ class TelegramAdapter:
                 await asyncio.sleep((at - now).total_seconds())
             return
 
-    async def _send(self, chat_id: int | str, html_text: str, *, is_group: bool) -> None:
-        """A reply; a 429 is waited out and a server or network error tried again."""
+    async def _send(
+        self, chat_id: int | str, html_text: str, *, is_group: bool, photo: bytes | None = None
+    ) -> None:
+        """A reply (``photo``: a picture with ``html_text`` as its caption); a 429 is waited
+        out and a server or network error tried again."""
         for attempt in range(1, REPLY_ATTEMPTS + 1):
             await self._paced(str(chat_id), is_group)
             try:
+                if photo is not None:
+                    await self.app.bot.send_photo(
+                        chat_id,
+                        photo,
+                        caption=html_text,
+                        parse_mode=ParseMode.HTML,
+                        filename=CHART_FILE,
+                    )
+                    return
                 await self.app.bot.send_message(
                     chat_id,
                     html_text,
@@ -258,6 +280,11 @@ def render_alert(alert: Alert, language: Language) -> list[str]:
     return telegram_html(alert_reply(alert, language))
 
 
+def chart_caption(words: str, _: Language) -> str:
+    """A chart's words as the caption of its photo."""
+    return telegram_caption(words)
+
+
 def is_group_chat(chat_id: str) -> bool:
     """Groups, supergroups and channels have negative ids on Telegram."""
     return chat_id.startswith("-")
@@ -272,13 +299,26 @@ class TelegramTransport:
         self.bot = bot
 
     async def send(self, chat_id: str, text: str) -> None:
-        try:
-            await self.bot.send_message(
+        await self._classified(
+            self.bot.send_message(
                 int(chat_id),
                 text,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
+        )
+
+    async def send_photo(self, chat_id: str, png: bytes, caption: str) -> None:
+        await self._classified(
+            self.bot.send_photo(
+                int(chat_id), png, caption=caption, parse_mode=ParseMode.HTML, filename=CHART_FILE
+            )
+        )
+
+    @staticmethod
+    async def _classified(request: Awaitable[object]) -> None:
+        try:
+            await request
         except RetryAfter as exc:
             raise TransportError(exc.message, retry_after=_seconds(exc.retry_after)) from None
         except ChatMigrated as exc:

@@ -22,6 +22,15 @@ from bot.storage.subscriptions import Audience
 
 log = logging.getLogger(__name__)
 
+PERSONAL_PREFIX = "chat:"
+
+
+def personal_key(chat_id: str) -> str:
+    """Where a chat's own copy of an alert is kept among the alert's texts (instead of a
+    language): a chat with a saved portfolio gets that copy."""
+    return PERSONAL_PREFIX + chat_id
+
+
 CHUNK_CHATS = 500
 """Chats per chunk: about 10 ms of work (docs/benchmarks.md, outbox at 50,000 chats)."""
 
@@ -64,9 +73,11 @@ class FanOut:
         texts: Mapping[str, Sequence[str]],
         heard_prefix: str | None,
         now: datetime,
+        photos: Mapping[str, tuple[int, str]] | None = None,
     ) -> bool:
         """Store an alert's texts (by language) and its plan, inside the caller's transaction;
-        ``False`` if the alert was planned before."""
+        ``False`` if the alert was planned before. ``photos``: per language, a stored image
+        and its caption, sent after the texts."""
         with self.store.transaction() as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO fanouts (alert_key, platform, audience, heard_prefix, "
@@ -78,6 +89,12 @@ class FanOut:
             for language, parts in texts.items():
                 for part, text in enumerate(parts):
                     self.outbox.add_body(alert_key, self.platform, language, part, text, now)
+                photo = (photos or {}).get(language)
+                if photo is not None:
+                    image_id, caption = photo
+                    self.outbox.add_body(
+                        alert_key, self.platform, language, len(parts), caption, now, image_id
+                    )
         self._open = True
         return True
 
@@ -127,6 +144,8 @@ class FanOut:
             body_ids, refusal = decided
             if refusal is not None:
                 SUPPRESSED.labels(refusal).inc()
+            elif body_ids:
+                body_ids = bodies.get(personal_key(chat_id), body_ids)
             is_group = self.is_group(chat_id)
             for part, body_id in enumerate(body_ids):
                 key = f"{plan.alert_key}|{self.platform}|{chat_id}|{part}"

@@ -36,6 +36,13 @@ class NewMessage:
     part: int = 0
 
 
+class Body(NamedTuple):
+    """What one message says: a text, or an image with the text as its caption."""
+
+    text: str
+    image_id: int | None = None
+
+
 class QueuedRow(NamedTuple):
     """A message row as the fan-out writes it: its text is already stored (``body_id``).
     A named tuple: a fan-out makes 50,000 of them, at a third of a frozen dataclass's cost."""
@@ -93,14 +100,22 @@ class Outbox:
             return sum(self.add_rows(platform, batch, now) for platform, batch in rows.items())
 
     def add_body(
-        self, alert_key: str, platform: str, language: str, part: int, text: str, now: datetime
+        self,
+        alert_key: str,
+        platform: str,
+        language: str,
+        part: int,
+        text: str,
+        now: datetime,
+        image_id: int | None = None,
     ) -> int:
         """Store one text of an alert (once: the same alert, language and part keep their
-        first text); returns its id."""
+        first text); ``image_id``: the part is that image with ``text`` as its caption.
+        Returns its id."""
         self.db.execute(
             "INSERT OR IGNORE INTO outbox_bodies (alert_key, platform, language, part, text, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (alert_key, platform, language, part, text, _ts(now)),
+            "created_at, image_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (alert_key, platform, language, part, text, _ts(now), image_id),
         )
         (body_id,) = self.db.execute(
             "SELECT id FROM outbox_bodies WHERE alert_key = ? AND platform = ? AND language = ? "
@@ -122,10 +137,16 @@ class Outbox:
         return out
 
     def text(self, body_id: int) -> str:
-        row = self.db.execute("SELECT text FROM outbox_bodies WHERE id = ?", (body_id,)).fetchone()
+        return self.body(body_id).text
+
+    def body(self, body_id: int) -> Body:
+        """A message's text and, for a photo part, its image's id."""
+        row = self.db.execute(
+            "SELECT text, image_id FROM outbox_bodies WHERE id = ?", (body_id,)
+        ).fetchone()
         if row is None:
             raise KeyError(f"outbox text {body_id} is gone")
-        return str(row[0])
+        return Body(str(row[0]), None if row[1] is None else int(row[1]))
 
     def add_rows(self, platform: str, rows: Sequence[QueuedRow], now: datetime) -> int:
         """Store message rows whose texts are stored; a message stored before (the same

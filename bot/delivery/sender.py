@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.delivery.fanout import FanOut
-from bot.delivery.outbox import Outbox, QueuedMessage
+from bot.delivery.outbox import Body, Outbox, QueuedMessage
 from bot.delivery.ratelimit import Limits, RateLimiter
 from bot.metrics import MESSAGES, RATE_LIMITED
 from bot.storage.store import database_fault
@@ -67,6 +67,9 @@ class Transport(Protocol):
 
     async def send(self, chat_id: str, text: str) -> None: ...
 
+    async def send_photo(self, chat_id: str, png: bytes, caption: str) -> None:
+        """An image with its caption (rendered for the platform, like ``send``'s text)."""
+
 
 @dataclass(frozen=True)
 class SenderSettings:
@@ -92,13 +95,15 @@ LEASE_TTL = timedelta(seconds=30)
 after at most this."""
 LEASE_RENEW = timedelta(seconds=10)
 STOP_GRACE_SECONDS = 10.0
+"""At a stop, how long sends in flight may still take."""
 RELOAD_EVERY = timedelta(seconds=1)
 LOAD_PAGE = 500
 """Outbox rows read per step."""
 EXPAND_RETRY = timedelta(seconds=30)
 TEXT_CACHE = 64
 """Message texts kept in memory (a few per alert and language)."""
-"""At a stop, how long sends in flight may still take."""
+IMAGE_CACHE = 4
+"""Chart images kept in memory (one per alert and language, ~100 KB each)."""
 
 
 def utc_now() -> datetime:
@@ -160,21 +165,37 @@ class OutboxSender:
         self._next_load: datetime | None = None
         self._fanouts: list[FanOut] = []
         self._expand_after: datetime | None = None
-        self._texts: OrderedDict[int, str] = OrderedDict()
+        self._texts: OrderedDict[int, Body] = OrderedDict()
+        self._images: OrderedDict[int, bytes] = OrderedDict()
 
     def expand(self, fanout: FanOut) -> None:
         """Expand this fan-out's plans into outbox rows, a chunk per step: the sender holds
         the platform's lease, so one process expands them."""
         self._fanouts.append(fanout)
 
-    def _text(self, body_id: int) -> str:
-        """A message's text; an alert's few texts are shared by thousands of messages."""
-        text = self._texts.get(body_id)
-        if text is None:
-            text = self._texts[body_id] = self.outbox.text(body_id)
+    def _body(self, body_id: int) -> Body:
+        """A message's text (and image); an alert's few texts are shared by thousands of
+        messages."""
+        body = self._texts.get(body_id)
+        if body is None:
+            body = self._texts[body_id] = self.outbox.body(body_id)
             if len(self._texts) > TEXT_CACHE:
                 self._texts.popitem(last=False)
-        return text
+        return body
+
+    def _image(self, image_id: int) -> bytes:
+        png = self._images.get(image_id)
+        if png is None:
+            png = self._images[image_id] = self.outbox.store.image(image_id)
+            if len(self._images) > IMAGE_CACHE:
+                self._images.popitem(last=False)
+        return png
+
+    async def _deliver(self, chat_id: str, body: Body) -> None:
+        if body.image_id is None:
+            await self.transport.send(chat_id, body.text)
+        else:
+            await self.transport.send_photo(chat_id, self._image(body.image_id), body.text)
 
     def wake(self) -> None:
         """New messages were enqueued."""
@@ -454,7 +475,7 @@ class OutboxSender:
         chat_id = message.chat_id
         try:
             try:
-                await self.transport.send(chat_id, self._text(message.body_id))
+                await self._deliver(chat_id, self._body(message.body_id))
             except TransportError as exc:
                 if exc.retry_after is None:  # the platform delivered nothing
                     self.limiter.refund(started)

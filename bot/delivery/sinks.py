@@ -4,10 +4,17 @@ one failing sink from the rest."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.alerts import Alert
+from bot.render.charts import ChartImage
+
+if TYPE_CHECKING:
+    from bot.render.alert_charts import PersonalAlert
+
+AlertCharts = Mapping[str, ChartImage]
+"""An alert's chart per language (``en``, ``de``)."""
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +37,16 @@ class DurableSink(Protocol):
 
     name: str
 
-    def stage(self, alert: Alert) -> int: ...
+    @property
+    def wants_charts(self) -> bool:
+        """Whether ``stage`` does anything with charts (drawing them costs ~0.2 s each)."""
+
+    def stage(
+        self,
+        alert: Alert,
+        charts: AlertCharts | None = None,
+        personal: Sequence[PersonalAlert] = (),
+    ) -> int: ...
 
     def wake(self) -> None: ...
 
@@ -41,10 +57,24 @@ class Dispatcher:
     def __init__(self, sinks: Sequence[AlertSink | DurableSink]) -> None:
         self.sinks = list(sinks)
 
-    def stage(self, alert: Alert) -> int:
-        """Store the alert's messages of every durable sink (inside the caller's
-        transaction; a failure propagates, so the alert is not recorded either)."""
-        return sum(sink.stage(alert) for sink in self.sinks if isinstance(sink, DurableSink))
+    @property
+    def wants_charts(self) -> bool:
+        return any(isinstance(s, DurableSink) and s.wants_charts for s in self.sinks)
+
+    def stage(
+        self,
+        alert: Alert,
+        charts: AlertCharts | None = None,
+        personal: Sequence[PersonalAlert] | None = None,
+    ) -> int:
+        """Store the alert's messages (its chart, and the chats' own copies with their
+        portfolios, if any) of every durable sink (inside the caller's transaction; a failure
+        propagates, so the alert is not recorded either)."""
+        return sum(
+            sink.stage(alert, charts, personal or ())
+            for sink in self.sinks
+            if isinstance(sink, DurableSink)
+        )
 
     async def deliver(self, alert: Alert) -> int:
         """After commit: wake the durable sinks, hand the alert to the others; returns how

@@ -22,7 +22,7 @@ import itertools
 import math
 import statistics
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
@@ -302,6 +302,9 @@ class Stats:
     their beta (an absolute breadth, blind to the volatility regime)."""
     z_sw_mkt: float | None = None
     """Software's own move beyond its beta, in sigmas."""
+    moves: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
+    """Every fresh name's move in the snapshot (a view, not a copy): what a saved portfolio's
+    estimated move is computed from."""
 
     @property
     def residual(self) -> float:
@@ -725,6 +728,7 @@ def _compute_stats(
         basket_names=len(infra),
         moving=moving / len(infra),
         z_sw_mkt=z_sw_mkt,
+        moves=snapshot.returns,
     )
 
 

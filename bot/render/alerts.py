@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.alerts import Alert, AlertKind, Headline
 from bot.detection.detect import Reason
+from bot.detection.portfolio import PortfolioMove
 from bot.render.i18n import Language, number, percent, share, signed, translate
 from bot.render.replies import Block, Bullets, Heading, Paragraph, Reply, Span
 
@@ -109,9 +110,26 @@ def _alert_text(alert: Alert, language: Language) -> _AlertParts:
     if alert.agreeing_regions:
         regions = ", ".join(t(f"region.{r}") for r in alert.agreeing_regions)
         lines.append(t("alert.agree", regions=regions))
+    if alert.portfolio is not None:
+        lines.append(portfolio_line(language, alert.portfolio))
     lines.append(data_time)
     why = t("alert.why") if alert.headlines else ""
     return _AlertParts(headline, tuple(lines), why, alert.headlines)
+
+
+def portfolio_line(language: Language, move: PortfolioMove) -> str:
+    """ "Your portfolio: -6.8% est., 72% in the AI chain" (and how much of it had prices)."""
+    line = translate(
+        language,
+        "alert.portfolio",
+        move=percent(language, move.estimate),
+        chain=share(language, move.chain),
+    )
+    if move.priced < 0.995:
+        line += " " + translate(
+            language, "alert.portfolio_priced", priced=share(language, move.priced)
+        )
+    return line
 
 
 def reason_text(language: Language, reason: str) -> str:

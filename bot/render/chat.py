@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from bot.render.replies import Block, Bullets, Heading, Paragraph, Reply, Span, Table
 
 TELEGRAM_LIMIT = 4096
+TELEGRAM_CAPTION_LIMIT = 1024
 ELLIPSIS = "…"
 
 
@@ -120,6 +121,11 @@ def telegram_html(reply: Reply, limit: int = TELEGRAM_LIMIT) -> list[str]:
             units.append("")
         units.extend(_html_units(block, limit))
     return pack(units, limit) or [""]
+
+
+def telegram_caption(text: str) -> str:
+    """Plain ``text`` as a photo caption in Telegram HTML, within the 1024-unit limit."""
+    return _fit(html.escape(text, quote=False), TELEGRAM_CAPTION_LIMIT)
 
 
 def plain_text(reply: Reply) -> str:

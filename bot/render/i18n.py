@@ -88,6 +88,116 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "/news [TICKER|theme], e.g. /news NVDA or /news deepseek",
         "de": "/news [Kürzel|Thema], z. B. /news NVDA oder /news deepseek",
     },
+    "option.exposure": {
+        "en": "NVDA, or a portfolio: NVDA:40 MSFT:30 CRM:30",
+        "de": "NVDA, oder ein Depot: NVDA:40 MSFT:30 CRM:30",
+    },
+    "option.news": {"en": "ticker or theme", "de": "Kürzel oder Thema"},
+    "option.subscribe": {
+        "en": "[watch|alert|critical] [segment ...]",
+        "de": "[watch|alert|critical] [Segment ...]",
+    },
+    "option.settings": {
+        "en": "e.g. severity alert | quiet 22:00-07:00 UTC | mention @role",
+        "de": "z. B. severity alert | quiet 22:00-07:00 Europe/Berlin | mention @Rolle",
+    },
+    "option.portfolio": {
+        "en": "set NVDA:40 MSFT:30 CRM:30 | clear",
+        "de": "set NVDA:40 MSFT:30 CRM:30 | clear",
+    },
+    "option.chart": {
+        "en": "NVDA 5d, basket 1m, or NVDA 1d (today)",
+        "de": "NVDA 5d, basket 1m, oder NVDA 1d (heute)",
+    },
+    "cmd.digest.summary": {
+        "en": "A daily digest of the AI supply chain in this chat",
+        "de": "Eine tägliche Zusammenfassung der KI-Lieferkette in diesem Chat",
+    },
+    "cmd.digest.usage": {
+        "en": "/digest on [HH:MM Area/City] | /digest off | /digest",
+        "de": "/digest on [HH:MM Gebiet/Stadt] | /digest off | /digest",
+    },
+    "option.digest": {
+        "en": "on | on 18:00 Europe/Berlin | off",
+        "de": "on | on 18:00 Europe/Berlin | off",
+    },
+    "digest.off_state": {
+        "en": "No daily digest in this chat. /digest on sends one after the US close; "
+        "/digest on 18:00 Europe/Berlin at a time of your choosing.",
+        "de": "Keine tägliche Zusammenfassung in diesem Chat. /digest on schickt eine nach "
+        "US-Börsenschluss; /digest on 18:00 Europe/Berlin zu einer Zeit deiner Wahl.",
+    },
+    "digest.on_close": {
+        "en": "Daily digest: on, 30 minutes after the US close on trading days.",
+        "de": "Tägliche Zusammenfassung: an, 30 Minuten nach US-Börsenschluss an Handelstagen.",
+    },
+    "digest.on_time": {
+        "en": "Daily digest: on, at {time} ({timezone}) on days a market traded.",
+        "de": "Tägliche Zusammenfassung: an, um {time} ({timezone}) an Tagen mit Handel.",
+    },
+    "digest.stopped": {
+        "en": "The daily digest is off.",
+        "de": "Die tägliche Zusammenfassung ist aus.",
+    },
+    "digest.bad_action": {
+        "en": "{action!r} is not an action of /digest: use on or off.",
+        "de": "{action!r} gibt es bei /digest nicht: on oder off.",
+    },
+    "digest.title": {
+        "en": "The AI supply chain on {day}",
+        "de": "Die KI-Lieferkette am {day}",
+    },
+    "digest.no_scans": {
+        "en": "The bot has no scans of this day: no market it watches traded, or it was not "
+        "running.",
+        "de": "Von diesem Tag gibt es keine Abfragen: kein beobachteter Markt hatte geöffnet, "
+        "oder der Bot lief nicht.",
+    },
+    "digest.quiet": {
+        "en": "A quiet day: no divergence and no broad move.",
+        "de": "Ein ruhiger Tag: keine Divergenz und keine breite Bewegung.",
+    },
+    "digest.region": {
+        "en": "{region}: AI infrastructure {basket}, market {market}, AI software {software}; "
+        "{reading}.",
+        "de": "{region}: KI-Infrastruktur {basket}, Markt {market}, KI-Software {software}; "
+        "{reading}.",
+    },
+    "digest.region_unread": {
+        "en": "{region}: no reading (too few prices of its AI-infrastructure names).",
+        "de": "{region}: keine Einschätzung (zu wenige Kurse seiner KI-Infrastruktur-Werte).",
+    },
+    "digest.so_far": {"en": "(so far, {time} UTC)", "de": "(bisher, {time} UTC)"},
+    "digest.movers": {"en": "Top movers: {movers}.", "de": "Größte Bewegungen: {movers}."},
+    "digest.episode": {
+        "en": "{label} in {regions} ({severity}, {time} UTC)",
+        "de": "{label} in {regions} ({severity}, {time} UTC)",
+    },
+    "digest.opened": {"en": "Opened: {episodes}.", "de": "Begonnen: {episodes}."},
+    "digest.closed": {"en": "Over: {episodes}.", "de": "Vorbei: {episodes}."},
+    "digest.themes": {"en": "In the news: {themes}.", "de": "In den Nachrichten: {themes}."},
+    "digest.headlines": {"en": "Headlines of the day:", "de": "Schlagzeilen des Tages:"},
+    "cmd.chart.summary": {
+        "en": "Chart of a stock or the AI-infrastructure basket",
+        "de": "Chart einer Aktie oder des KI-Infrastruktur-Korbs",
+    },
+    "cmd.chart.usage": {
+        "en": "/chart [TICKER|basket] [1d|5d|1m|3m|1y], e.g. /chart NVDA 5d",
+        "de": "/chart [Kürzel|basket] [1d|5d|1m|3m|1y], z. B. /chart NVDA 5d",
+    },
+    "chart.bad_args": {
+        "en": "One name (or basket) and one range, please: {args} is more than that.",
+        "de": "Bitte ein Kürzel (oder basket) und einen Zeitraum: {args} ist mehr als das.",
+    },
+    "chart.no_scans": {
+        "en": "The bot has no scans of the {region} today yet; try a range such as 5d or 1m.",
+        "de": "Vom {region} gibt es heute noch keine Abfragen; versuche einen Zeitraum wie 5d "
+        "oder 1m.",
+    },
+    "chart.no_data": {
+        "en": "There is not enough price history for this chart.",
+        "de": "Für diesen Chart gibt es nicht genug Kursdaten.",
+    },
     "news.title": {"en": "Latest headlines", "de": "Neueste Schlagzeilen"},
     "news.title_for": {"en": "Latest headlines: {query}", "de": "Neueste Schlagzeilen: {query}"},
     "news.none": {
@@ -123,8 +233,43 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     # --- exposure -------------------------------------------------------------------------
     "exposure.missing_args": {
-        "en": "Name a ticker or a portfolio.",
-        "de": "Nenne ein Kürzel oder ein Depot.",
+        "en": "Name a ticker or a portfolio (or save one with /portfolio set NVDA:40 MSFT:60).",
+        "de": "Nenne ein Kürzel oder ein Depot (oder speichere eins mit /portfolio set "
+        "NVDA:40 MSFT:60).",
+    },
+    "cmd.portfolio.summary": {
+        "en": "Save this chat's portfolio for /exposure and alerts",
+        "de": "Depot dieses Chats speichern, für /exposure und Warnungen",
+    },
+    "cmd.portfolio.usage": {
+        "en": "/portfolio | /portfolio set NVDA:40 MSFT:30 CRM:30 | /portfolio clear",
+        "de": "/portfolio | /portfolio set NVDA:40 MSFT:30 CRM:30 | /portfolio clear",
+    },
+    "portfolio.none": {
+        "en": "No portfolio is saved in this chat. Save one with /portfolio set NVDA:40 MSFT:30 "
+        "CRM:30; /exposure then uses it, and divergence alerts here estimate its move.",
+        "de": "In diesem Chat ist kein Depot gespeichert. Speichere eins mit /portfolio set "
+        "NVDA:40 MSFT:30 CRM:30; /exposure nutzt es dann, und Divergenz-Warnungen hier schätzen "
+        "seine Bewegung.",
+    },
+    "portfolio.saved_title": {"en": "Saved portfolio", "de": "Gespeichertes Depot"},
+    "portfolio.saved": {
+        "en": "Saved. /exposure without arguments uses it, and divergence alerts in this chat "
+        "estimate its move.",
+        "de": "Gespeichert. /exposure ohne Angaben nutzt es, und Divergenz-Warnungen in diesem "
+        "Chat schätzen seine Bewegung.",
+    },
+    "portfolio.cleared": {
+        "en": "The saved portfolio is deleted.",
+        "de": "Das gespeicherte Depot ist gelöscht.",
+    },
+    "portfolio.not_saved": {
+        "en": "Nothing to delete: no portfolio is saved in this chat.",
+        "de": "Nichts zu löschen: in diesem Chat ist kein Depot gespeichert.",
+    },
+    "portfolio.bad_action": {
+        "en": "{action!r} is not an action of /portfolio: use set or clear.",
+        "de": "{action!r} gibt es bei /portfolio nicht: set oder clear.",
     },
     "exposure.no_prices": {
         "en": "{symbol} is on the AI supply-chain list, but the price source has no prices "
@@ -240,6 +385,7 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "table.segment": {"en": "segment", "de": "Segment"},
     "table.role": {"en": "role", "de": "Rolle"},
     "table.share": {"en": "share", "de": "Anteil"},
+    "table.symbol": {"en": "symbol", "de": "Kürzel"},
     # --- subscriptions and settings -------------------------------------------------------
     "subscribe.done": {
         "en": "Subscribed: alerts of severity {severity} and above, segments: {segments}.",
@@ -399,6 +545,49 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "{usual} je {minutes} Min.",
     },
     "alert.news": {"en": "Headlines:", "de": "Schlagzeilen:"},
+    "alert.portfolio": {
+        "en": "Your portfolio: {move} est., {chain} in the AI chain.",
+        "de": "Dein Depot: {move} geschätzt, {chain} in der KI-Lieferkette.",
+    },
+    "alert.portfolio_priced": {
+        "en": "(Prices for {priced} of it so far.)",
+        "de": "(Bisher Kurse für {priced} davon.)",
+    },
+    "chart.portfolio": {"en": "Your portfolio", "de": "Dein Depot"},
+    # --- charts ---------------------------------------------------------------------------
+    "chart.basket": {"en": "AI infrastructure", "de": "KI-Infrastruktur"},
+    "chart.market": {"en": "Market", "de": "Markt"},
+    "chart.software": {"en": "AI software", "de": "KI-Software"},
+    "chart.movers": {"en": "Top movers", "de": "Größte Bewegungen"},
+    "chart.mark.drill": {"en": "DRILL", "de": "ÜBUNG"},
+    "chart.mark.simulated": {"en": "SIMULATED", "de": "SIMULIERT"},
+    "chart.alert_title": {"en": "{label} ({region})", "de": "{label} ({region})"},
+    "chart.since_close": {
+        "en": "Moves since the previous close, one point per scan",
+        "de": "Veränderung seit dem letzten Schlusskurs, ein Punkt je Abfrage",
+    },
+    "chart.footer": {
+        "en": "Prices as of {time} UTC, {delay} min before the alert",
+        "de": "Kurse von {time} UTC, {delay} Min. vor der Warnung",
+    },
+    "chart.range_title": {
+        "en": "{subject}, {range} ({region})",
+        "de": "{subject}, {range} ({region})",
+    },
+    "chart.since_day": {
+        "en": "Moves since the close of {day}",
+        "de": "Veränderung seit dem Schluss am {day}",
+    },
+    "chart.session_footer": {
+        "en": "The bot's scans up to {time} UTC",
+        "de": "Abfragen des Bots bis {time} UTC",
+    },
+    "chart.range_footer": {
+        "en": "Daily closes up to {day}",
+        "de": "Tagesschlusskurse bis {day}",
+    },
+    "chart.words.line": {"en": "{label} {move}", "de": "{label} {move}"},
+    "chart.words.movers": {"en": "Top movers: {movers}", "de": "Größte Bewegungen: {movers}"},
     # --- vocabulary -----------------------------------------------------------------------
     "label.quiet": {"en": "quiet", "de": "ruhig"},
     "label.ai_infra_divergence_down": {

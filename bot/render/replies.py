@@ -47,11 +47,21 @@ Block = Paragraph | Heading | Bullets | Table
 
 
 @dataclass(frozen=True)
+class Image:
+    """A picture with a reply (a chart): PNG bytes and its content in words (alt text)."""
+
+    png: bytes
+    alt: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """What a command answers. ``severity`` colours it where a platform can (Discord embeds)."""
 
     blocks: tuple[Block, ...] = field(default_factory=tuple)
     severity: str | None = None
+    image: Image | None = None
+    """Shown with the text: the text becomes its caption where the platform has one."""
 
     @staticmethod
     def text(*lines: str) -> Reply:

@@ -27,23 +27,27 @@ from bot.adapters.discord import (
     DiscordUnavailable,
     WebhookTransport,
     alert_payload,
+    chart_payload,
+    reply_payload,
     subscribe_webhooks,
 )
 from bot.adapters.telegram import (
     TelegramAdapter,
     TelegramConfig,
     TelegramTransport,
+    chart_caption,
     is_group_chat,
     render_alert,
 )
 from bot.clock import Clock, DrillClock, WallClock
 from bot.config import LoadedConfig, webhook_urls
 from bot.delivery.outbox import Outbox
-from bot.delivery.outbox_sink import OutboxSink, Renderer
+from bot.delivery.outbox_sink import Captioner, OutboxSink, Renderer, ReplyRenderer
 from bot.delivery.ratelimit import Limits, RateLimiter
 from bot.delivery.sender import OutboxSender, SenderSettings, Transport
 from bot.delivery.sinks import AlertSink
 from bot.news.items import NewsItem
+from bot.render.chat import telegram_html
 from bot.runtime.ops import OpsServer, ReadinessInputs
 from bot.runtime.wiring import Runtime, build_runtime
 from bot.sources.csv_prices import CsvPriceSource, describe_intervals
@@ -52,9 +56,11 @@ from bot.sources.recorded import RecordedPriceSource, WatchedRecording
 from bot.sources.yahoo import YahooPriceSource
 from bot.storage.store import Store
 from handlers.registry import Dispatcher as CommandDispatcher
+from jobs.digest import DigestJob
 from jobs.news_poll import NewsReplay
 from jobs.scheduler import (
     ScheduledJob,
+    add_digest_job,
     add_news_jobs,
     add_prune_job,
     add_recorded_news_job,
@@ -62,6 +68,13 @@ from jobs.scheduler import (
 )
 
 log = logging.getLogger(__name__)
+
+DISCORD_RENDER: tuple[Renderer, Captioner, ReplyRenderer] = (
+    alert_payload,
+    chart_payload,
+    reply_payload,
+)
+DIGEST_EVERY = timedelta(minutes=1)
 
 DISCORD_LIMITS = Limits(
     per_chat_interval=timedelta(seconds=1), group_per_minute=60, overall_per_second=40
@@ -167,13 +180,14 @@ class App:
         store: Store,
         transport: Transport,
         limits: Limits,
-        render: Renderer,
+        render: tuple[Renderer, Captioner, ReplyRenderer],
         is_group: Callable[[str], bool],
         stop: asyncio.Event,
         limiter: RateLimiter | None = None,
     ) -> OutboxSink:
-        """An outbox sink for a platform and the sender task that drains it; ``limiter``:
-        a send budget the sender shares (with command replies)."""
+        """An outbox sink for a platform and the sender task that drains it. ``render``: the
+        platform's alert texts and chart captions; ``limiter``: a send budget the sender
+        shares (with command replies)."""
         platform = transport.platform
         sender = OutboxSender(
             Outbox(store),
@@ -192,10 +206,12 @@ class App:
             sender.outbox,
             store,
             self.loaded.universe,
-            render,
+            render[0],
             is_group,
             utc_now,
             sender,
+            caption=render[1],
+            render_reply=render[2],
         )
 
     async def _start_discord(
@@ -216,7 +232,7 @@ class App:
             self._start_in_background("discord", self.discord.start, stop)
             transport = DiscordTransport(self.discord.client, store)
             sinks.append(
-                self._delivery(store, transport, DISCORD_LIMITS, alert_payload, every_chat, stop)
+                self._delivery(store, transport, DISCORD_LIMITS, DISCORD_RENDER, every_chat, stop)
             )
         urls = {name: url for name, url in webhook_urls(self.loaded.settings).items() if url}
         missing = [w.url_env for w in settings.webhooks if w.name not in urls]
@@ -227,9 +243,25 @@ class App:
             self.session = aiohttp.ClientSession()
             hooks = WebhookTransport(urls, self.session)
             sinks.append(
-                self._delivery(store, hooks, DISCORD_LIMITS, alert_payload, every_chat, stop)
+                self._delivery(store, hooks, DISCORD_LIMITS, DISCORD_RENDER, every_chat, stop)
             )
         return sinks
+
+    def _digests(self, runtime: Runtime, store: Store, clock: Clock) -> DigestJob:
+        """The daily digests of the chats that asked for one, through the platforms'
+        outboxes (a drill's on its own clock, marked as a drill's)."""
+        matcher = runtime.services.matcher
+        return DigestJob(
+            store,
+            self.loaded.universe,
+            runtime.services.market,
+            [region for region, _ in runtime.scan_jobs()],
+            lambda: [s for s in runtime.dispatcher.sinks if isinstance(s, OutboxSink)],
+            clock.now,
+            themes=matcher.themes if matcher is not None else None,
+            charts=self.loaded.settings.charts.enabled,
+            drill=clock.drill,
+        )
 
     def _price_source(self, clock: Clock) -> PriceSource:
         """Live: the configured source. Drill: the CSV files, served on the drill clock."""
@@ -300,7 +332,7 @@ class App:
                         store,
                         transport,
                         Limits(),
-                        render_alert,
+                        (render_alert, chart_caption, telegram_html),
                         is_group_chat,
                         stop,
                         limiter=self.telegram.limiter,
@@ -321,6 +353,8 @@ class App:
             )
             if self.drill is None:  # a drill's history is dated in the past: keep it
                 add_prune_job(scheduler, store, settings.storage.keep_days)
+            every = timedelta(seconds=1) if clock.drill else DIGEST_EVERY
+            add_digest_job(scheduler, self._digests(runtime, store, clock), every)
             if runtime.news is not None and self.drill is None:
                 self.http = httpx.AsyncClient()
                 add_news_jobs(scheduler, runtime.news, self.http, settings.news, runtime.health)

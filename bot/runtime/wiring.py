@@ -23,6 +23,7 @@ from bot.episodes import EpisodeBook
 from bot.news.explain import Explainer
 from bot.news.match import Matcher, load_themes
 from bot.pipeline import DRILL_PREFIX, AlertPipeline
+from bot.render.alert_charts import AlertCharter
 from bot.sources.marketdata import MarketData
 from bot.sources.prices import PriceSource
 from bot.sources.recorded import BAR_LENGTH
@@ -159,7 +160,8 @@ def build_runtime(
         else None
     )
     dispatcher = Dispatcher(sinks)
-    pipeline = AlertPipeline(book, store, dispatcher, explainer, drill=clock.drill)
+    charter = AlertCharter(store, universe) if settings.charts.enabled else None
+    pipeline = AlertPipeline(book, store, dispatcher, explainer, drill=clock.drill, charter=charter)
     scanning = scan_settings(settings, interval, recorded)
     keys = settings.scheduler.regions if regions is None else regions
     scans = [

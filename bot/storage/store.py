@@ -22,7 +22,7 @@ from bot.render.i18n import Language
 from bot.storage.checkpoint import Checkpointer
 from bot.storage.subscriptions import ChatSettings, QuietHours
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 CACHE_KIB = 32 * 1024
 """SQLite's page cache (default 2 MiB): the outbox's indexes at 50,000 chats a fan-out are
 bigger, and each chunk would read them back from the file."""
@@ -142,6 +142,34 @@ ALTER TABLE outbox_v4 RENAME TO outbox;
 CREATE INDEX outbox_open ON outbox (platform, status, id);
 CREATE INDEX outbox_created ON outbox (created_at);
 CREATE INDEX outbox_bodies_created ON outbox_bodies (created_at);
+""",
+    # Charts: an alert's PNG per language, stored once and sent as a photo part of its
+    # messages; readings found by time for a session's path.
+    5: """
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    png BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);
+ALTER TABLE outbox_bodies ADD COLUMN image_id INTEGER REFERENCES images (id);
+CREATE INDEX readings_scope_region_time ON readings (scope, region, data_time);
+CREATE TABLE portfolios (
+    platform TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    positions TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (platform, chat_id)
+);
+CREATE TABLE digests (
+    platform TEXT NOT NULL,
+    chat_id TEXT NOT NULL,
+    at TEXT,
+    timezone TEXT NOT NULL DEFAULT 'UTC',
+    last_day TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (platform, chat_id)
+);
 """,
 }
 
@@ -266,6 +294,21 @@ SettingsRow = tuple[Any, ...]
 disabled_reason, mention_role."""
 
 
+@dataclass(frozen=True)
+class DigestSetting:
+    """A chat's daily digest: at ``at`` in ``timezone`` (``None``: after the US close)."""
+
+    platform: str
+    chat_id: str
+    at: time | None
+    timezone: str
+    last_day: date | None
+
+
+def _positions(text: str) -> list[tuple[str, float]]:
+    return [(str(symbol), float(weight)) for symbol, weight in json.loads(text)]
+
+
 def chat_from_row(platform: str, chat_id: str, row: Sequence[Any]) -> ChatSettings:
     language, subscribed, severity, segments, quiet, disabled, mention = row
     quiet_hours = None
@@ -385,6 +428,38 @@ class Store:
                 json.dumps(reading.as_dict()),
             ),
         )
+
+    def readings_between(
+        self, region: str, start: datetime, end: datetime
+    ) -> list[dict[str, object]]:
+        """The stored readings of ``region`` whose prices date from ``start`` to ``end``
+        (inclusive), oldest first, as stored (JSON dicts)."""
+        rows = self._db.execute(
+            "SELECT body FROM readings WHERE scope = ? AND region = ? AND data_time >= ? "
+            "AND data_time <= ? ORDER BY data_time, id",
+            (self.scope, region, _ts(start), _ts(end)),
+        ).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
+    def save_image(self, key: str, png: bytes, now: datetime) -> int:
+        """Keep an image once under ``key`` (a chart of an alert in one language); returns
+        its id, the first one's if the key was stored before."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO images (key, png, created_at) VALUES (?, ?, ?)",
+            (key, png, _ts(now)),
+        )
+        (image_id,) = self._db.execute("SELECT id FROM images WHERE key = ?", (key,)).fetchone()
+        return int(image_id)
+
+    def image_by_key(self, key: str) -> bytes | None:
+        row = self._db.execute("SELECT png FROM images WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def image(self, image_id: int) -> bytes:
+        row = self._db.execute("SELECT png FROM images WHERE id = ?", (image_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"image {image_id} is gone")
+        return bytes(row[0])
 
     def latest_readings(self) -> dict[str, dict[str, object]]:
         """The newest reading of each region, as stored (JSON dicts)."""
@@ -551,13 +626,102 @@ class Store:
         )
 
     def migrate_chat(self, platform: str, old_id: str, new_id: str, now: datetime) -> None:
-        """Move a chat's settings to its new id (a Telegram group became a supergroup)."""
+        """Move a chat's settings (saved portfolio, digest) to its new id (a Telegram group
+        became a supergroup)."""
         with self.transaction() as db:
             db.execute("DELETE FROM chats WHERE platform = ? AND chat_id = ?", (platform, new_id))
             db.execute(
                 "UPDATE chats SET chat_id = ?, updated_at = ? WHERE platform = ? AND chat_id = ?",
                 (new_id, _ts(now), platform, old_id),
             )
+            for table in ("portfolios", "digests"):
+                db.execute(
+                    f"UPDATE OR IGNORE {table} SET chat_id = ? "  # noqa: S608 - a fixed name
+                    "WHERE platform = ? AND chat_id = ?",
+                    (new_id, platform, old_id),
+                )
+
+    def set_digest(
+        self, platform: str, chat_id: str, at: time | None, timezone: str, now: datetime
+    ) -> None:
+        """A daily digest for the chat: at ``at`` in ``timezone``, or (``None``) after the US
+        close. A digest already sent today stays sent."""
+        self._db.execute(
+            "INSERT INTO digests (platform, chat_id, at, timezone, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, chat_id) DO UPDATE SET "
+            "at = excluded.at, timezone = excluded.timezone, updated_at = excluded.updated_at",
+            (platform, chat_id, at.strftime("%H:%M") if at else None, timezone, _ts(now)),
+        )
+
+    def clear_digest(self, platform: str, chat_id: str) -> bool:
+        cursor = self._db.execute(
+            "DELETE FROM digests WHERE platform = ? AND chat_id = ?", (platform, chat_id)
+        )
+        return cursor.rowcount > 0
+
+    def digest(self, platform: str, chat_id: str) -> DigestSetting | None:
+        found = [d for d in self.digests() if d.platform == platform and d.chat_id == chat_id]
+        return found[0] if found else None
+
+    def digests(self) -> list[DigestSetting]:
+        """Every chat's digest setting (chats that are disabled are left out)."""
+        rows = self._db.execute(
+            "SELECT d.platform, d.chat_id, d.at, d.timezone, d.last_day FROM digests d "
+            "LEFT JOIN chats c ON c.platform = d.platform AND c.chat_id = d.chat_id "
+            "WHERE c.disabled_reason IS NULL ORDER BY d.platform, d.chat_id"
+        ).fetchall()
+        return [
+            DigestSetting(
+                platform,
+                chat_id,
+                time.fromisoformat(at) if at else None,
+                timezone,
+                date.fromisoformat(last) if last else None,
+            )
+            for platform, chat_id, at, timezone, last in rows
+        ]
+
+    def mark_digest_sent(self, platform: str, chat_id: str, day: date) -> None:
+        self._db.execute(
+            "UPDATE digests SET last_day = ? WHERE platform = ? AND chat_id = ?",
+            (day.isoformat(), platform, chat_id),
+        )
+
+    def save_portfolio(
+        self, platform: str, chat_id: str, positions: Sequence[tuple[str, float]], now: datetime
+    ) -> None:
+        """Keep a chat's portfolio (symbols and weights that sum to 1), replacing the last."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO portfolios (platform, chat_id, positions, updated_at) "
+            "VALUES (?, ?, ?, ?)",
+            (platform, chat_id, json.dumps([[s, w] for s, w in positions]), _ts(now)),
+        )
+
+    def portfolio(self, platform: str, chat_id: str) -> list[tuple[str, float]] | None:
+        row = self._db.execute(
+            "SELECT positions FROM portfolios WHERE platform = ? AND chat_id = ?",
+            (platform, chat_id),
+        ).fetchone()
+        return None if row is None else _positions(row[0])
+
+    def clear_portfolio(self, platform: str, chat_id: str) -> bool:
+        cursor = self._db.execute(
+            "DELETE FROM portfolios WHERE platform = ? AND chat_id = ?", (platform, chat_id)
+        )
+        return cursor.rowcount > 0
+
+    def subscribed_portfolios(self) -> list[tuple[str, str, Language, list[tuple[str, float]]]]:
+        """(platform, chat, language, positions) of every active subscription with a saved
+        portfolio."""
+        rows = self._db.execute(
+            "SELECT p.platform, p.chat_id, c.language, p.positions FROM portfolios p "
+            "JOIN chats c ON c.platform = p.platform AND c.chat_id = p.chat_id "
+            "WHERE c.subscribed = 1 AND c.disabled_reason IS NULL ORDER BY p.platform, p.chat_id"
+        ).fetchall()
+        return [
+            (platform, chat_id, "de" if language == "de" else "en", _positions(positions))
+            for platform, chat_id, language, positions in rows
+        ]
 
     def save_headlines(self, headlines: Iterable[Headline], seen_at: datetime) -> None:
         """Store matched headlines (only items naming an instrument or a theme are kept)."""
@@ -645,6 +809,11 @@ class Store:
                 "AND outbox.body_id = outbox_bodies.id) AND NOT EXISTS "
                 "(SELECT 1 FROM fanouts WHERE fanouts.alert_key = outbox_bodies.alert_key "
                 "AND fanouts.platform = outbox_bodies.platform AND fanouts.status = 'staging')",
+                (cutoff,),
+            ).rowcount
+            deleted["images"] = db.execute(
+                "DELETE FROM images WHERE created_at < ? AND NOT EXISTS "
+                "(SELECT 1 FROM outbox_bodies WHERE outbox_bodies.image_id = images.id)",
                 (cutoff,),
             ).rowcount
             deleted["readings"] = db.execute(

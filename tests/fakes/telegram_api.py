@@ -943,6 +943,15 @@ class FakeBotApi:
             return list(self._sent)
         return list(self._sent_by_chat.get(chat_id, ()))
 
+    def photo(self, message: SentMessage) -> bytes:
+        """The uploaded bytes of a sendPhoto message (empty for a photo sent by id or URL)."""
+        photo = message.params.get("photo")
+        if isinstance(photo, str) and photo.startswith("attach://"):
+            photo = message.params.get(photo.removeprefix("attach://"))
+        if isinstance(photo, UploadedFile):
+            return photo.data
+        return self._files.get(str(photo), ("", b""))[1]
+
     def sent_count(self, chat_id: int | None = None) -> int:
         """How many messages were sent (to one chat), in O(1)."""
         return len(self._sent) if chat_id is None else len(self._sent_by_chat.get(chat_id, ()))
