@@ -53,6 +53,19 @@ def _save(ctx: Context, chat: ChatSettings) -> None:
     ctx.services.store.save_chat(chat, ctx.services.clock())
 
 
+def _alerts_state(ctx: Context, chat: ChatSettings) -> str:
+    """ "on", "off", or why the bot stopped delivering here and how to resume."""
+    if chat.subscribed and chat.disabled_reason is not None:
+        day = f"{chat.disabled_at:%Y-%m-%d}" if chat.disabled_at else "?"
+        key = (
+            "settings.blocked"
+            if "blocked" in chat.disabled_reason.lower()
+            else "settings.unreachable"
+        )
+        return ctx.t(key, date=day, reason=chat.disabled_reason[:120])
+    return ctx.t("settings.yes" if chat.subscribed else "settings.no")
+
+
 def _describe(ctx: Context, chat: ChatSettings) -> Reply:
     t = ctx.t
     segments = ", ".join(chat.segments) if chat.segments else t("settings.all")
@@ -64,7 +77,7 @@ def _describe(ctx: Context, chat: ChatSettings) -> Reply:
         )
         quiet = f"{chat.quiet.describe()} ({t(through)})"
     lines = [
-        t("settings.subscribed", value=t("settings.yes" if chat.subscribed else "settings.no")),
+        t("settings.subscribed", value=_alerts_state(ctx, chat)),
         t("settings.severity", value=t(f"severity.{chat.min_severity}")),
         t("settings.segments", value=segments),
         t("settings.quiet", value=quiet),

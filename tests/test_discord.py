@@ -67,6 +67,8 @@ OTHER_CHANNEL = 910_000_000_000_000_102
 LOCKED_CHANNEL = 910_000_000_000_000_103  # the bot may not send messages here
 HOOK_CHANNEL = 910_000_000_000_000_104  # a channel of a server without the bot (webhook)
 DM_CHANNEL = 910_000_000_000_000_105
+GRANTED_CHANNEL = 910_000_000_000_000_106  # MEMBER may manage it by an overwrite
+DENIED_CHANNEL = 910_000_000_000_000_107  # Mods may not manage it (an overwrite denies it)
 MODS = 910_000_000_000_000_201  # a role with Manage Channels
 MANAGERS = 910_000_000_000_000_202  # the role named in DiscordConfig.manager_role, no permissions
 TRADERS = 910_000_000_000_000_203  # the role a channel asks to be pinged on critical alerts
@@ -112,6 +114,20 @@ async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
             channels=[
                 {"id": CHANNEL, "name": "alerts"},
                 {"id": OTHER_CHANNEL, "name": "markets"},
+                {
+                    "id": GRANTED_CHANNEL,
+                    "name": "member-desk",
+                    "permission_overwrites": [
+                        {"id": MEMBER, "type": 1, "allow": Perm.MANAGE_CHANNELS}
+                    ],
+                },
+                {
+                    "id": DENIED_CHANNEL,
+                    "name": "locked-settings",
+                    "permission_overwrites": [
+                        {"id": MODS, "type": 0, "deny": Perm.MANAGE_CHANNELS}
+                    ],
+                },
                 {
                     "id": LOCKED_CHANNEL,
                     "name": "read-only",
@@ -503,6 +519,20 @@ async def test_subscribe_in_a_guild_needs_manage_channels_or_the_manager_role(
         "Subscribed"
     )
     assert store.chat("discord", str(DM_CHANNEL)).subscribed
+
+
+async def test_channel_overwrites_decide_who_manages_a_channel(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    """Discord's own answer (the interaction's resolved permissions, overwrites applied)."""
+    granted = await say(fake, MEMBER, "subscribe", channel=GRANTED_CHANNEL)
+    assert granted.startswith("Subscribed")
+    assert store.chat("discord", str(GRANTED_CHANNEL)).subscribed
+
+    assert await say(fake, MOD, "subscribe", channel=DENIED_CHANNEL) == REFUSED
+    assert not store.chat("discord", str(DENIED_CHANNEL)).subscribed
+    # The configured manager role still works where no permission does.
+    assert (await say(fake, MANAGER, "subscribe", channel=DENIED_CHANNEL)).startswith("Subscribed")
 
 
 # ------------------------------------------------------------------------------ alerts

@@ -590,9 +590,13 @@ async def test_a_blocked_chat_is_disabled_and_skipped(
     assert send_statuses(api, USER) == [200, 403]  # not even tried
     assert [m.plain_text.split("\n")[0] for m in api.sent(DE_USER)[1:]] == [DE_HEADLINE] * 2
 
-    api.unblock(USER)  # subscribing again re-enables the chat
+    api.unblock(USER)  # /settings says why nothing came, and how to resume
+    settings = await say(api, USER, USER, "/settings")
+    day = f"{NOW:%Y-%m-%d}"
+    assert f"Alerts: off (the bot was blocked on {day}); /subscribe to resume" in settings
     assert "Subscribed" in await say(api, USER, USER, "/subscribe")
     assert store.chat("telegram", str(USER)).disabled_reason is None
+    assert "Alerts: on" in await say(api, USER, USER, "/settings")
 
 
 async def test_a_group_that_became_a_supergroup_keeps_its_subscription(
@@ -619,6 +623,52 @@ async def test_a_group_that_became_a_supergroup_keeps_its_subscription(
     assert len(api.sent(SUPERGROUP)) == 2
     assert send_statuses(api, GROUP) == [200, 400]  # straight to the new id
     assert delivery.outbox.counts("telegram") == {"sent": 2}
+
+
+async def test_the_migration_service_message_moves_the_subscription_at_once(
+    api: FakeBotApi, services: Services, registry: Registry, store: Store
+) -> None:
+    def migrate(old: str, new: str) -> None:
+        store.migrate_chat("telegram", old, new, NOW)
+
+    tg = TelegramAdapter(
+        make_adapter(api, services, registry).config,
+        Dispatcher(registry, services, RateLimit(calls=1000)),
+        on_migrate=migrate,
+    )
+    await tg.start()
+    try:
+        await subscribe_group(api, "watch")
+        await say(api, GROUP, ADMIN, "/portfolio set NVDA:100")
+        api.migrate(GROUP, SUPERGROUP, announce=True)
+
+        api.set_member_status(SUPERGROUP, ADMIN, "administrator")
+        settings = await say(api, SUPERGROUP, ADMIN, "/settings")
+    finally:
+        await tg.stop()
+
+    assert "Alerts: on" in settings
+    assert "Minimum severity: watch" in settings
+    assert store.portfolio("telegram", str(SUPERGROUP)) == [("NVDA", 1.0)]
+    assert not store.chat("telegram", str(GROUP)).subscribed
+    assert store.portfolio("telegram", str(GROUP)) is None
+
+
+async def test_a_late_migration_never_overwrites_the_supergroups_own_settings(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store, delivery: Delivery
+) -> None:
+    await subscribe_group(api, "watch")
+    api.migrate(GROUP, SUPERGROUP)  # no service message seen: the next alert finds out
+    api.set_member_status(SUPERGROUP, ADMIN, "administrator")
+    assert "Subscribed" in await say(api, SUPERGROUP, ADMIN, "/subscribe critical")
+
+    await delivery.deliver(make_alert("first"))
+
+    kept = store.chat("telegram", str(SUPERGROUP))
+    assert kept.subscribed
+    assert kept.min_severity is Severity.CRITICAL
+    assert not store.chat("telegram", str(GROUP)).subscribed
+    assert len([m for m in api.sent(SUPERGROUP) if EN_HEADLINE in m.plain_text]) == 1
 
 
 async def test_a_flood_wait_is_waited_out_and_the_alert_arrives_once(

@@ -317,13 +317,19 @@ class DiscordAdapter:
             self.tree.add_command(self._slash(command.name, command.summary))
 
     def _can_manage(self, interaction: discord.Interaction) -> bool:
-        user = interaction.user
-        if not isinstance(user, discord.Member):
+        """Manage Channels in this channel as Discord resolved it for the interaction (the
+        member's roles and the channel's overwrites), or the configured manager role."""
+        if interaction.guild_id is None:
             return True  # a DM: the user manages their own chat
-        if user.guild_permissions.manage_channels:
+        if interaction.permissions.manage_channels:
             return True
         role = self.config.manager_role
-        return role is not None and any(r.name == role for r in user.roles)
+        user = interaction.user
+        return (
+            role is not None
+            and isinstance(user, discord.Member)
+            and any(r.name == role for r in user.roles)
+        )
 
     async def _run(self, interaction: discord.Interaction, name: str, args: str) -> None:
         async def check_admin() -> bool:

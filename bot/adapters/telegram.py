@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -95,12 +95,18 @@ class TelegramAdapter:
     name = PLATFORM
 
     def __init__(
-        self, config: TelegramConfig, dispatcher: Dispatcher, limiter: RateLimiter | None = None
+        self,
+        config: TelegramConfig,
+        dispatcher: Dispatcher,
+        limiter: RateLimiter | None = None,
+        on_migrate: Callable[[str, str], None] | None = None,
     ) -> None:
         """``limiter``: the bot's send budget, shared with the alert sender so that replies
-        and alerts together stay within Telegram's limits (replies go first)."""
+        and alerts together stay within Telegram's limits (replies go first). ``on_migrate``:
+        a group became a supergroup (old id, new id), from Telegram's service message."""
         self.config = config
         self.dispatcher = dispatcher
+        self.on_migrate = on_migrate
         self.limiter = limiter or RateLimiter(Limits())
         self.app: Application = (  # type: ignore[type-arg]
             ApplicationBuilder()
@@ -114,6 +120,7 @@ class TelegramAdapter:
         self.app.add_handler(
             MessageHandler(filters.COMMAND & ~filters.UpdateType.EDITED, self._on_command)
         )
+        self.app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
         self.app.add_error_handler(self._on_error)
 
     async def start(self) -> None:
@@ -206,6 +213,22 @@ class TelegramAdapter:
             return
         for chunk in telegram_html(reply):
             await self._send(chat.id, chunk, is_group=is_group)
+
+    async def _on_migrate(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """Telegram says in both chats that a group became a supergroup: its settings move at
+        once (both messages lead to the same move; the second finds nothing left to move)."""
+        message = update.effective_message
+        if message is None:
+            return
+        if message.migrate_to_chat_id:
+            old, new = message.chat_id, message.migrate_to_chat_id
+        elif message.migrate_from_chat_id:
+            old, new = message.migrate_from_chat_id, message.chat_id
+        else:
+            return
+        log.info("telegram: group %s became supergroup %s; its settings move with it", old, new)
+        if self.on_migrate is not None:
+            self.on_migrate(str(old), str(new))
 
     async def _paced(self, chat_id: str, is_group: bool) -> None:
         """Wait for this reply's place in the send budget: the chat's own limits, then the

@@ -422,6 +422,15 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "de": "{value!r} ist keine Rollen-Erwähnung wie @Traders (oder off).",
     },
     "settings.yes": {"en": "on", "de": "an"},
+    "settings.blocked": {
+        "en": "off (the bot was blocked on {date}); /subscribe to resume",
+        "de": "aus (der Bot wurde am {date} blockiert); /subscribe, um sie wieder zu bekommen",
+    },
+    "settings.unreachable": {
+        "en": "off (this chat could not be reached on {date}: {reason}); /subscribe to resume",
+        "de": "aus (dieser Chat war am {date} nicht erreichbar: {reason}); /subscribe, um sie "
+        "wieder zu bekommen",
+    },
     "settings.no": {"en": "off", "de": "aus"},
     "settings.all": {"en": "all", "de": "alle"},
     "settings.none": {"en": "none", "de": "keine"},

@@ -324,7 +324,11 @@ class App:
             )
             tg = telegram_config(self.loaded)
             if tg is not None:
-                self.telegram = TelegramAdapter(tg, runtime.commands)
+                self.telegram = TelegramAdapter(
+                    tg,
+                    runtime.commands,
+                    on_migrate=lambda old, new: store.migrate_chat("telegram", old, new, utc_now()),
+                )
                 self._start_in_background("telegram", self.telegram.start, stop)
                 transport = TelegramTransport(self.telegram.app.bot)
                 runtime.add_sink(

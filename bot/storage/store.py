@@ -10,7 +10,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -554,12 +554,15 @@ class Store:
         """The chat's settings (defaults for a chat never seen)."""
         row = self._db.execute(
             "SELECT language, subscribed, min_severity, segments, quiet, disabled_reason, "
-            "mention_role FROM chats WHERE platform = ? AND chat_id = ?",
+            "mention_role, updated_at FROM chats WHERE platform = ? AND chat_id = ?",
             (platform, chat_id),
         ).fetchone()
         if row is None:
             return ChatSettings(platform, chat_id)
-        return chat_from_row(platform, chat_id, row)
+        chat = chat_from_row(platform, chat_id, row[:-1])
+        if chat.disabled_reason is not None:
+            chat = replace(chat, disabled_at=_dt(row[-1]))
+        return chat
 
     def chat_language(self, platform: str, chat_id: str) -> Language | None:
         return self.chat(platform, chat_id).language
@@ -627,18 +630,24 @@ class Store:
 
     def migrate_chat(self, platform: str, old_id: str, new_id: str, now: datetime) -> None:
         """Move a chat's settings (saved portfolio, digest) to its new id (a Telegram group
-        became a supergroup)."""
+        became a supergroup). What was already set under the new id stays: the old id's
+        settings are then dropped, never written over it."""
         with self.transaction() as db:
-            db.execute("DELETE FROM chats WHERE platform = ? AND chat_id = ?", (platform, new_id))
             db.execute(
-                "UPDATE chats SET chat_id = ?, updated_at = ? WHERE platform = ? AND chat_id = ?",
+                "UPDATE OR IGNORE chats SET chat_id = ?, updated_at = ? "
+                "WHERE platform = ? AND chat_id = ?",
                 (new_id, _ts(now), platform, old_id),
             )
+            db.execute("DELETE FROM chats WHERE platform = ? AND chat_id = ?", (platform, old_id))
             for table in ("portfolios", "digests"):
                 db.execute(
                     f"UPDATE OR IGNORE {table} SET chat_id = ? "  # noqa: S608 - a fixed name
                     "WHERE platform = ? AND chat_id = ?",
                     (new_id, platform, old_id),
+                )
+                db.execute(
+                    f"DELETE FROM {table} WHERE platform = ? AND chat_id = ?",  # noqa: S608
+                    (platform, old_id),
                 )
 
     def set_digest(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -72,6 +72,8 @@ class ChatSettings:
     quiet: QuietHours | None = None
     disabled_reason: str | None = None
     mention_role: str | None = None
+    disabled_at: datetime | None = field(default=None, compare=False)
+    """When delivery stopped (``disabled_reason``): read for ``/settings``, not by fan-outs."""
 
     def wants(self, alert: Alert, universe: Universe, now: datetime) -> bool:
         """Whether this chat should get ``alert`` now."""

@@ -813,12 +813,30 @@ class FakeBotApi:
         """Undo block/kick/deactivate/leaveChat."""
         self._forbidden.pop(chat_id, None)
 
-    def migrate(self, chat_id: int, new_chat_id: int) -> None:
-        """The group became a supergroup: the old id answers 400 with migrate_to_chat_id."""
+    def migrate(self, chat_id: int, new_chat_id: int, *, announce: bool = False) -> None:
+        """The group became a supergroup: the old id answers 400 with migrate_to_chat_id.
+        ``announce``: the bot also gets the two service messages Telegram sends, one in the
+        old group (``migrate_to_chat_id``) and one in the new supergroup
+        (``migrate_from_chat_id``)."""
         old = self._chats.get(chat_id)
         if new_chat_id not in self._chats:
             self.add_chat(new_chat_id, "supergroup", title=old.title if old else None)
         self._migrated[chat_id] = new_chat_id
+        if not announce or old is None:
+            return
+        new = self._chats[new_chat_id]
+        for chat, field_name, other in (
+            (old, "migrate_to_chat_id", new_chat_id),
+            (new, "migrate_from_chat_id", chat_id),
+        ):
+            message: JSONDict = {
+                "message_id": chat.take_message_id(),
+                "chat": chat.to_dict(),
+                "date": int(time.time()),
+                field_name: other,
+            }
+            chat.messages[message["message_id"]] = message
+            self.push_update({"message": message})
 
     def slow_down(self, method: str, seconds: float) -> None:
         """Answer ``method`` only after ``seconds`` (0: at once again), like a slow network."""
