@@ -6,6 +6,7 @@ from handlers.chart import chart
 from handlers.digest import digest
 from handlers.exposure import exposure
 from handlers.help import make_help, start
+from handlers.mute import mute, unmute
 from handlers.news import news
 from handlers.portfolio import portfolio
 from handlers.registry import Command, Registry
@@ -41,5 +42,9 @@ def build_registry() -> Registry:
     registry.add(Command("news", news, "cmd.news.summary", "cmd.news.usage"))
     registry.add(Command("chart", chart, "cmd.chart.summary", "cmd.chart.usage"))
     registry.add(Command("digest", digest, "cmd.digest.summary", "cmd.digest.usage"))
+    registry.add(Command("mute", mute, "cmd.mute.summary", "cmd.mute.usage", admin_in_groups=True))
+    registry.add(
+        Command("unmute", unmute, "cmd.unmute.summary", "cmd.unmute.usage", admin_in_groups=True)
+    )
     registry.add(Command("portfolio", portfolio, "cmd.portfolio.summary", "cmd.portfolio.usage"))
     return registry

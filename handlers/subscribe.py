@@ -15,6 +15,7 @@ from bot.storage.subscriptions import (
     parse_clock,
     parse_timezone,
 )
+from handlers.mute import muted_text
 from handlers.registry import Context, UsageError
 
 SUBSCRIBABLE = (Severity.WATCH, Severity.ALERT, Severity.CRITICAL)
@@ -83,6 +84,8 @@ def _describe(ctx: Context, chat: ChatSettings) -> Reply:
         t("settings.quiet", value=quiet),
         t("settings.language", value=ctx.language),
     ]
+    if chat.muted_until is not None and chat.muted_until > ctx.services.clock():
+        lines.insert(1, t("settings.muted", value=muted_text(ctx, chat)))
     if chat.mention_role:
         lines.append(t("settings.mention", value=f"<@&{chat.mention_role}>"))
     return Reply((Heading(t("settings.title")), *(Paragraph(spans(line)) for line in lines)))

@@ -434,3 +434,46 @@ async def test_control_and_bidi_characters_in_arguments_are_dropped(services: Se
 
     text = await say(services, call("exposure", "N\x07V\x00D\u2066A:40 \x1b[31m"))
     assert not any(ch in text for ch in "\x1b\x07\x00\u2066\u202e")
+
+
+# --- /mute, /unmute --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "until"),
+    [
+        ("1h", "2026-08-04 13:00 UTC"),
+        ("30m", "2026-08-04 12:30 UTC"),
+        ("2d", "2026-08-06 12:00 UTC"),
+        ("today", "2026-08-05 00:00 UTC"),
+        ("today Europe/Berlin", "2026-08-04 22:00 UTC"),
+        ("until 09:00", "2026-08-05 09:00 UTC"),
+        ("until 15:00 Europe/Berlin", "2026-08-04 13:00 UTC"),
+        ("until 14:00 Europe/Berlin", "2026-08-05 12:00 UTC"),  # 14:00 there is now: tomorrow
+    ],
+)
+async def test_mute_for_a_while(services: Services, args: str, until: str) -> None:
+    done = await say(services, call("mute", args))
+    assert done == f"Muted until {until} (critical alerts still come through). /unmute ends it."
+    settings = await say(services, call("settings"))
+    assert f"Muted: until {until}" in settings
+
+
+@pytest.mark.parametrize("args", ["forever", "31d", "0m", "until 25:00", "today Mars/Base", ""])
+async def test_a_mute_that_cannot_be_read_says_how(services: Services, args: str) -> None:
+    text = await say(services, call("mute", args))
+    assert "Usage: /mute 1h" in text
+    assert services.store.chat("test", "7").muted_until is None
+
+
+async def test_unmute_and_who_may_mute(services: Services) -> None:
+    assert await say(services, call("unmute")) == "This chat is not muted."
+    await say(services, call("mute", "1h"))
+    assert await say(services, call("unmute")) == "Unmuted: alerts come here again."
+    assert "Muted:" not in await say(services, call("settings"))
+    member = call("mute", "1h", chat_type="group", chat="-9", is_admin=False)
+    assert await say(services, member) == "Only administrators of this chat can use /mute here."
+    quiet = await say(services, call("settings", "quiet 22:00-07:00 UTC none"))
+    assert "22:00" in quiet
+    silent = await say(services, call("mute", "1h"))
+    assert silent == "Muted until 2026-08-04 13:00 UTC (nothing comes through). /unmute ends it."

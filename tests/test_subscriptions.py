@@ -96,7 +96,7 @@ def test_a_refusal_says_why() -> None:
     assert why(SUBSCRIBED, Severity.ALERT) is None
     assert why(picky, Severity.ALERT) == "below_severity"
     assert why(quiet, Severity.CRITICAL) == "quiet_hours"
-    assert why(replace(SUBSCRIBED, subscribed=False), Severity.CRITICAL) == "muted"
+    assert why(replace(SUBSCRIBED, subscribed=False), Severity.CRITICAL) == "unsubscribed"
 
 
 def test_daytime_quiet_hours() -> None:
@@ -192,3 +192,32 @@ async def test_a_recovery_reaches_only_chats_that_got_the_shock() -> None:
         ("early", "2025-01-27:us:down@143000:open:alert"),
         ("early", "2025-01-27:us:down@143000:recover"),
     ]
+
+
+# --- /mute ---------------------------------------------------------------------------------
+
+
+def test_a_muted_chat_gets_only_what_breaks_through() -> None:
+    muted = replace(SUBSCRIBED, muted_until=datetime(2025, 1, 27, 13, 0, tzinfo=UTC))
+
+    def why(chat: ChatSettings, severity: Severity, kind: AlertKind = AlertKind.OPEN) -> str | None:
+        return chat.refusal(Audience.of(alert(severity, kind=kind), UNIVERSE, NOON))
+
+    assert why(muted, Severity.ALERT) == "muted"
+    assert why(muted, Severity.CRITICAL) is None  # no quiet hours: critical breaks through
+    assert why(muted, Severity.CRITICAL, AlertKind.RECOVER) == "muted"
+    silent = replace(
+        muted, quiet=QuietHours(time(22), time(7), "UTC", critical_breaks_through=False)
+    )
+    assert why(silent, Severity.CRITICAL) == "muted"  # the chat's quiet-hours rule: nothing
+    over = replace(SUBSCRIBED, muted_until=datetime(2025, 1, 27, 11, 59, tzinfo=UTC))
+    assert why(over, Severity.ALERT) is None
+
+
+def test_the_mute_is_stored_with_the_chat(store: Store) -> None:
+    until = datetime(2025, 1, 27, 13, 0, tzinfo=UTC)
+    store.save_chat(replace(SUBSCRIBED, muted_until=until), NOON)
+
+    assert store.chat("telegram", "1").muted_until == until
+    ((_, row),) = store.subscription_rows_after("telegram", "", 10)
+    assert row[-1] is not None  # a fan-out judges the mute from the row it reads

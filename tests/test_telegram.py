@@ -956,3 +956,24 @@ async def test_in_groups_only_administrators_change_the_portfolio(
     api.set_member_status(GROUP, ADMIN, "administrator")
     assert (await say(api, GROUP, ADMIN, "/portfolio set NVDA:100")).startswith("Saved portfolio")
     assert store.portfolio("telegram", str(GROUP)) == [("NVDA", 1.0)]
+
+
+# ------------------------------------------------------------------------------ mute
+
+
+async def test_a_muted_chat_hears_only_critical_alerts_until_it_unmutes(
+    api: FakeBotApi, adapter: TelegramAdapter, delivery: Delivery
+) -> None:
+    assert "Subscribed" in await say(api, USER, USER, "/subscribe watch")
+    muted = await say(api, USER, USER, "/mute 2h")
+    assert muted.startswith("Muted until ")
+    sent = api.sent_count(USER)
+
+    await delivery.deliver(replace(make_alert("quiet-one"), severity=Severity.ALERT))
+    assert api.sent_count(USER) == sent  # held by the mute
+    await delivery.deliver(make_alert("loud-one"))  # critical breaks through (no quiet hours)
+    assert api.sent(USER)[-1].plain_text.startswith(EN_HEADLINE)
+
+    assert await say(api, USER, USER, "/unmute") == "Unmuted: alerts come here again."
+    await delivery.deliver(replace(make_alert("after"), severity=Severity.ALERT))
+    assert api.sent(USER)[-1].plain_text.startswith("ALERT: AI-infrastructure sell-off")

@@ -98,6 +98,7 @@ OPTIONS: Mapping[str, OptionSpec] = {
     "portfolio": OptionSpec("change"),
     "chart": OptionSpec("query", autocomplete=True),
     "digest": OptionSpec("change"),
+    "mute": OptionSpec("duration", required=True),
 }
 
 

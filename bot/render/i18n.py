@@ -109,6 +109,44 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "NVDA 5d, basket 1m, or NVDA 1d (today)",
         "de": "NVDA 5d, basket 1m, oder NVDA 1d (heute)",
     },
+    "cmd.mute.summary": {
+        "en": "No alerts here for a while",
+        "de": "Eine Weile keine Warnungen hier",
+    },
+    "cmd.mute.usage": {
+        "en": "/mute 1h | /mute today | /mute until 09:00 [Area/City]",
+        "de": "/mute 1h | /mute today | /mute until 09:00 [Gebiet/Stadt]",
+    },
+    "cmd.unmute.summary": {"en": "Alerts here again", "de": "Wieder Warnungen hier"},
+    "cmd.unmute.usage": {"en": "/unmute", "de": "/unmute"},
+    "option.mute": {
+        "en": "1h | 30m | today | until 09:00 Europe/Berlin",
+        "de": "1h | 30m | today | until 09:00 Europe/Berlin",
+    },
+    "mute.bad": {
+        "en": "I cannot mute for {value!r}: a duration (30m, 1h, 2d; at most 30 days), today, "
+        "or until HH:MM.",
+        "de": "{value!r} verstehe ich nicht: eine Dauer (30m, 1h, 2d; höchstens 30 Tage), "
+        "today oder until HH:MM.",
+    },
+    "mute.done": {
+        "en": "Muted {until}. /unmute ends it.",
+        "de": "Stumm {until}. /unmute beendet es.",
+    },
+    "mute.until_breaks": {
+        "en": "until {time} (critical alerts still come through)",
+        "de": "bis {time} (kritische Warnungen kommen trotzdem)",
+    },
+    "mute.until_silent": {
+        "en": "until {time} (nothing comes through)",
+        "de": "bis {time} (nichts kommt durch)",
+    },
+    "unmute.done": {
+        "en": "Unmuted: alerts come here again.",
+        "de": "Stummschaltung aufgehoben: Warnungen kommen wieder.",
+    },
+    "unmute.not_muted": {"en": "This chat is not muted.", "de": "Dieser Chat ist nicht stumm."},
+    "settings.muted": {"en": "Muted: {value}", "de": "Stumm: {value}"},
     "cmd.digest.summary": {
         "en": "A daily digest of the AI supply chain in this chat",
         "de": "Eine tägliche Zusammenfassung der KI-Lieferkette in diesem Chat",

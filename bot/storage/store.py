@@ -161,6 +161,7 @@ CREATE TABLE portfolios (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (platform, chat_id)
 );
+ALTER TABLE chats ADD COLUMN muted_until TEXT;
 CREATE TABLE digests (
     platform TEXT NOT NULL,
     chat_id TEXT NOT NULL,
@@ -291,7 +292,7 @@ _SEVERITY_NAMES = {str(s): s for s in Severity}
 
 SettingsRow = tuple[Any, ...]
 """A chat's settings as stored: language, subscribed, min_severity, segments, quiet,
-disabled_reason, mention_role."""
+disabled_reason, mention_role, muted_until."""
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,7 @@ def _positions(text: str) -> list[tuple[str, float]]:
 
 
 def chat_from_row(platform: str, chat_id: str, row: Sequence[Any]) -> ChatSettings:
-    language, subscribed, severity, segments, quiet, disabled, mention = row
+    language, subscribed, severity, segments, quiet, disabled, mention, muted = row
     quiet_hours = None
     if quiet:
         q = json.loads(quiet)
@@ -330,6 +331,7 @@ def chat_from_row(platform: str, chat_id: str, row: Sequence[Any]) -> ChatSettin
         quiet=quiet_hours,
         disabled_reason=disabled,
         mention_role=mention,
+        muted_until=_dt(muted),
     )
 
 
@@ -554,7 +556,7 @@ class Store:
         """The chat's settings (defaults for a chat never seen)."""
         row = self._db.execute(
             "SELECT language, subscribed, min_severity, segments, quiet, disabled_reason, "
-            "mention_role, updated_at FROM chats WHERE platform = ? AND chat_id = ?",
+            "mention_role, muted_until, updated_at FROM chats WHERE platform = ? AND chat_id = ?",
             (platform, chat_id),
         ).fetchone()
         if row is None:
@@ -580,8 +582,8 @@ class Store:
             )
         self._db.execute(
             "INSERT OR REPLACE INTO chats (platform, chat_id, language, subscribed, min_severity, "
-            "segments, quiet, disabled_reason, mention_role, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "segments, quiet, disabled_reason, mention_role, muted_until, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 chat.platform,
                 chat.chat_id,
@@ -592,6 +594,7 @@ class Store:
                 quiet,
                 chat.disabled_reason,
                 chat.mention_role,
+                _ts(chat.muted_until),
                 _ts(now),
             ),
         )
@@ -600,7 +603,8 @@ class Store:
         """Active subscriptions of a platform (disabled ones left out)."""
         rows = self._db.execute(
             "SELECT chat_id, language, subscribed, min_severity, segments, quiet, "
-            "disabled_reason, mention_role FROM chats WHERE platform = ? AND subscribed = 1 "
+            "disabled_reason, mention_role, muted_until FROM chats WHERE platform = ? "
+            "AND subscribed = 1 "
             "AND disabled_reason IS NULL ORDER BY chat_id",
             (platform,),
         ).fetchall()
@@ -614,8 +618,9 @@ class Store:
         parses and judges each distinct row once (:func:`chat_from_row`)."""
         rows = self._db.execute(
             "SELECT chat_id, language, subscribed, min_severity, segments, quiet, "
-            "disabled_reason, mention_role FROM chats WHERE platform = ? AND chat_id > ? "
-            "AND subscribed = 1 AND disabled_reason IS NULL ORDER BY chat_id LIMIT ?",
+            "disabled_reason, mention_role, muted_until FROM chats WHERE platform = ? "
+            "AND chat_id > ? AND subscribed = 1 AND disabled_reason IS NULL "
+            "ORDER BY chat_id LIMIT ?",
             (platform, after, limit),
         ).fetchall()
         return [(row[0], row[1:]) for row in rows]

@@ -72,6 +72,8 @@ class ChatSettings:
     quiet: QuietHours | None = None
     disabled_reason: str | None = None
     mention_role: str | None = None
+    muted_until: datetime | None = None
+    """``/mute``: no alerts until then (critical ones break through as in quiet hours)."""
     disabled_at: datetime | None = field(default=None, compare=False)
     """When delivery stopped (``disabled_reason``): read for ``/settings``, not by fan-outs."""
 
@@ -84,14 +86,16 @@ class ChatSettings:
         return self.refusal(audience) is None
 
     def refusal(self, audience: Audience) -> str | None:
-        """Why this chat is not in an alert's audience (``None``: it is): ``muted``
-        (unsubscribed or disabled), ``below_severity``, ``segments`` or ``quiet_hours``.
+        """Why this chat is not in an alert's audience (``None``: it is): ``unsubscribed``
+        (or disabled), ``below_severity``, ``segments``, ``muted`` or ``quiet_hours``.
 
         Segments filter price alerts by the names that moved (a news burst or a recovery has
-        none to filter by); a recovery never breaks through quiet hours.
+        none to filter by); a recovery never breaks through quiet hours or a mute. Critical
+        alerts break through a mute when they break through the chat's quiet hours (and do
+        when it has none).
         """
         if not self.subscribed or self.disabled_reason:
-            return "muted"
+            return "unsubscribed"
         if audience.severity < self.min_severity:
             return "below_severity"
         if (
@@ -100,6 +104,10 @@ class ChatSettings:
             and not set(audience.segments) & set(self.segments)
         ):
             return "segments"
+        critical = audience.severity is Severity.CRITICAL and not audience.recovery
+        if self.muted_until is not None and audience.at < self.muted_until:
+            breaks = self.quiet.critical_breaks_through if self.quiet is not None else True
+            return None if breaks and critical else "muted"
         if self.quiet is not None and self.quiet.contains(audience.at):
             breaks = (
                 self.quiet.critical_breaks_through
