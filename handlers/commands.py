@@ -6,6 +6,7 @@ from handlers.chart import chart
 from handlers.digest import digest
 from handlers.exposure import exposure
 from handlers.help import make_help, start
+from handlers.log import log_command
 from handlers.mute import mute, unmute
 from handlers.news import news
 from handlers.portfolio import portfolio
@@ -39,6 +40,7 @@ def build_registry() -> Registry:
     )
     registry.add(Command("settings", settings, "cmd.settings.summary", "cmd.settings.usage"))
     registry.add(Command("status", status, "cmd.status.summary", "cmd.status.usage"))
+    registry.add(Command("log", log_command, "cmd.log.summary", "cmd.log.usage"))
     registry.add(Command("news", news, "cmd.news.summary", "cmd.news.usage"))
     registry.add(Command("chart", chart, "cmd.chart.summary", "cmd.chart.usage"))
     registry.add(Command("digest", digest, "cmd.digest.summary", "cmd.digest.usage"))

@@ -34,10 +34,10 @@ async def test_sync_registers_every_command_in_the_named_guild_only(
     assert names == sorted(
         [
             *("start", "help", "exposure", "subscribe", "unsubscribe", "settings", "status"),
-            *("news", "chart", "digest", "portfolio"),
+            *("news", "chart", "digest", "portfolio", "mute", "unmute", "log"),
         ]
     )
-    assert f"synced 11 commands: {GUILD}" in capsys.readouterr().out
+    assert f"synced 14 commands: {GUILD}" in capsys.readouterr().out
 
 
 def test_sync_needs_a_token_and_a_target(

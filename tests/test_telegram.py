@@ -977,3 +977,34 @@ async def test_a_muted_chat_hears_only_critical_alerts_until_it_unmutes(
     assert await say(api, USER, USER, "/unmute") == "Unmuted: alerts come here again."
     await delivery.deliver(replace(make_alert("after"), severity=Severity.ALERT))
     assert api.sent(USER)[-1].plain_text.startswith("ALERT: AI-infrastructure sell-off")
+
+
+async def test_log_says_why_each_alert_did_or_did_not_arrive(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store, delivery: Delivery
+) -> None:
+    assert "No alerts yet." in await say(api, USER, USER, "/log")
+    assert "Subscribed" in await say(api, USER, USER, "/subscribe critical")
+
+    async def raise_(alert: Alert) -> None:
+        assert store.record_alert(alert)
+        await delivery.deliver(alert)
+
+    await raise_(replace(make_alert("small"), severity=Severity.ALERT, fired_at=NOW))
+    await raise_(replace(make_alert("big"), fired_at=NOW + timedelta(minutes=1)))
+    await say(api, USER, USER, "/mute 1h")
+    delivery.clock.now += timedelta(minutes=5)
+    muted = replace(make_alert("held"), fired_at=delivery.clock.now, severity=Severity.CRITICAL)
+    await say(api, USER, USER, "/settings quiet 00:00-23:59 UTC none")
+    await raise_(muted)
+
+    log = (await say(api, USER, USER, "/log")).splitlines()
+
+    assert log[0] == "The last 3 alerts in this chat"
+    assert log[1].startswith("• ")
+    assert log[1].endswith(": muted (/mute)"), log
+    assert (
+        "critical · AI-infrastructure sell-off while the market holds (US session): sent at "
+        in log[2]
+    )
+    assert log[3].endswith(": below this chat's minimum severity"), log
+    assert log[-1] == "Held-back alerts are judged by this chat's settings now."

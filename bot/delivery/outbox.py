@@ -294,6 +294,26 @@ class Outbox:
             for platform, count, oldest in rows
         }
 
+    def chat_outcomes(
+        self, platform: str, chat_id: str, alert_keys: Sequence[str]
+    ) -> dict[str, tuple[str, datetime | None, str | None]]:
+        """What became of each alert's messages to one chat: the worst status of its parts
+        (failed, dropped, pending, sending, sent), the last send time and the last error."""
+        order = {"failed": 0, "dropped": 1, "pending": 2, "sending": 3, "sent": 4}
+        out: dict[str, tuple[str, datetime | None, str | None]] = {}
+        for key in alert_keys:
+            rows = self.db.execute(
+                "SELECT status, sent_at, last_error FROM outbox WHERE platform = ? "
+                "AND chat_id = ? AND alert_key = ?",
+                (platform, chat_id, key),
+            ).fetchall()
+            if not rows:
+                continue
+            status, _, error = min(rows, key=lambda r: order.get(r[0], 0))
+            sent = [datetime.fromisoformat(r[1]) for r in rows if r[1]]
+            out[key] = (str(status), max(sent) if sent else None, error)
+        return out
+
     def counts(self, platform: str) -> dict[str, int]:
         rows = self.db.execute(
             "SELECT status, COUNT(*) FROM outbox WHERE platform = ? GROUP BY status", (platform,)

@@ -147,6 +147,50 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     "unmute.not_muted": {"en": "This chat is not muted.", "de": "Dieser Chat ist nicht stumm."},
     "settings.muted": {"en": "Muted: {value}", "de": "Stumm: {value}"},
+    "cmd.log.summary": {
+        "en": "The last alerts and what became of each here",
+        "de": "Die letzten Warnungen und was hier aus ihnen wurde",
+    },
+    "cmd.log.usage": {"en": "/log", "de": "/log"},
+    "log.none": {"en": "No alerts yet.", "de": "Noch keine Warnungen."},
+    "log.title": {
+        "en": "The last {count} alerts in this chat",
+        "de": "Die letzten {count} Warnungen in diesem Chat",
+    },
+    "log.recovery": {"en": "recovery", "de": "Entwarnung"},
+    "log.sent": {"en": "sent at {time}", "de": "gesendet um {time}"},
+    "log.queued": {"en": "queued, not sent yet", "de": "in der Warteschlange, noch nicht gesendet"},
+    "log.failed": {"en": "failed ({reason})", "de": "fehlgeschlagen ({reason})"},
+    "log.below_severity": {
+        "en": "below this chat's minimum severity",
+        "de": "unter der Mindeststufe dieses Chats",
+    },
+    "log.segments": {
+        "en": "outside this chat's segments",
+        "de": "außerhalb der Segmente dieses Chats",
+    },
+    "log.quiet_hours": {"en": "held by quiet hours", "de": "wegen Ruhezeiten zurückgehalten"},
+    "log.muted": {"en": "muted (/mute)", "de": "stummgeschaltet (/mute)"},
+    "log.unsubscribed": {
+        "en": "not subscribed (or the chat could not be reached)",
+        "de": "nicht abonniert (oder der Chat war nicht erreichbar)",
+    },
+    "log.not_heard": {
+        "en": "not sent: a recovery goes to the chats that heard the shock",
+        "de": "nicht gesendet: eine Entwarnung geht an die Chats, die die Warnung bekamen",
+    },
+    "log.later": {
+        "en": "not sent: this chat was subscribed after it",
+        "de": "nicht gesendet: dieser Chat wurde danach abonniert",
+    },
+    "log.not_planned": {
+        "en": "not sent: this platform was not connected then",
+        "de": "nicht gesendet: diese Plattform war damals nicht verbunden",
+    },
+    "log.settings_now": {
+        "en": "Held-back alerts are judged by this chat's settings now.",
+        "de": "Zurückgehaltene Warnungen werden nach den jetzigen Einstellungen beurteilt.",
+    },
     "cmd.digest.summary": {
         "en": "A daily digest of the AI supply chain in this chat",
         "de": "Eine tägliche Zusammenfassung der KI-Lieferkette in diesem Chat",

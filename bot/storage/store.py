@@ -545,6 +545,23 @@ class Store:
         )
         return cursor.rowcount == 1
 
+    def recent_alerts(self, limit: int = 10) -> list[dict[str, object]]:
+        """The newest recorded alerts (``Alert.as_dict``), newest first."""
+        rows = self._db.execute(
+            "SELECT body FROM alerts WHERE scope = ? ORDER BY fired_at DESC, rowid DESC LIMIT ?",
+            (self.scope, limit),
+        ).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
+    def fanout_plan(self, alert_key: str, platform: str) -> tuple[str, str] | None:
+        """An alert's fan-out on a platform: its audience (JSON) and status (``staging`` while
+        chats are still being added, then ``staged``)."""
+        row = self._db.execute(
+            "SELECT audience, status FROM fanouts WHERE alert_key = ? AND platform = ?",
+            (alert_key, platform),
+        ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
     def alerts(self, since: datetime | None = None) -> list[dict[str, object]]:
         rows = self._db.execute(
             "SELECT body FROM alerts WHERE scope = ? AND fired_at >= ? ORDER BY fired_at, rowid",
