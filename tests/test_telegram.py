@@ -45,7 +45,7 @@ from handlers.commands import build_registry
 from handlers.registry import Command, Context, Dispatcher, RateLimit, Registry
 from handlers.services import Services
 from tests.factories import Clock
-from tests.fakes.telegram_api import FakeBotApi, SentMessage, utf16_len
+from tests.fakes.telegram_api import FakeBotApi, JSONDict, SentMessage, utf16_len
 
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
 SECRET_PART = TOKEN.split(":", 1)[1]
@@ -1008,3 +1008,66 @@ async def test_log_says_why_each_alert_did_or_did_not_arrive(
     )
     assert log[3].endswith(": below this chat's minimum severity"), log
     assert log[-1] == "Held-back alerts are judged by this chat's settings now."
+
+
+# ------------------------------------------------------------------------------ buttons
+
+
+async def press(
+    api: FakeBotApi, chat_id: int, user_id: int, data: str, message_id: int
+) -> JSONDict:
+    """Press a button; wait for the bot's answer to the callback query."""
+    before = len(api.callback_answers)
+    api.push_callback_query(chat_id, user_id, data, message_id=message_id)
+    await api.wait_until(lambda: len(api.callback_answers) > before, timeout=30)
+    return api.callback_answers[-1]
+
+
+async def test_alert_buttons_work_after_a_restart_and_mute_only_for_admins_in_groups(
+    api: FakeBotApi, services: Services, registry: Registry, store: Store, universe: Universe
+) -> None:
+    first = make_adapter(api, services, registry)
+    await first.start()
+    try:
+        assert "Subscribed" in await say(api, USER, USER, "/subscribe")
+        await subscribe_group(api)
+        delivery = make_delivery(first, store, universe)
+        delivery.sink.buttons = True
+        await delivery.deliver(make_alert("buttons"))
+    finally:
+        await first.stop()
+
+    (alert,) = [m for m in api.sent(USER) if m.plain_text.startswith(EN_HEADLINE)]
+    rows = alert.reply_markup["inline_keyboard"]  # type: ignore[index]
+    assert [[b["text"] for b in row] for row in rows] == [
+        ["📈 Chart", "My exposure"],
+        ["🔕 Mute 1 h", "🔕 Mute today"],
+    ]
+    datas = [b["callback_data"] for row in rows for b in row]
+    assert all(len(d.encode()) <= 64 for d in datas)
+    (group_alert,) = [m for m in api.sent(GROUP) if m.plain_text.startswith(EN_HEADLINE)]
+
+    second = make_adapter(api, services, registry)  # a new process: nothing kept in memory
+    await second.start()
+    try:
+        answer = await press(api, USER, USER, datas[2], alert.message_id)
+        assert answer["text"].startswith("Muted until ")
+        assert answer.get("show_alert") is True
+        assert store.chat("telegram", str(USER)).muted_until is not None
+
+        before = api.sent_count(USER)
+        await press(api, USER, USER, datas[1], alert.message_id)
+        await api.wait_for_sent(USER, before + 1, timeout=30)
+        assert "Name a ticker or a portfolio" in api.sent(USER)[-1].plain_text
+
+        api.set_member_status(GROUP, MEMBER, "member")
+        before = api.sent_count(GROUP)
+        refused = await press(api, GROUP, MEMBER, datas[3], group_alert.message_id)
+        assert refused["text"] == "Only administrators of this chat can use /mute here."
+        assert api.sent_count(GROUP) == before  # said to the one who pressed, not the group
+        assert store.chat("telegram", str(GROUP)).muted_until is None
+        muted = await press(api, GROUP, ADMIN, datas[3], group_alert.message_id)
+        assert muted["text"].startswith("Muted until ")
+        assert store.chat("telegram", str(GROUP)).muted_until is not None
+    finally:
+        await second.stop()

@@ -16,7 +16,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from telegram import Bot, BotCommand, BotCommandScopeDefault, LinkPreviewOptions, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import (
     BadRequest,
@@ -27,14 +35,23 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot.alerts import Alert
 from bot.delivery.ratelimit import Limits, RateLimiter
 from bot.delivery.sender import TransportError, utc_now
 from bot.render.alerts import alert_reply
-from bot.render.chat import TELEGRAM_CAPTION_LIMIT, telegram_caption, telegram_html
+from bot.render.buttons import button_command, keyboard_from_json
+from bot.render.chat import TELEGRAM_CAPTION_LIMIT, plain_text, telegram_caption, telegram_html
 from bot.render.i18n import LANGUAGES, Language, translate
+from bot.render.replies import Reply
 from handlers.registry import ChatType as NeutralChatType
 from handlers.registry import Dispatcher, Invocation
 
@@ -43,6 +60,8 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")  # retry_after as timedelta, no w
 log = logging.getLogger(__name__)
 
 CHART_FILE = "chart.png"
+CALLBACK_ANSWER_LIMIT = 200
+"""Telegram shows at most 200 characters in a button's answer."""
 
 PLATFORM = "telegram"
 ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
@@ -121,6 +140,7 @@ class TelegramAdapter:
             MessageHandler(filters.COMMAND & ~filters.UpdateType.EDITED, self._on_command)
         )
         self.app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
+        self.app.add_handler(CallbackQueryHandler(self._on_button))
         self.app.add_error_handler(self._on_error)
 
     async def start(self) -> None:
@@ -179,7 +199,14 @@ class TelegramAdapter:
         parsed = parse_command(message.text, self.app.bot.username)
         if parsed is None:
             return
-        name, raw_args = parsed
+        reply = await self.dispatcher.dispatch(self._invocation(update, *parsed))
+        if reply is not None:
+            await self._reply(chat.id, _chat_type(chat.type) != "private", reply)
+
+    def _invocation(self, update: Update, name: str, raw_args: str) -> Invocation:
+        chat = update.effective_chat
+        if chat is None:
+            raise ValueError("an update without a chat")
         user = update.effective_user
         chat_type = _chat_type(chat.type)
 
@@ -191,7 +218,7 @@ class TelegramAdapter:
             member = await self.app.bot.get_chat_member(chat.id, user.id)
             return member.status in ADMIN_STATUSES
 
-        invocation = Invocation(
+        return Invocation(
             platform=PLATFORM,
             command=name,
             raw_args=raw_args,
@@ -201,18 +228,38 @@ class TelegramAdapter:
             user_language=user.language_code if user else None,
             check_admin=check_admin,
         )
-        reply = await self.dispatcher.dispatch(invocation)
-        if reply is None:
-            return
-        is_group = chat_type != "private"
+
+    async def _reply(self, chat_id: int, is_group: bool, reply: Reply) -> None:
         if reply.image is not None:
             caption, *rest = telegram_html(reply, TELEGRAM_CAPTION_LIMIT)
-            await self._send(chat.id, caption, is_group=is_group, photo=reply.image.png)
+            await self._send(chat_id, caption, is_group=is_group, photo=reply.image.png)
             for chunk in rest:
-                await self._send(chat.id, chunk, is_group=is_group)
+                await self._send(chat_id, chunk, is_group=is_group)
             return
         for chunk in telegram_html(reply):
-            await self._send(chat.id, chunk, is_group=is_group)
+            await self._send(chat_id, chunk, is_group=is_group)
+
+    async def _on_button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button under an alert: Chart and My exposure answer in the chat; a mute is
+        answered to the one who pressed it (in a group, only administrators may mute)."""
+        query = update.callback_query
+        chat = update.effective_chat
+        if query is None or chat is None:
+            return
+        found = button_command(query.data or "")
+        if found is None:
+            await query.answer()
+            return
+        reply = await self.dispatcher.dispatch(self._invocation(update, *found))
+        if reply is None:  # rate-limited
+            await query.answer()
+            return
+        if found[0] == "mute":
+            text = plain_text(reply)[:CALLBACK_ANSWER_LIMIT]
+            await query.answer(text, show_alert=True)
+            return
+        await query.answer()
+        await self._reply(chat.id, _chat_type(chat.type) != "private", reply)
 
     async def _on_migrate(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Telegram says in both chats that a group became a supergroup: its settings move at
@@ -303,6 +350,16 @@ def render_alert(alert: Alert, language: Language) -> list[str]:
     return telegram_html(alert_reply(alert, language))
 
 
+def inline_keyboard(buttons: str) -> InlineKeyboardMarkup:
+    """A stored keyboard (:mod:`bot.render.buttons`) as Telegram inline buttons."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+            for row in keyboard_from_json(buttons)
+        ]
+    )
+
+
 def chart_caption(words: str, _: Language) -> str:
     """A chart's words as the caption of its photo."""
     return telegram_caption(words)
@@ -321,13 +378,14 @@ class TelegramTransport:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def send(self, chat_id: str, text: str) -> None:
+    async def send(self, chat_id: str, text: str, buttons: str | None = None) -> None:
         await self._classified(
             self.bot.send_message(
                 int(chat_id),
                 text,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_markup=inline_keyboard(buttons) if buttons else None,
             )
         )
 

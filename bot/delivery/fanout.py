@@ -74,10 +74,12 @@ class FanOut:
         heard_prefix: str | None,
         now: datetime,
         photos: Mapping[str, tuple[int, str]] | None = None,
+        buttons: Mapping[str, str] | None = None,
     ) -> bool:
         """Store an alert's texts (by language) and its plan, inside the caller's transaction;
         ``False`` if the alert was planned before. ``photos``: per language, a stored image
-        and its caption, sent after the texts."""
+        and its caption, sent after the texts; ``buttons``: per language, the keyboard under
+        the last text."""
         with self.store.transaction() as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO fanouts (alert_key, platform, audience, heard_prefix, "
@@ -87,8 +89,12 @@ class FanOut:
             if cursor.rowcount != 1:
                 return False
             for language, parts in texts.items():
+                keyboard = (buttons or {}).get(language)
                 for part, text in enumerate(parts):
-                    self.outbox.add_body(alert_key, self.platform, language, part, text, now)
+                    under = keyboard if part == len(parts) - 1 else None
+                    self.outbox.add_body(
+                        alert_key, self.platform, language, part, text, now, buttons=under
+                    )
                 photo = (photos or {}).get(language)
                 if photo is not None:
                     image_id, caption = photo

@@ -37,10 +37,12 @@ class NewMessage:
 
 
 class Body(NamedTuple):
-    """What one message says: a text, or an image with the text as its caption."""
+    """What one message says: a text, or an image with the text as its caption; ``buttons``:
+    a keyboard under it (JSON, :mod:`bot.render.buttons`)."""
 
     text: str
     image_id: int | None = None
+    buttons: str | None = None
 
 
 class QueuedRow(NamedTuple):
@@ -108,14 +110,15 @@ class Outbox:
         text: str,
         now: datetime,
         image_id: int | None = None,
+        buttons: str | None = None,
     ) -> int:
         """Store one text of an alert (once: the same alert, language and part keep their
-        first text); ``image_id``: the part is that image with ``text`` as its caption.
-        Returns its id."""
+        first text); ``image_id``: the part is that image with ``text`` as its caption;
+        ``buttons``: a keyboard under it. Returns its id."""
         self.db.execute(
             "INSERT OR IGNORE INTO outbox_bodies (alert_key, platform, language, part, text, "
-            "created_at, image_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (alert_key, platform, language, part, text, _ts(now), image_id),
+            "created_at, image_id, buttons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (alert_key, platform, language, part, text, _ts(now), image_id, buttons),
         )
         (body_id,) = self.db.execute(
             "SELECT id FROM outbox_bodies WHERE alert_key = ? AND platform = ? AND language = ? "
@@ -142,11 +145,11 @@ class Outbox:
     def body(self, body_id: int) -> Body:
         """A message's text and, for a photo part, its image's id."""
         row = self.db.execute(
-            "SELECT text, image_id FROM outbox_bodies WHERE id = ?", (body_id,)
+            "SELECT text, image_id, buttons FROM outbox_bodies WHERE id = ?", (body_id,)
         ).fetchone()
         if row is None:
             raise KeyError(f"outbox text {body_id} is gone")
-        return Body(str(row[0]), None if row[1] is None else int(row[1]))
+        return Body(str(row[0]), None if row[1] is None else int(row[1]), row[2])
 
     def add_rows(self, platform: str, rows: Sequence[QueuedRow], now: datetime) -> int:
         """Store message rows whose texts are stored; a message stored before (the same

@@ -7,11 +7,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.alerts import Alert, AlertKind
-from bot.delivery.fanout import FanOut, personal_key
+from bot.delivery.fanout import PERSONAL_PREFIX, FanOut, personal_key
 from bot.delivery.outbox import Outbox, QueuedRow
 from bot.delivery.sender import OutboxSender
 from bot.delivery.sinks import AlertCharts
 from bot.render.alert_charts import PersonalAlert
+from bot.render.buttons import alert_buttons, keyboard_json
 from bot.render.charts import ChartImage
 from bot.render.i18n import LANGUAGES, Language
 from bot.render.replies import Reply
@@ -24,6 +25,14 @@ Captioner = Callable[[str, Language], str]
 """A chart's words as the text of a photo message on the platform."""
 ReplyRenderer = Callable[[Reply], list[str]]
 """A neutral reply (a digest) as the platform's message texts."""
+
+
+def _language(key: str, personal: Sequence[PersonalAlert]) -> Language:
+    """The language of a text key: a language, or a chat's own copy (its chat's language)."""
+    if key in LANGUAGES:
+        return key
+    chat = key.removeprefix(PERSONAL_PREFIX)
+    return next((p.language for p in personal if p.chat_id == chat), "en")
 
 
 class OutboxSink:
@@ -42,12 +51,14 @@ class OutboxSink:
         sender: OutboxSender | None = None,
         caption: Captioner | None = None,
         render_reply: ReplyRenderer | None = None,
+        buttons: bool = False,
     ) -> None:
         """Args:
         sender: drains the outbox and expands this sink's plans.
         caption: renders a chart's words for the platform; ``None``: alerts go without
             charts.
         render_reply: renders other messages (digests) for the platform.
+        buttons: alerts carry buttons (Chart, My exposure, Mute).
         """
         self.name = platform
         self.platform = platform
@@ -57,6 +68,7 @@ class OutboxSink:
         self.render = render
         self.caption = caption
         self.render_reply = render_reply
+        self.buttons = buttons
         self.clock = clock
         self.fanout = FanOut(platform, outbox, store, is_group)
         self.sender = sender
@@ -148,5 +160,10 @@ class OutboxSink:
                 photos[chat_key] = (image_id, self.caption(item.chart.words, item.language))
             elif item.language in photos:
                 photos[chat_key] = photos[item.language]
+        keyboards = (
+            {key: keyboard_json(alert_buttons(alert, _language(key, personal))) for key in texts}
+            if self.buttons
+            else None
+        )
         audience = Audience.of(alert, self.universe, now)
-        return int(self.fanout.plan(alert.key, audience, texts, heard, now, photos))
+        return int(self.fanout.plan(alert.key, audience, texts, heard, now, photos, keyboards))

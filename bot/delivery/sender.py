@@ -65,7 +65,9 @@ class Transport(Protocol):
 
     platform: str
 
-    async def send(self, chat_id: str, text: str) -> None: ...
+    async def send(self, chat_id: str, text: str) -> None:
+        """A text message. A transport that shows buttons also takes ``buttons=`` (the
+        keyboard's JSON, :mod:`bot.render.buttons`); the sender passes it only then."""
 
     async def send_photo(self, chat_id: str, png: bytes, caption: str) -> None:
         """An image with its caption (rendered for the platform, like ``send``'s text)."""
@@ -192,7 +194,9 @@ class OutboxSender:
         return png
 
     async def _deliver(self, chat_id: str, body: Body) -> None:
-        if body.image_id is None:
+        if body.image_id is None and body.buttons:
+            await self.transport.send(chat_id, body.text, buttons=body.buttons)  # type: ignore[call-arg]
+        elif body.image_id is None:
             await self.transport.send(chat_id, body.text)
         else:
             await self.transport.send_photo(chat_id, self._image(body.image_id), body.text)

@@ -147,6 +147,10 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     "unmute.not_muted": {"en": "This chat is not muted.", "de": "Dieser Chat ist nicht stumm."},
     "settings.muted": {"en": "Muted: {value}", "de": "Stumm: {value}"},
+    "button.chart": {"en": "📈 Chart", "de": "📈 Chart"},
+    "button.exposure": {"en": "My exposure", "de": "Mein Depot"},
+    "button.mute_hour": {"en": "🔕 Mute 1 h", "de": "🔕 1 Std. stumm"},
+    "button.mute_today": {"en": "🔕 Mute today", "de": "🔕 Heute stumm"},
     "cmd.log.summary": {
         "en": "The last alerts and what became of each here",
         "de": "Die letzten Warnungen und was hier aus ihnen wurde",

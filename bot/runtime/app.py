@@ -184,6 +184,7 @@ class App:
         is_group: Callable[[str], bool],
         stop: asyncio.Event,
         limiter: RateLimiter | None = None,
+        buttons: bool = False,
     ) -> OutboxSink:
         """An outbox sink for a platform and the sender task that drains it. ``render``: the
         platform's alert texts and chart captions; ``limiter``: a send budget the sender
@@ -212,6 +213,7 @@ class App:
             sender,
             caption=render[1],
             render_reply=render[2],
+            buttons=buttons,
         )
 
     async def _start_discord(
@@ -340,6 +342,7 @@ class App:
                         is_group_chat,
                         stop,
                         limiter=self.telegram.limiter,
+                        buttons=True,
                     )
                 )
             for sink in await self._start_discord(runtime.commands, store, stop):

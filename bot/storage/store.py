@@ -153,6 +153,7 @@ CREATE TABLE images (
     created_at TEXT NOT NULL
 );
 ALTER TABLE outbox_bodies ADD COLUMN image_id INTEGER REFERENCES images (id);
+ALTER TABLE outbox_bodies ADD COLUMN buttons TEXT;
 CREATE INDEX readings_scope_region_time ON readings (scope, region, data_time);
 CREATE TABLE portfolios (
     platform TEXT NOT NULL,
