@@ -927,3 +927,50 @@ async def test_chart_answers_with_the_image_attached_and_shown_in_the_embed(
     german = await run(fake, MEMBER, "chart", "basket 5d", locale="de")
     assert unescape(german.embeds[0]["description"]).startswith("KI-Infrastruktur, 5d")
     assert german.files
+
+
+# ------------------------------------------------------------------------------ buttons
+
+
+async def test_alert_buttons_answer_presses_even_after_a_restart(
+    fake: FakeDiscord, services: Services, registry: Registry, store: Store, universe: Universe
+) -> None:
+    first = make_adapter(services, registry)
+    await asyncio.wait_for(first.start(), 10)
+    try:
+        await subscribe(fake, CHANNEL)
+        delivery = make_delivery(DiscordTransport(first.client, store), store, universe)
+        delivery.sink.buttons = True
+        await delivery.deliver(make_alert())
+    finally:
+        await first.stop()
+
+    (message,) = fake.messages(CHANNEL)
+    rows = message.payload["components"]
+    labels = [[c["label"] for c in row["components"]] for row in rows]
+    assert labels == [["📈 Chart", "My exposure"], ["🔕 Mute 1 h", "🔕 Mute today"]]
+    ids = [c["custom_id"] for row in rows for c in row["components"]]
+
+    second = make_adapter(services, registry)  # a new process: no view kept in memory
+    await asyncio.wait_for(second.start(), 10)
+    try:
+        refused = fake.push_component(GUILD, CHANNEL, MEMBER, message.id, ids[2])
+        (answer,) = [await fake.wait_for_response(refused.id, timeout=10)]
+        assert answer.type == 4
+        assert answer.data["flags"] & 64  # ephemeral: only the one who pressed sees it
+        assert answer.content == "Only administrators of this chat can use /mute here."
+        assert store.chat("discord", str(CHANNEL)).muted_until is None
+
+        muted = fake.push_component(GUILD, CHANNEL, MOD, message.id, ids[3])
+        answer = await fake.wait_for_response(muted.id, timeout=10)
+        assert answer.content.startswith("Muted until ")
+        assert store.chat("discord", str(CHANNEL)).muted_until is not None
+
+        exposure = fake.push_component(GUILD, CHANNEL, MEMBER, message.id, ids[1])
+        assert (await fake.wait_for_response(exposure.id, timeout=10)).type == 5
+        await fake.wait_for(lambda: fake.followups(exposure.id) != [], timeout=30)
+        (reply,) = fake.followups(exposure.id)
+        assert "Name a ticker or a portfolio" in unescape(reply.text)
+    finally:
+        await second.stop()
+    assert len(fake.messages(CHANNEL)) == 1  # no button posted anything to the channel itself

@@ -31,6 +31,7 @@ from bot.config import DiscordWebhookSettings
 from bot.delivery.sender import TransportError
 from bot.detection.detect import Severity
 from bot.render.alerts import alert_reply
+from bot.render.buttons import button_command, keyboard_from_json
 from bot.render.chat import (
     DISCORD_DESCRIPTION,
     DISCORD_EMBED_TOTAL,
@@ -222,16 +223,19 @@ class DiscordTransport:
         self.client = client
         self.store = store
 
-    async def send(self, chat_id: str, text: str) -> None:
-        await self._post(chat_id, text, None)
+    async def send(self, chat_id: str, text: str, buttons: str | None = None) -> None:
+        await self._post(chat_id, text, None, buttons)
 
     async def send_photo(self, chat_id: str, png: bytes, caption: str) -> None:
         await self._post(chat_id, caption, png)
 
-    async def _post(self, chat_id: str, text: str, png: bytes | None) -> None:
+    async def _post(
+        self, chat_id: str, text: str, png: bytes | None, buttons: str | None = None
+    ) -> None:
         payload = json.loads(text)
         embed = discord.Embed.from_dict(payload["embed"])
         files = [] if png is None else [_chart_file(png, embed.description or "")]
+        view = button_view(buttons) if buttons else discord.utils.MISSING
         content = None
         mentions = NO_MENTIONS
         role = self.store.chat(PLATFORM, chat_id).mention_role
@@ -242,11 +246,33 @@ class DiscordTransport:
             )
         channel = self.client.get_partial_messageable(int(chat_id))
         try:
-            await channel.send(content=content, embed=embed, allowed_mentions=mentions, files=files)
+            await channel.send(
+                content=content, embed=embed, allowed_mentions=mentions, files=files, view=view
+            )
         except discord.HTTPException as exc:
             raise _classify(exc) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
+        finally:
+            if view is not discord.utils.MISSING:
+                view.stop()  # presses go to the adapter's listener, not to a view in memory
+
+
+def button_view(buttons: str) -> discord.ui.View:
+    """A stored keyboard (:mod:`bot.render.buttons`) as Discord buttons that never time out;
+    the custom id is the button's data, answered by :meth:`DiscordAdapter.on_button`."""
+    view = discord.ui.View(timeout=None)
+    for row, line in enumerate(keyboard_from_json(buttons)):
+        for button in line:
+            view.add_item(
+                discord.ui.Button(
+                    label=button.label,
+                    custom_id=button.data,
+                    style=discord.ButtonStyle.secondary,
+                    row=row,
+                )
+            )
+    return view
 
 
 class WebhookTransport:
@@ -313,6 +339,7 @@ class DiscordAdapter:
             guild_ready_timeout=config.guild_ready_timeout,
         )
         self.tree = app_commands.CommandTree(self.client)
+        self.client.on_interaction = self.on_button  # type: ignore[attr-defined]
         self._task: asyncio.Task[None] | None = None
         for command in dispatcher.registry.commands:
             self.tree.add_command(self._slash(command.name, command.summary))
@@ -332,11 +359,11 @@ class DiscordAdapter:
             and any(r.name == role for r in user.roles)
         )
 
-    async def _run(self, interaction: discord.Interaction, name: str, args: str) -> None:
+    def _invocation(self, interaction: discord.Interaction, name: str, args: str) -> Invocation:
         async def check_admin() -> bool:
             return self._can_manage(interaction)
 
-        invocation = Invocation(
+        return Invocation(
             platform=PLATFORM,
             command=name,
             raw_args=args,
@@ -346,6 +373,29 @@ class DiscordAdapter:
             user_language=str(interaction.locale),
             check_admin=check_admin,
         )
+
+    async def on_button(self, interaction: discord.Interaction) -> None:
+        """A button under an alert (any interaction event; others are left alone): Chart and
+        My exposure answer in the channel; a mute only to the one who pressed it."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        data: Mapping[str, object] = interaction.data or {}
+        found = button_command(str(data.get("custom_id", "")))
+        if found is None:
+            return
+        name, args = found
+        if name != "mute":
+            await self._run(interaction, name, args)
+            return
+        reply = await self.dispatcher.dispatch(self._invocation(interaction, name, args))
+        language = language_of(interaction.locale)
+        text = plain_text(reply) if reply else translate(language, "error.rate_limited")
+        await interaction.response.send_message(
+            shorten(text, 2000), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    async def _run(self, interaction: discord.Interaction, name: str, args: str) -> None:
+        invocation = self._invocation(interaction, name, args)
         # Discord wants an answer within 3 s; commands that fetch prices can take longer.
         await interaction.response.defer(thinking=True)
         reply = await self.dispatcher.dispatch(invocation)

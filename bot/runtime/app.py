@@ -234,7 +234,9 @@ class App:
             self._start_in_background("discord", self.discord.start, stop)
             transport = DiscordTransport(self.discord.client, store)
             sinks.append(
-                self._delivery(store, transport, DISCORD_LIMITS, DISCORD_RENDER, every_chat, stop)
+                self._delivery(
+                    store, transport, DISCORD_LIMITS, DISCORD_RENDER, every_chat, stop, buttons=True
+                )
             )
         urls = {name: url for name, url in webhook_urls(self.loaded.settings).items() if url}
         missing = [w.url_env for w in settings.webhooks if w.name not in urls]

@@ -1544,7 +1544,7 @@ class FakeDiscord:
         from the synced definition when there is one, else from the Python value (bool 5,
         int 4, float 10, str 3). ``guild_id=None`` is a DM."""
         guild = self._guilds[guild_id] if guild_id is not None else None
-        user = self.add_user(user_id)
+        self.add_user(user_id)
         if guild is not None:
             if channel_id not in guild.channels:
                 raise ValueError(f"guild {guild_id} has no channel {channel_id}")
@@ -1569,6 +1569,59 @@ class FakeDiscord:
         if command_guild is not None:
             data["guild_id"] = str(command_guild)
         interaction_type = 4 if focused is not None else 2
+        return self._push_interaction(
+            interaction_type, data, guild, channel_id, user_id, command, locale
+        )
+
+    def push_component(
+        self,
+        guild_id: int | None,
+        channel_id: int,
+        user_id: int,
+        message_id: int,
+        custom_id: str,
+        *,
+        locale: str = "en-US",
+    ) -> FakeInteraction:
+        """A button press (a MESSAGE_COMPONENT interaction, type 3) on message ``message_id``
+        the bot posted, whose button has ``custom_id``."""
+        guild = self._guilds[guild_id] if guild_id is not None else None
+        self.add_user(user_id)
+        if guild is not None and user_id not in guild.members:
+            self.add_member(guild_id, user_id)  # type: ignore[arg-type]
+        message = self._messages[message_id]
+        buttons = [
+            c.get("custom_id")
+            for row in message.payload.get("components") or []
+            for c in row.get("components") or []
+        ]
+        if custom_id not in buttons:
+            raise ValueError(f"message {message_id} has no button {custom_id!r}: {buttons}")
+        data: JSONDict = {"custom_id": custom_id, "component_type": 2}
+        return self._push_interaction(
+            3,
+            data,
+            guild,
+            channel_id,
+            user_id,
+            custom_id,
+            locale,
+            message=self._message_json(message),
+        )
+
+    def _push_interaction(
+        self,
+        interaction_type: int,
+        data: JSONDict,
+        guild: FakeGuild | None,
+        channel_id: int,
+        user_id: int,
+        command: str,
+        locale: str,
+        **extra: Any,
+    ) -> FakeInteraction:
+        user = self.add_user(user_id)
+        guild_id = guild.id if guild is not None else None
         interaction_id = self._new_id()
         token = "fake-interaction-" + secrets.token_urlsafe(48)
         payload: JSONDict = {
@@ -1583,6 +1636,7 @@ class FakeDiscord:
             "entitlement_sku_ids": [],
             "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
             "channel_id": str(channel_id),
+            **extra,
         }
         if guild is not None:
             member = guild.members[user_id]
