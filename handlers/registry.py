@@ -41,6 +41,8 @@ class Invocation:
     user_id: str
     user_language: str | None
     check_admin: Callable[[], Awaitable[bool]]
+    thread_id: str | None = None
+    """The forum topic the command was sent in (Telegram); ``None`` elsewhere."""
 
     @property
     def chat_key(self) -> tuple[str, str]:

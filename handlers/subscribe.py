@@ -88,6 +88,8 @@ def _describe(ctx: Context, chat: ChatSettings) -> Reply:
         lines.insert(1, t("settings.muted", value=muted_text(ctx, chat)))
     if chat.mention_role:
         lines.append(t("settings.mention", value=f"<@&{chat.mention_role}>"))
+    if chat.thread_id:
+        lines.append(t("settings.topic", topic=chat.thread_id))
     return Reply((Heading(t("settings.title")), *(Paragraph(spans(line)) for line in lines)))
 
 
@@ -107,6 +109,7 @@ async def subscribe(ctx: Context) -> Reply:
         segments=segments,
         language=chat.language or ctx.language,
         disabled_reason=None,
+        thread_id=ctx.invocation.thread_id,
     )
     _save(ctx, chat)
     return Reply.text(

@@ -974,3 +974,18 @@ async def test_alert_buttons_answer_presses_even_after_a_restart(
     finally:
         await second.stop()
     assert len(fake.messages(CHANNEL)) == 1  # no button posted anything to the channel itself
+
+
+async def test_subscribe_inside_a_thread_delivers_to_that_thread(
+    fake: FakeDiscord, adapter: DiscordAdapter, delivery: Delivery, store: Store
+) -> None:
+    thread = CHANNEL + 900
+    fake.add_channel(GUILD, thread, "deepseek-desk", type=11, parent_id=CHANNEL, announce=False)
+
+    assert (await say(fake, MOD, "subscribe", channel=thread)).startswith("Subscribed")
+    await delivery.deliver(make_alert())
+
+    (message,) = fake.messages(thread)
+    assert message.embeds[0]["title"] == EN_HEADLINE
+    assert fake.messages(CHANNEL) == []
+    assert store.chat("discord", str(thread)).subscribed

@@ -1071,3 +1071,33 @@ async def test_alert_buttons_work_after_a_restart_and_mute_only_for_admins_in_gr
         assert store.chat("telegram", str(GROUP)).muted_until is not None
     finally:
         await second.stop()
+
+
+# ------------------------------------------------------------------------------ topics
+
+FORUM = -1005550001
+TOPIC = 42
+
+
+async def test_subscribe_in_a_forum_topic_delivers_to_that_topic(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store, universe: Universe
+) -> None:
+    api.add_chat(FORUM, "supergroup", title="Desk")
+    api.add_topic(FORUM, TOPIC)
+    api.set_member_status(FORUM, ADMIN, "administrator")
+    before = api.sent_count(FORUM)
+    api.push_command(FORUM, ADMIN, "/subscribe", chat_type="supergroup", thread_id=TOPIC)
+    await api.wait_for_sent(FORUM, before + 1, timeout=30)
+    (reply,) = api.sent(FORUM)[before:]
+    assert reply.plain_text.startswith("Subscribed")
+    assert reply.params.get("message_thread_id") == TOPIC  # answered in the topic
+
+    delivery = make_delivery(adapter, store, universe)
+    delivery.sender.transport = TelegramTransport(
+        adapter.app.bot, lambda chat: store.thread_of("telegram", chat)
+    )
+    await delivery.deliver(make_alert("topic"))
+
+    (alert,) = [m for m in api.sent(FORUM) if m.plain_text.startswith(EN_HEADLINE)]
+    assert alert.params.get("message_thread_id") == TOPIC
+    assert store.chat("telegram", str(FORUM)).thread_id == str(TOPIC)

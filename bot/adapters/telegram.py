@@ -199,9 +199,10 @@ class TelegramAdapter:
         parsed = parse_command(message.text, self.app.bot.username)
         if parsed is None:
             return
-        reply = await self.dispatcher.dispatch(self._invocation(update, *parsed))
+        invocation = self._invocation(update, *parsed)
+        reply = await self.dispatcher.dispatch(invocation)
         if reply is not None:
-            await self._reply(chat.id, _chat_type(chat.type) != "private", reply)
+            await self._reply(chat.id, invocation.chat_type != "private", reply, _topic(update))
 
     def _invocation(self, update: Update, name: str, raw_args: str) -> Invocation:
         chat = update.effective_chat
@@ -227,17 +228,23 @@ class TelegramAdapter:
             user_id=str(user.id if user else chat.id),
             user_language=user.language_code if user else None,
             check_admin=check_admin,
+            thread_id=_topic(update),
         )
 
-    async def _reply(self, chat_id: int, is_group: bool, reply: Reply) -> None:
+    async def _reply(
+        self, chat_id: int, is_group: bool, reply: Reply, topic: str | None = None
+    ) -> None:
+        """A command's answer, in the forum topic it was asked in."""
         if reply.image is not None:
             caption, *rest = telegram_html(reply, TELEGRAM_CAPTION_LIMIT)
-            await self._send(chat_id, caption, is_group=is_group, photo=reply.image.png)
+            await self._send(
+                chat_id, caption, is_group=is_group, photo=reply.image.png, topic=topic
+            )
             for chunk in rest:
-                await self._send(chat_id, chunk, is_group=is_group)
+                await self._send(chat_id, chunk, is_group=is_group, topic=topic)
             return
         for chunk in telegram_html(reply):
-            await self._send(chat_id, chunk, is_group=is_group)
+            await self._send(chat_id, chunk, is_group=is_group, topic=topic)
 
     async def _on_button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """A button under an alert: Chart and My exposure answer in the chat; a mute is
@@ -259,7 +266,7 @@ class TelegramAdapter:
             await query.answer(text, show_alert=True)
             return
         await query.answer()
-        await self._reply(chat.id, _chat_type(chat.type) != "private", reply)
+        await self._reply(chat.id, _chat_type(chat.type) != "private", reply, _topic(update))
 
     async def _on_migrate(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Telegram says in both chats that a group became a supergroup: its settings move at
@@ -292,7 +299,13 @@ class TelegramAdapter:
             return
 
     async def _send(
-        self, chat_id: int | str, html_text: str, *, is_group: bool, photo: bytes | None = None
+        self,
+        chat_id: int | str,
+        html_text: str,
+        *,
+        is_group: bool,
+        photo: bytes | None = None,
+        topic: str | None = None,
     ) -> None:
         """A reply (``photo``: a picture with ``html_text`` as its caption); a 429 is waited
         out and a server or network error tried again."""
@@ -306,6 +319,7 @@ class TelegramAdapter:
                         caption=html_text,
                         parse_mode=ParseMode.HTML,
                         filename=CHART_FILE,
+                        message_thread_id=int(topic) if topic else None,
                     )
                     return
                 await self.app.bot.send_message(
@@ -313,6 +327,7 @@ class TelegramAdapter:
                     html_text,
                     parse_mode=ParseMode.HTML,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    message_thread_id=int(topic) if topic else None,
                 )
                 return
             except RetryAfter as exc:
@@ -339,6 +354,14 @@ class TelegramAdapter:
             error,
             exc_info=error if isinstance(error, BaseException) else None,
         )
+
+
+def _topic(update: Update) -> str | None:
+    """The forum topic a message (or a pressed button's message) belongs to."""
+    message = update.effective_message
+    if message is None or not message.is_topic_message or message.message_thread_id is None:
+        return None
+    return str(message.message_thread_id)
 
 
 def _seconds(wait: timedelta | float) -> float:
@@ -375,8 +398,14 @@ class TelegramTransport:
 
     platform = PLATFORM
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, topic_of: Callable[[str], str | None] | None = None) -> None:
+        """``topic_of``: the forum topic a chat's alerts go to (where it subscribed)."""
         self.bot = bot
+        self.topic_of = topic_of
+
+    def _thread(self, chat_id: str) -> int | None:
+        topic = self.topic_of(chat_id) if self.topic_of is not None else None
+        return int(topic) if topic else None
 
     async def send(self, chat_id: str, text: str, buttons: str | None = None) -> None:
         await self._classified(
@@ -386,13 +415,19 @@ class TelegramTransport:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 reply_markup=inline_keyboard(buttons) if buttons else None,
+                message_thread_id=self._thread(chat_id),
             )
         )
 
     async def send_photo(self, chat_id: str, png: bytes, caption: str) -> None:
         await self._classified(
             self.bot.send_photo(
-                int(chat_id), png, caption=caption, parse_mode=ParseMode.HTML, filename=CHART_FILE
+                int(chat_id),
+                png,
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                filename=CHART_FILE,
+                message_thread_id=self._thread(chat_id),
             )
         )
 

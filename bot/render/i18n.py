@@ -146,6 +146,10 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "de": "Stummschaltung aufgehoben: Warnungen kommen wieder.",
     },
     "unmute.not_muted": {"en": "This chat is not muted.", "de": "Dieser Chat ist nicht stumm."},
+    "settings.topic": {
+        "en": "Alerts go to the topic where /subscribe was sent (thread {topic})",
+        "de": "Warnungen gehen in das Thema, in dem /subscribe geschickt wurde (Thread {topic})",
+    },
     "settings.muted": {"en": "Muted: {value}", "de": "Stumm: {value}"},
     "button.chart": {"en": "📈 Chart", "de": "📈 Chart"},
     "button.exposure": {"en": "My exposure", "de": "Mein Depot"},

@@ -334,7 +334,9 @@ class App:
                     on_migrate=lambda old, new: store.migrate_chat("telegram", old, new, utc_now()),
                 )
                 self._start_in_background("telegram", self.telegram.start, stop)
-                transport = TelegramTransport(self.telegram.app.bot)
+                transport = TelegramTransport(
+                    self.telegram.app.bot, lambda chat: store.thread_of("telegram", chat)
+                )
                 runtime.add_sink(
                     self._delivery(
                         store,

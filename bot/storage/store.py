@@ -163,6 +163,7 @@ CREATE TABLE portfolios (
     PRIMARY KEY (platform, chat_id)
 );
 ALTER TABLE chats ADD COLUMN muted_until TEXT;
+ALTER TABLE chats ADD COLUMN thread_id TEXT;
 CREATE TABLE digests (
     platform TEXT NOT NULL,
     chat_id TEXT NOT NULL,
@@ -574,15 +575,24 @@ class Store:
         """The chat's settings (defaults for a chat never seen)."""
         row = self._db.execute(
             "SELECT language, subscribed, min_severity, segments, quiet, disabled_reason, "
-            "mention_role, muted_until, updated_at FROM chats WHERE platform = ? AND chat_id = ?",
+            "mention_role, muted_until, thread_id, updated_at FROM chats "
+            "WHERE platform = ? AND chat_id = ?",
             (platform, chat_id),
         ).fetchone()
         if row is None:
             return ChatSettings(platform, chat_id)
-        chat = chat_from_row(platform, chat_id, row[:-1])
+        chat = replace(chat_from_row(platform, chat_id, row[:-2]), thread_id=row[-2])
         if chat.disabled_reason is not None:
             chat = replace(chat, disabled_at=_dt(row[-1]))
         return chat
+
+    def thread_of(self, platform: str, chat_id: str) -> str | None:
+        """The forum topic a chat's alerts go to (``None``: the chat itself)."""
+        row = self._db.execute(
+            "SELECT thread_id FROM chats WHERE platform = ? AND chat_id = ?",
+            (platform, chat_id),
+        ).fetchone()
+        return None if row is None else row[0]
 
     def chat_language(self, platform: str, chat_id: str) -> Language | None:
         return self.chat(platform, chat_id).language
@@ -600,8 +610,8 @@ class Store:
             )
         self._db.execute(
             "INSERT OR REPLACE INTO chats (platform, chat_id, language, subscribed, min_severity, "
-            "segments, quiet, disabled_reason, mention_role, muted_until, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "segments, quiet, disabled_reason, mention_role, muted_until, thread_id, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 chat.platform,
                 chat.chat_id,
@@ -613,6 +623,7 @@ class Store:
                 chat.disabled_reason,
                 chat.mention_role,
                 _ts(chat.muted_until),
+                chat.thread_id,
                 _ts(now),
             ),
         )

@@ -74,6 +74,8 @@ class ChatSettings:
     mention_role: str | None = None
     muted_until: datetime | None = None
     """``/mute``: no alerts until then (critical ones break through as in quiet hours)."""
+    thread_id: str | None = None
+    """Alerts go to this forum topic of the chat (Telegram): where ``/subscribe`` was sent."""
     disabled_at: datetime | None = field(default=None, compare=False)
     """When delivery stopped (``disabled_reason``): read for ``/settings``, not by fan-outs."""
 

@@ -674,6 +674,19 @@ class FakeChannel:
             data["guild_id"] = str(self.guild_id)
         if self.type in (2, 13):
             data.update(bitrate=64000, user_limit=0, rtc_region=None)
+        if self.type in (10, 11, 12):  # a thread: who opened it and its archive state
+            data.update(
+                owner_id=str(self.guild_id or 0),
+                member_count=1,
+                message_count=0,
+                total_message_sent=0,
+                thread_metadata={
+                    "archived": False,
+                    "auto_archive_duration": 1440,
+                    "archive_timestamp": _now_iso(),
+                    "locked": False,
+                },
+            )
         return data
 
 

@@ -183,10 +183,14 @@ class FakeChat:
     language_code: str | None = None
     next_message_id: int = 1
     messages: dict[int, JSONDict] = field(default_factory=dict)
+    topics: set[int] = field(default_factory=set)
+    """Forum topics (thread ids) of a supergroup with topics on; empty: not a forum."""
 
     def to_dict(self) -> JSONDict:
         """The Chat object as the Bot API returns it."""
         chat: JSONDict = {"id": self.id, "type": self.type}
+        if self.topics:
+            chat["is_forum"] = True
         if self.type == "private":
             chat["first_name"] = self.first_name or f"User {self.id}"
         else:
@@ -737,6 +741,13 @@ class FakeBotApi:
 
     # ---------------------------------------------------------------- state set-up
 
+    def add_topic(self, chat_id: int, thread_id: int) -> None:
+        """Turn a supergroup into a forum (if it is not) and give it the topic ``thread_id``."""
+        chat = self._chats[chat_id]
+        if chat.type != "supergroup":
+            raise ValueError("only supergroups have topics")
+        chat.topics.add(thread_id)
+
     def add_chat(
         self,
         chat_id: int,
@@ -756,6 +767,7 @@ class FakeBotApi:
         old = self._chats.get(chat_id)
         if old is not None:
             chat.next_message_id, chat.messages = old.next_message_id, old.messages
+            chat.topics = old.topics
         self._chats[chat_id] = chat
         if type == "private":
             self.add_user(
@@ -887,8 +899,10 @@ class FakeBotApi:
         language_code: str | None = "en",
         username: str | None = None,
         first_name: str | None = None,
+        thread_id: int | None = None,
     ) -> int:
-        """Queue a user's message (a /command gets its bot_command entity); return update_id."""
+        """Queue a user's message (a /command gets its bot_command entity); return update_id.
+        ``thread_id``: written in that forum topic."""
         chat = self._chats.get(chat_id)
         if chat is None:
             private = chat_type == "private"
@@ -914,6 +928,10 @@ class FakeBotApi:
             message["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
             ]
+        if thread_id is not None:
+            if thread_id not in chat.topics:
+                raise ValueError(f"chat {chat_id} has no topic {thread_id}")
+            message.update(message_thread_id=thread_id, is_topic_message=True)
         chat.messages[message["message_id"]] = message
         return self.push_update({"message": message})
 
@@ -1371,8 +1389,15 @@ class FakeBotApi:
                 {"retry_after": retry_after},
             )
 
-    def _new_message(self, chat: FakeChat, markup: JSONDict | None) -> JSONDict:
+    def _new_message(
+        self, chat: FakeChat, markup: JSONDict | None, params: JSONDict | None = None
+    ) -> JSONDict:
+        thread = (params or {}).get("message_thread_id")
+        if thread is not None and int(thread) not in chat.topics:
+            raise _bad_request("message thread not found")
         message: JSONDict = {"message_id": chat.take_message_id()}
+        if thread is not None:
+            message.update(message_thread_id=int(thread), is_topic_message=True)
         if chat.type == "channel":
             message["sender_chat"] = chat.to_dict()
         else:
@@ -1425,7 +1450,7 @@ class FakeBotApi:
         text, plain, entities = self._message_text(params)
         markup = self._check_reply_markup(params)
         self._acquire_send(chat.id)
-        message = self._new_message(chat, markup)
+        message = self._new_message(chat, markup, params)
         message["text"] = plain
         if entities:
             message["entities"] = entities
@@ -1458,7 +1483,7 @@ class FakeBotApi:
             raise _bad_request("message caption is too long")
         markup = self._check_reply_markup(params)
         self._acquire_send(chat.id)
-        message = self._new_message(chat, markup)
+        message = self._new_message(chat, markup, params)
         size = len(self._files[file_id][1])
         message["photo"] = [
             {
