@@ -51,6 +51,16 @@ class BurstInfo:
         return self.name_de if language == "de" else self.name_en
 
 
+def episode_prefix(alert_key: str) -> str:
+    """The part of an alert's key that names its episode (and when it opened): the keys of
+    one episode's opening, escalations and recovery share it."""
+    for marker in (":open:", ":escalate:", ":recover"):
+        at = alert_key.rfind(marker)
+        if at >= 0:
+            return alert_key[:at]
+    return alert_key
+
+
 class AlertKind(StrEnum):
     """Where in its episode an alert stands."""
 

@@ -15,7 +15,7 @@ import logging
 import random
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -989,3 +989,42 @@ async def test_subscribe_inside_a_thread_delivers_to_that_thread(
     assert message.embeds[0]["title"] == EN_HEADLINE
     assert fake.messages(CHANNEL) == []
     assert store.chat("discord", str(thread)).subscribed
+
+
+async def test_an_episode_reads_as_one_story_in_a_channel(
+    fake: FakeDiscord, adapter: DiscordAdapter, delivery: Delivery
+) -> None:
+    """Escalations and the recovery reply to the episode's first message (replies, not a
+    thread per episode: see the README), and that message shows the current state."""
+    await subscribe(fake, CHANNEL, "watch")
+    prefix = "us:2026-08-04:ai_infra_divergence_down@114000"
+    base = make_alert(severity=Severity.ALERT)
+
+    await delivery.deliver(replace(base, key=f"{prefix}:open:alert"))
+    (first,) = fake.messages(CHANNEL)
+    escalation = replace(
+        base,
+        key=f"{prefix}:escalate:critical",
+        kind=AlertKind.ESCALATE,
+        severity=Severity.CRITICAL,
+        fired_at=NOW + timedelta(minutes=50),
+    )
+    await delivery.deliver(escalation)
+
+    second = fake.messages(CHANNEL)[-1]
+    assert second.payload["message_reference"]["message_id"] == first.id
+    edited = fake.message(first.id)
+    assert len(edited.edits) == 1
+    description = unescape(edited.embeds[0]["description"])
+    assert description.endswith("*Update: escalated to critical at 12:50 UTC.*")
+    assert edited.embeds[0]["title"] == first.embeds[0]["title"]
+
+    recovery = replace(
+        base, key=f"{prefix}:recover", kind=AlertKind.RECOVER, fired_at=NOW + timedelta(hours=2)
+    )
+    await delivery.deliver(recovery)
+
+    assert fake.messages(CHANNEL)[-1].payload["message_reference"]["message_id"] == first.id
+    final = unescape(fake.message(first.id).embeds[0]["description"])
+    assert final.endswith("*Update: recovered at 14:00 UTC.*")
+    assert "escalated" not in final

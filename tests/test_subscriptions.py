@@ -191,6 +191,7 @@ async def test_a_recovery_reaches_only_chats_that_got_the_shock() -> None:
     assert [(m.chat_id, outbox.text(m.body_id)) for m in rows] == [
         ("early", "2025-01-27:us:down@143000:open:alert"),
         ("early", "2025-01-27:us:down@143000:recover"),
+        ("early", "Update: recovered at 12:00 UTC."),  # the edit of the shock's first message
     ]
 
 

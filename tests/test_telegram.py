@@ -1101,3 +1101,48 @@ async def test_subscribe_in_a_forum_topic_delivers_to_that_topic(
     (alert,) = [m for m in api.sent(FORUM) if m.plain_text.startswith(EN_HEADLINE)]
     assert alert.params.get("message_thread_id") == TOPIC
     assert store.chat("telegram", str(FORUM)).thread_id == str(TOPIC)
+
+
+# ------------------------------------------------------------------------------ one story
+
+
+def episode_alert(kind: AlertKind, severity: Severity, minutes: int) -> Alert:
+    prefix = "us:2026-08-04:ai_infra_divergence_down@114000"
+    key = f"{prefix}:{kind.value}" + ("" if kind is AlertKind.RECOVER else f":{severity}")
+    return replace(
+        make_alert(),
+        key=key,
+        episode_id="us:2026-08-04:ai_infra_divergence_down",
+        kind=kind,
+        severity=severity,
+        fired_at=NOW + timedelta(minutes=minutes),
+    )
+
+
+async def test_an_episode_reads_as_one_story_replies_and_an_edited_first_message(
+    api: FakeBotApi, adapter: TelegramAdapter, delivery: Delivery
+) -> None:
+    assert "Subscribed" in await say(api, USER, USER, "/subscribe watch")
+    delivery.sink.buttons = True
+
+    await delivery.deliver(episode_alert(AlertKind.OPEN, Severity.ALERT, 0))
+    (first,) = [m for m in api.sent(USER) if "sell-off" in m.plain_text]
+    await delivery.deliver(episode_alert(AlertKind.ESCALATE, Severity.CRITICAL, 50))
+
+    escalation = api.sent(USER)[-1]
+    assert escalation.plain_text.startswith("CRITICAL: AI-infrastructure sell-off")
+    assert escalation.params["reply_parameters"]["message_id"] == first.message_id
+    (edit,) = api.edits(USER)
+    assert edit.message_id == first.message_id
+    assert edit.plain_text.startswith("ALERT: AI-infrastructure sell-off")
+    assert edit.plain_text.endswith("Update: escalated to critical at 12:50 UTC.")
+    assert edit.reply_markup is not None  # the buttons stay
+
+    await delivery.deliver(episode_alert(AlertKind.RECOVER, Severity.CRITICAL, 120))
+
+    recovery = api.sent(USER)[-1]
+    assert recovery.params["reply_parameters"]["message_id"] == first.message_id
+    latest = api.edits(USER)[-1]
+    assert latest.plain_text.endswith("Update: recovered at 14:00 UTC.")
+    assert "escalated" not in latest.plain_text  # the current state, not a history
+    assert delivery.outbox.counts("telegram") == {"sent": 5}  # 3 texts and 2 edits

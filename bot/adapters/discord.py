@@ -223,15 +223,46 @@ class DiscordTransport:
         self.client = client
         self.store = store
 
-    async def send(self, chat_id: str, text: str, buttons: str | None = None) -> None:
-        await self._post(chat_id, text, None, buttons)
+    async def send(
+        self, chat_id: str, text: str, buttons: str | None = None, reply_to: str | None = None
+    ) -> str:
+        """``reply_to``: the episode's first message (escalations and the recovery reply to
+        it, so one shock reads as one story in the channel)."""
+        return await self._post(chat_id, text, None, buttons, reply_to)
 
-    async def send_photo(self, chat_id: str, png: bytes, caption: str) -> None:
-        await self._post(chat_id, caption, png)
+    async def send_photo(self, chat_id: str, png: bytes, caption: str) -> str:
+        return await self._post(chat_id, caption, png)
+
+    async def edit(
+        self, chat_id: str, message_id: str, original: str, status: str, buttons: str | None
+    ) -> None:
+        """The episode's first message with its current state at the end of its embed (the
+        buttons stay: an edit without components keeps them)."""
+        embed = discord.Embed.from_dict(json.loads(original)["embed"])
+        line = f"\n\n*{discord_escape(status)}*"
+        description = embed.description or ""
+        if len(description) + len(line) <= DISCORD_DESCRIPTION:
+            embed.description = description + line
+        message = self.client.get_partial_messageable(int(chat_id)).get_partial_message(
+            int(message_id)
+        )
+        try:
+            await message.edit(embed=embed, allowed_mentions=NO_MENTIONS)
+        except discord.NotFound:
+            return  # deleted by someone: nothing to show the state on
+        except discord.HTTPException as exc:
+            raise _classify(exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from None
 
     async def _post(
-        self, chat_id: str, text: str, png: bytes | None, buttons: str | None = None
-    ) -> None:
+        self,
+        chat_id: str,
+        text: str,
+        png: bytes | None,
+        buttons: str | None = None,
+        reply_to: str | None = None,
+    ) -> str:
         payload = json.loads(text)
         embed = discord.Embed.from_dict(payload["embed"])
         files = [] if png is None else [_chart_file(png, embed.description or "")]
@@ -246,9 +277,22 @@ class DiscordTransport:
             )
         channel = self.client.get_partial_messageable(int(chat_id))
         try:
-            await channel.send(
-                content=content, embed=embed, allowed_mentions=mentions, files=files, view=view
-            )
+            if reply_to:
+                reference = discord.MessageReference(
+                    message_id=int(reply_to), channel_id=int(chat_id), fail_if_not_exists=False
+                )
+                sent = await channel.send(
+                    content=content,
+                    embed=embed,
+                    allowed_mentions=mentions,
+                    files=files,
+                    view=view,
+                    reference=reference,
+                )
+            else:
+                sent = await channel.send(
+                    content=content, embed=embed, allowed_mentions=mentions, files=files, view=view
+                )
         except discord.HTTPException as exc:
             raise _classify(exc) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -256,6 +300,7 @@ class DiscordTransport:
         finally:
             if view is not discord.utils.MISSING:
                 view.stop()  # presses go to the adapter's listener, not to a view in memory
+        return str(sent.id)
 
 
 def button_view(buttons: str) -> discord.ui.View:

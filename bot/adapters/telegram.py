@@ -10,11 +10,13 @@ moves (its subscription follows); a 429 says how long to wait.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from telegram import (
     Bot,
@@ -23,6 +25,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
+    ReplyParameters,
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
@@ -49,7 +52,14 @@ from bot.delivery.ratelimit import Limits, RateLimiter
 from bot.delivery.sender import TransportError, utc_now
 from bot.render.alerts import alert_reply
 from bot.render.buttons import button_command, keyboard_from_json
-from bot.render.chat import TELEGRAM_CAPTION_LIMIT, plain_text, telegram_caption, telegram_html
+from bot.render.chat import (
+    TELEGRAM_CAPTION_LIMIT,
+    TELEGRAM_LIMIT,
+    plain_text,
+    telegram_caption,
+    telegram_html,
+    utf16_len,
+)
 from bot.render.i18n import LANGUAGES, Language, translate
 from bot.render.replies import Reply
 from handlers.registry import ChatType as NeutralChatType
@@ -60,6 +70,9 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")  # retry_after as timedelta, no w
 log = logging.getLogger(__name__)
 
 CHART_FILE = "chart.png"
+EDIT_GONE = ("message is not modified", "message to edit not found", "message can't be edited")
+"""An edit that finds nothing to change: the state is shown, or the message is gone."""
+_T = TypeVar("_T")
 CALLBACK_ANSWER_LIMIT = 200
 """Telegram shows at most 200 characters in a button's answer."""
 
@@ -407,8 +420,12 @@ class TelegramTransport:
         topic = self.topic_of(chat_id) if self.topic_of is not None else None
         return int(topic) if topic else None
 
-    async def send(self, chat_id: str, text: str, buttons: str | None = None) -> None:
-        await self._classified(
+    async def send(
+        self, chat_id: str, text: str, buttons: str | None = None, reply_to: str | None = None
+    ) -> str:
+        """``reply_to``: the episode's first message (an escalation or recovery replies to
+        it, so one shock reads as one thread)."""
+        sent = await self._classified(
             self.bot.send_message(
                 int(chat_id),
                 text,
@@ -416,11 +433,17 @@ class TelegramTransport:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 reply_markup=inline_keyboard(buttons) if buttons else None,
                 message_thread_id=self._thread(chat_id),
+                reply_parameters=(
+                    ReplyParameters(int(reply_to), allow_sending_without_reply=True)
+                    if reply_to
+                    else None
+                ),
             )
         )
+        return str(sent.message_id)
 
-    async def send_photo(self, chat_id: str, png: bytes, caption: str) -> None:
-        await self._classified(
+    async def send_photo(self, chat_id: str, png: bytes, caption: str) -> str:
+        sent = await self._classified(
             self.bot.send_photo(
                 int(chat_id),
                 png,
@@ -430,11 +453,34 @@ class TelegramTransport:
                 message_thread_id=self._thread(chat_id),
             )
         )
+        return str(sent.message_id)
+
+    async def edit(
+        self, chat_id: str, message_id: str, original: str, status: str, buttons: str | None
+    ) -> None:
+        """The episode's first message with its current state under it (the first text as
+        sent, then the status line; the buttons stay)."""
+        line = f"\n\n<i>{html.escape(status, quote=False)}</i>"
+        text = original + line if utf16_len(original + line) <= TELEGRAM_LIMIT else original
+        try:
+            await self._classified(
+                self.bot.edit_message_text(
+                    text,
+                    chat_id=int(chat_id),
+                    message_id=int(message_id),
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    reply_markup=inline_keyboard(buttons) if buttons else None,
+                )
+            )
+        except TransportError as exc:
+            if not any(p in exc.message.lower() for p in EDIT_GONE):
+                raise
 
     @staticmethod
-    async def _classified(request: Awaitable[object]) -> None:
+    async def _classified(request: Awaitable[_T]) -> _T:
         try:
-            await request
+            return await request
         except RetryAfter as exc:
             raise TransportError(exc.message, retry_after=_seconds(exc.retry_after)) from None
         except ChatMigrated as exc:

@@ -75,11 +75,13 @@ class FanOut:
         now: datetime,
         photos: Mapping[str, tuple[int, str]] | None = None,
         buttons: Mapping[str, str] | None = None,
+        story: tuple[str, Mapping[str, str]] | None = None,
     ) -> bool:
         """Store an alert's texts (by language) and its plan, inside the caller's transaction;
         ``False`` if the alert was planned before. ``photos``: per language, a stored image
         and its caption, sent after the texts; ``buttons``: per language, the keyboard under
-        the last text."""
+        the last text; ``story``: an episode's prefix and, per language, the status line this
+        alert adds to the episode's first message in each chat (an edit, after the rest)."""
         with self.store.transaction() as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO fanouts (alert_key, platform, audience, heard_prefix, "
@@ -100,6 +102,16 @@ class FanOut:
                     image_id, caption = photo
                     self.outbox.add_body(
                         alert_key, self.platform, language, len(parts), caption, now, image_id
+                    )
+                if story is not None and language in story[1]:
+                    self.outbox.add_body(
+                        alert_key,
+                        self.platform,
+                        language,
+                        len(parts) + (photo is not None),
+                        story[1][language],
+                        now,
+                        edit_of=story[0],
                     )
         self._open = True
         return True

@@ -38,11 +38,13 @@ class NewMessage:
 
 class Body(NamedTuple):
     """What one message says: a text, or an image with the text as its caption; ``buttons``:
-    a keyboard under it (JSON, :mod:`bot.render.buttons`)."""
+    a keyboard under it (JSON, :mod:`bot.render.buttons`); ``edit_of``: not a message but a
+    status line added to the first message of that episode (its alert-key prefix)."""
 
     text: str
     image_id: int | None = None
     buttons: str | None = None
+    edit_of: str | None = None
 
 
 class QueuedRow(NamedTuple):
@@ -111,14 +113,16 @@ class Outbox:
         now: datetime,
         image_id: int | None = None,
         buttons: str | None = None,
+        edit_of: str | None = None,
     ) -> int:
         """Store one text of an alert (once: the same alert, language and part keep their
         first text); ``image_id``: the part is that image with ``text`` as its caption;
-        ``buttons``: a keyboard under it. Returns its id."""
+        ``buttons``: a keyboard under it; ``edit_of``: the part edits that episode's first
+        message instead (see :class:`Body`). Returns its id."""
         self.db.execute(
             "INSERT OR IGNORE INTO outbox_bodies (alert_key, platform, language, part, text, "
-            "created_at, image_id, buttons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (alert_key, platform, language, part, text, _ts(now), image_id, buttons),
+            "created_at, image_id, buttons, edit_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (alert_key, platform, language, part, text, _ts(now), image_id, buttons, edit_of),
         )
         (body_id,) = self.db.execute(
             "SELECT id FROM outbox_bodies WHERE alert_key = ? AND platform = ? AND language = ? "
@@ -145,11 +149,11 @@ class Outbox:
     def body(self, body_id: int) -> Body:
         """A message's text and, for a photo part, its image's id."""
         row = self.db.execute(
-            "SELECT text, image_id, buttons FROM outbox_bodies WHERE id = ?", (body_id,)
+            "SELECT text, image_id, buttons, edit_of FROM outbox_bodies WHERE id = ?", (body_id,)
         ).fetchone()
         if row is None:
             raise KeyError(f"outbox text {body_id} is gone")
-        return Body(str(row[0]), None if row[1] is None else int(row[1]), row[2])
+        return Body(str(row[0]), None if row[1] is None else int(row[1]), row[2], row[3])
 
     def add_rows(self, platform: str, rows: Sequence[QueuedRow], now: datetime) -> int:
         """Store message rows whose texts are stored; a message stored before (the same
@@ -212,11 +216,27 @@ class Outbox:
     def mark_sending(self, message_id: int) -> None:
         self.db.execute("UPDATE outbox SET status = 'sending' WHERE id = ?", (message_id,))
 
-    def mark_sent(self, message_id: int, at: datetime) -> None:
+    def mark_sent(self, message_id: int, at: datetime, platform_id: str | None = None) -> None:
+        """``platform_id``: the platform's id of the message (for replies and edits)."""
         self.db.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
-            (_ts(at), message_id),
+            "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, "
+            "message_id = COALESCE(?, message_id) WHERE id = ?",
+            (_ts(at), platform_id, message_id),
         )
+
+    def first_message(
+        self, platform: str, chat_id: str, episode_prefix: str
+    ) -> tuple[str, int] | None:
+        """The platform id and body of the first message an episode's opening alert put in a
+        chat (``None``: the chat did not get it, or it was not sent yet)."""
+        opening = f"{episode_prefix}:open:"
+        row = self.db.execute(
+            "SELECT message_id, body_id FROM outbox WHERE platform = ? AND chat_id = ? "
+            "AND alert_key >= ? AND alert_key < ? AND part = 0 AND message_id IS NOT NULL "
+            "ORDER BY id LIMIT 1",
+            (platform, chat_id, opening, opening + "\U0010ffff"),
+        ).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]))
 
     def reschedule(self, message_id: int, not_before: datetime, attempts: int, error: str) -> None:
         self.db.execute(

@@ -6,12 +6,13 @@ import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from bot.alerts import Alert, AlertKind
+from bot.alerts import Alert, AlertKind, episode_prefix
 from bot.delivery.fanout import PERSONAL_PREFIX, FanOut, personal_key
 from bot.delivery.outbox import Outbox, QueuedRow
 from bot.delivery.sender import OutboxSender
 from bot.delivery.sinks import AlertCharts
 from bot.render.alert_charts import PersonalAlert
+from bot.render.alerts import status_line
 from bot.render.buttons import alert_buttons, keyboard_json
 from bot.render.charts import ChartImage
 from bot.render.i18n import LANGUAGES, Language
@@ -165,5 +166,12 @@ class OutboxSink:
             if self.buttons
             else None
         )
+        story = None
+        if alert.kind is not AlertKind.OPEN:
+            story = (
+                episode_prefix(alert.key),
+                {key: status_line(alert, _language(key, personal)) for key in texts},
+            )
         audience = Audience.of(alert, self.universe, now)
-        return int(self.fanout.plan(alert.key, audience, texts, heard, now, photos, keyboards))
+        planned = self.fanout.plan(alert.key, audience, texts, heard, now, photos, keyboards, story)
+        return int(planned)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from bot.alerts import episode_prefix
 from bot.delivery.fanout import FanOut
 from bot.delivery.outbox import Body, Outbox, QueuedMessage
 from bot.delivery.ratelimit import Limits, RateLimiter
@@ -65,11 +66,13 @@ class Transport(Protocol):
 
     platform: str
 
-    async def send(self, chat_id: str, text: str) -> None:
-        """A text message. A transport that shows buttons also takes ``buttons=`` (the
-        keyboard's JSON, :mod:`bot.render.buttons`); the sender passes it only then."""
+    async def send(self, chat_id: str, text: str) -> str | None:
+        """A text message; returns the platform's id of it, if known. A transport that shows
+        buttons and replies also takes ``buttons=`` (the keyboard's JSON,
+        :mod:`bot.render.buttons`) and ``reply_to=`` (a message id); the sender passes them
+        only then."""
 
-    async def send_photo(self, chat_id: str, png: bytes, caption: str) -> None:
+    async def send_photo(self, chat_id: str, png: bytes, caption: str) -> str | None:
         """An image with its caption (rendered for the platform, like ``send``'s text)."""
 
 
@@ -106,6 +109,16 @@ TEXT_CACHE = 64
 """Message texts kept in memory (a few per alert and language)."""
 IMAGE_CACHE = 4
 """Chart images kept in memory (one per alert and language, ~100 KB each)."""
+
+
+def _part(message: QueuedMessage) -> int:
+    """Which part of its alert a message is (the key ends in ``|part``)."""
+    tail = message.key.rsplit("|", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _continues_episode(alert_key: str) -> bool:
+    return ":escalate:" in alert_key or alert_key.endswith(":recover")
 
 
 def utc_now() -> datetime:
@@ -193,13 +206,40 @@ class OutboxSender:
                 self._images.popitem(last=False)
         return png
 
-    async def _deliver(self, chat_id: str, body: Body) -> None:
-        if body.image_id is None and body.buttons:
-            await self.transport.send(chat_id, body.text, buttons=body.buttons)  # type: ignore[call-arg]
-        elif body.image_id is None:
-            await self.transport.send(chat_id, body.text)
+    async def _deliver(self, message: QueuedMessage, body: Body) -> str | None:
+        """Send one message (or make one edit); returns the platform's id of what was sent
+        when the transport tells it."""
+        chat_id = message.chat_id
+        if body.edit_of is not None:
+            await self._edit(chat_id, body)
+            return None
+        options: dict[str, str] = {}
+        if body.buttons:
+            options["buttons"] = body.buttons
+        if _part(message) == 0 and _continues_episode(message.alert_key):
+            first = self.outbox.first_message(
+                self.platform, chat_id, episode_prefix(message.alert_key)
+            )
+            if first is not None:
+                options["reply_to"] = first[0]
+        if body.image_id is not None:
+            sent = await self.transport.send_photo(chat_id, self._image(body.image_id), body.text)
         else:
-            await self.transport.send_photo(chat_id, self._image(body.image_id), body.text)
+            # Only transports that show buttons or threads take these keywords (the Protocol
+            # keeps the plain form every transport has).
+            sent = await self.transport.send(chat_id, body.text, **options)
+        return sent if isinstance(sent, str) else None
+
+    async def _edit(self, chat_id: str, body: Body) -> None:
+        """An escalation's or recovery's status line added to the episode's first message in
+        this chat; nothing when the chat never got that message."""
+        edit = getattr(self.transport, "edit", None)
+        first = self.outbox.first_message(self.platform, chat_id, body.edit_of or "")
+        if edit is None or first is None:
+            return
+        message_id, body_id = first
+        original = self._body(body_id)
+        await edit(chat_id, message_id, original.text, body.text, original.buttons)
 
     def wake(self) -> None:
         """New messages were enqueued."""
@@ -479,7 +519,7 @@ class OutboxSender:
         chat_id = message.chat_id
         try:
             try:
-                await self._deliver(chat_id, self._body(message.body_id))
+                sent_id = await self._deliver(message, self._body(message.body_id))
             except TransportError as exc:
                 if exc.retry_after is None:  # the platform delivered nothing
                     self.limiter.refund(started)
@@ -494,7 +534,7 @@ class OutboxSender:
             except BaseException as exc:  # the process is going down: the loop re-raises it
                 self._fatal = exc
                 return
-            self.outbox.mark_sent(message.id, self.clock())
+            self.outbox.mark_sent(message.id, self.clock(), sent_id)
             MESSAGES.labels(self.platform, "sent").inc()
             self._pop(message)
             self._platform_answered()

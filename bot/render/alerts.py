@@ -117,6 +117,16 @@ def _alert_text(alert: Alert, language: Language) -> _AlertParts:
     return _AlertParts(headline, tuple(lines), why, alert.headlines)
 
 
+def status_line(alert: Alert, language: Language) -> str:
+    """What an escalation or recovery adds to its episode's first message: "Escalated to
+    critical at 15:30 UTC", "Recovered at 16:05 UTC"."""
+    at = f"{alert.fired_at:%H:%M} UTC"
+    if alert.kind is AlertKind.RECOVER:
+        return translate(language, "story.recovered", time=at)
+    severity = translate(language, f"severity.{alert.severity}")
+    return translate(language, "story.escalated", severity=severity, time=at)
+
+
 def portfolio_line(language: Language, move: PortfolioMove) -> str:
     """ "Your portfolio: -6.8% est., 72% in the AI chain" (and how much of it had prices)."""
     line = translate(

@@ -644,6 +644,14 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "{usual} je {minutes} Min.",
     },
     "alert.news": {"en": "Headlines:", "de": "Schlagzeilen:"},
+    "story.escalated": {
+        "en": "Update: escalated to {severity} at {time}.",
+        "de": "Stand: auf {severity} gestiegen um {time}.",
+    },
+    "story.recovered": {
+        "en": "Update: recovered at {time}.",
+        "de": "Stand: Entwarnung um {time}.",
+    },
     "alert.portfolio": {
         "en": "Your portfolio: {move} est., {chain} in the AI chain.",
         "de": "Dein Depot: {move} geschätzt, {chain} in der KI-Lieferkette.",

@@ -154,6 +154,8 @@ CREATE TABLE images (
 );
 ALTER TABLE outbox_bodies ADD COLUMN image_id INTEGER REFERENCES images (id);
 ALTER TABLE outbox_bodies ADD COLUMN buttons TEXT;
+ALTER TABLE outbox_bodies ADD COLUMN edit_of TEXT;
+ALTER TABLE outbox ADD COLUMN message_id TEXT;
 CREATE INDEX readings_scope_region_time ON readings (scope, region, data_time);
 CREATE TABLE portfolios (
     platform TEXT NOT NULL,

@@ -34,8 +34,8 @@ from bot.storage.store import Store
 class ReportingOutbox(Outbox):
     """The outbox, telling stdout about every row once it is recorded as sent."""
 
-    def mark_sent(self, message_id: int, at: datetime) -> None:
-        super().mark_sent(message_id, at)
+    def mark_sent(self, message_id: int, at: datetime, platform_id: str | None = None) -> None:
+        super().mark_sent(message_id, at, platform_id)
         print(message_id, flush=True)
 
 

@@ -1395,9 +1395,17 @@ class FakeBotApi:
         thread = (params or {}).get("message_thread_id")
         if thread is not None and int(thread) not in chat.topics:
             raise _bad_request("message thread not found")
+        reply = _json_param(params or {}, "reply_parameters")
+        replied: JSONDict | None = None
+        if isinstance(reply, dict):
+            replied = chat.messages.get(int(reply.get("message_id", 0)))
+            if replied is None and not reply.get("allow_sending_without_reply"):
+                raise _bad_request("message to be replied not found")
         message: JSONDict = {"message_id": chat.take_message_id()}
         if thread is not None:
             message.update(message_thread_id=int(thread), is_topic_message=True)
+        if replied is not None:
+            message["reply_to_message"] = replied
         if chat.type == "channel":
             message["sender_chat"] = chat.to_dict()
         else:
