@@ -6,8 +6,9 @@ import re
 from dataclasses import replace
 
 from bot.detection.detect import Severity
+from bot.render.buttons import command_button
 from bot.render.i18n import LANGUAGES
-from bot.render.replies import Heading, Paragraph, Reply, spans
+from bot.render.replies import Block, Heading, Keyboard, Paragraph, Reply, spans
 from bot.storage.subscriptions import (
     ChatSettings,
     QuietHours,
@@ -19,6 +20,7 @@ from handlers.mute import muted_text
 from handlers.registry import Context, UsageError
 
 SUBSCRIBABLE = (Severity.WATCH, Severity.ALERT, Severity.CRITICAL)
+MAX_ZONE_IN_BUTTON = 24
 
 
 def _severity(value: str) -> Severity:
@@ -90,14 +92,52 @@ def _describe(ctx: Context, chat: ChatSettings) -> Reply:
         lines.append(t("settings.mention", value=f"<@&{chat.mention_role}>"))
     if chat.thread_id:
         lines.append(t("settings.topic", topic=chat.thread_id))
-    return Reply((Heading(t("settings.title")), *(Paragraph(spans(line)) for line in lines)))
+    blocks: list[Block] = [Heading(t("settings.title"))]
+    blocks += [Paragraph(spans(line)) for line in lines]
+    return Reply(tuple(blocks), buttons=settings_keyboard(ctx, chat))
+
+
+def _mark(label: str, chosen: bool) -> str:
+    return f"✓ {label}" if chosen else label
+
+
+def settings_keyboard(ctx: Context, chat: ChatSettings) -> Keyboard:
+    """The settings as buttons: alerts on or off, the minimum severity, the language and
+    quiet-hour presets (the typed ``/settings KEY VALUE`` syntax stays for the rest)."""
+    t = ctx.t
+    zone = chat.quiet.timezone if chat.quiet is not None else "UTC"
+    if len(zone) > MAX_ZONE_IN_BUTTON:  # Telegram keeps at most 64 bytes of button data
+        zone = "UTC"
+    alerts = (
+        command_button(t("keys.unsubscribe"), "unsubscribe")
+        if chat.subscribed and not chat.disabled_reason
+        else command_button(t("keys.subscribe"), "subscribe")
+    )
+    severities = tuple(
+        command_button(
+            _mark(t(f"severity.{level}"), chat.min_severity is level),
+            "settings",
+            f"severity {level}",
+        )
+        for level in SUBSCRIBABLE
+    )
+    languages = (
+        command_button(_mark("English", ctx.language == "en"), "settings", "language en"),
+        command_button(_mark("Deutsch", ctx.language == "de"), "settings", "language de"),
+    )
+    quiet = (
+        command_button(t("keys.quiet_night"), "settings", f"quiet 22:00-07:00 {zone} critical"),
+        command_button(t("keys.quiet_weekend"), "settings", f"quiet 18:00-08:00 {zone} none"),
+        command_button(_mark(t("keys.quiet_off"), chat.quiet is None), "settings", "quiet off"),
+    )
+    return ((alerts,), severities, languages, quiet)
 
 
 async def subscribe(ctx: Context) -> Reply:
     """``/subscribe [watch|alert|critical] [segment ...]``."""
     args = ctx.args
     chat = _chat(ctx)
-    severity = chat.min_severity if chat.subscribed else Severity.ALERT
+    severity = chat.min_severity  # what the chat chose, even before it subscribed
     if args and args[0].lower() in ("watch", "alert", "critical", "none"):
         severity = _severity(args[0])
         args = args[1:]
@@ -112,21 +152,23 @@ async def subscribe(ctx: Context) -> Reply:
         thread_id=ctx.invocation.thread_id,
     )
     _save(ctx, chat)
-    return Reply.text(
-        ctx.t(
-            "subscribe.done",
-            severity=ctx.t(f"severity.{severity}"),
-            segments=", ".join(segments) if segments else ctx.t("settings.all"),
-        )
+    done = ctx.t(
+        "subscribe.done",
+        severity=ctx.t(f"severity.{severity}"),
+        segments=", ".join(segments) if segments else ctx.t("settings.all"),
     )
+    return Reply((Paragraph(spans(done)),), buttons=settings_keyboard(ctx, chat))
 
 
 async def unsubscribe(ctx: Context) -> Reply:
     chat = _chat(ctx)
     if not chat.subscribed:
         return Reply.text(ctx.t("unsubscribe.not_subscribed"))
-    _save(ctx, replace(chat, subscribed=False))
-    return Reply.text(ctx.t("unsubscribe.done"))
+    chat = replace(chat, subscribed=False)
+    _save(ctx, chat)
+    return Reply(
+        (Paragraph(spans(ctx.t("unsubscribe.done"))),), buttons=settings_keyboard(ctx, chat)
+    )
 
 
 def _quiet(args: tuple[str, ...]) -> QuietHours | None:
@@ -186,4 +228,5 @@ async def settings(ctx: Context) -> Reply:
     _save(ctx, chat)
     updated = Context(ctx.invocation, ctx.args, chat.language or ctx.language, ctx.services)
     described = _describe(updated, chat)
-    return Reply((Paragraph(spans(updated.t("settings.updated"))), *described.blocks))
+    updated_line = Paragraph(spans(updated.t("settings.updated")))
+    return Reply((updated_line, *described.blocks), buttons=described.buttons)

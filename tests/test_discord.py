@@ -1028,3 +1028,28 @@ async def test_an_episode_reads_as_one_story_in_a_channel(
     final = unescape(fake.message(first.id).embeds[0]["description"])
     assert final.endswith("*Update: recovered at 14:00 UTC.*")
     assert "escalated" not in final
+
+
+async def test_settings_buttons_redraw_the_settings_in_place(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    reply = await run(fake, MOD, "settings")
+    ids = {
+        c["label"]: c["custom_id"] for row in reply.payload["components"] for c in row["components"]
+    }
+    assert "✓ alert" in ids
+    assert "🔔 Alerts on" in ids
+
+    refused = fake.push_component(GUILD, CHANNEL, MEMBER, reply.id, ids["critical"])
+    answer = await fake.wait_for_response(refused.id, timeout=10)
+    assert answer.type == 4
+    assert answer.data["flags"] & 64
+    assert answer.content == "Only administrators of this chat can use /settings here."
+
+    pressed = fake.push_component(GUILD, CHANNEL, MOD, reply.id, ids["critical"])
+    update = await fake.wait_for_response(pressed.id, timeout=10)
+    assert update.type == 7  # the message redrawn in place
+    assert "Minimum severity: critical" in unescape(update.embeds[0]["description"])
+    labels = [c["label"] for row in update.data["components"] for c in row["components"]]
+    assert "✓ critical" in labels
+    assert store.chat("discord", str(CHANNEL)).min_severity is Severity.CRITICAL

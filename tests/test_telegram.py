@@ -1060,6 +1060,11 @@ async def test_alert_buttons_work_after_a_restart_and_mute_only_for_admins_in_gr
         await api.wait_for_sent(USER, before + 1, timeout=30)
         assert "Name a ticker or a portfolio" in api.sent(USER)[-1].plain_text
 
+        before = api.sent_count(USER)
+        await press(api, USER, USER, datas[0], alert.message_id)  # Chart: today's US session
+        await api.wait_for_sent(USER, before + 1, timeout=30)
+        assert "The bot has no scans of the US session today yet" in api.sent(USER)[-1].plain_text
+
         api.set_member_status(GROUP, MEMBER, "member")
         before = api.sent_count(GROUP)
         refused = await press(api, GROUP, MEMBER, datas[3], group_alert.message_id)
@@ -1146,3 +1151,60 @@ async def test_an_episode_reads_as_one_story_replies_and_an_edited_first_message
     assert latest.plain_text.endswith("Update: recovered at 14:00 UTC.")
     assert "escalated" not in latest.plain_text  # the current state, not a history
     assert delivery.outbox.counts("telegram") == {"sent": 5}  # 3 texts and 2 edits
+
+
+# ------------------------------------------------------------------------------ keyboards
+
+
+async def test_settings_are_a_keyboard_that_redraws_itself(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store
+) -> None:
+    await say(api, USER, USER, "/settings")
+    shown = api.sent(USER)[-1]
+    rows = [[b["text"] for b in row] for row in shown.reply_markup["inline_keyboard"]]  # type: ignore[index]
+    assert rows == [
+        ["🔔 Alerts on"],
+        ["watch", "✓ alert", "critical"],
+        ["✓ English", "Deutsch"],
+        ["Quiet 22-07 (critical through)", "Quiet 18-08 (nothing)", "✓ No quiet hours"],
+    ]
+    datas = {
+        b["text"]: b["callback_data"] for row in shown.reply_markup["inline_keyboard"] for b in row
+    }  # type: ignore[index]
+    assert all(len(d.encode()) <= 64 for d in datas.values())
+
+    await press(api, USER, USER, datas["critical"], shown.message_id)
+    await api.wait_until(lambda: len(api.edits(USER)) == 1, timeout=10)
+    (edit,) = api.edits(USER)
+    assert edit.message_id == shown.message_id
+    assert "Minimum severity: critical" in edit.plain_text
+    marked = [b["text"] for row in edit.reply_markup["inline_keyboard"] for b in row]  # type: ignore[index]
+    assert "✓ critical" in marked
+    assert store.chat("telegram", str(USER)).min_severity is Severity.CRITICAL
+
+    await press(api, USER, USER, datas["🔔 Alerts on"], shown.message_id)
+    await api.wait_until(lambda: len(api.edits(USER)) == 2, timeout=10)
+    assert api.edits(USER)[-1].plain_text.startswith("Subscribed: alerts of severity critical")
+    assert store.chat("telegram", str(USER)).subscribed
+    await press(api, USER, USER, datas["Quiet 22-07 (critical through)"], shown.message_id)
+    await api.wait_until(lambda: len(api.edits(USER)) == 3, timeout=10)
+    assert "Quiet hours: 22:00-07:00 UTC" in api.edits(USER)[-1].plain_text
+
+
+async def test_in_groups_a_settings_button_is_for_administrators(
+    api: FakeBotApi, adapter: TelegramAdapter, store: Store
+) -> None:
+    api.set_member_status(GROUP, ADMIN, "administrator")
+    api.set_member_status(GROUP, MEMBER, "member")
+    await say(api, GROUP, ADMIN, "/settings")
+    shown = api.sent(GROUP)[-1]
+    datas = {
+        b["text"]: b["callback_data"] for row in shown.reply_markup["inline_keyboard"] for b in row
+    }  # type: ignore[index]
+
+    answer = await press(api, GROUP, MEMBER, datas["🔔 Alerts on"], shown.message_id)
+
+    assert answer["text"] == "Only administrators of this chat can use /subscribe here."
+    assert answer["show_alert"] is True
+    assert api.edits(GROUP) == []
+    assert not store.chat("telegram", str(GROUP)).subscribed

@@ -31,7 +31,7 @@ from bot.config import DiscordWebhookSettings
 from bot.delivery.sender import TransportError
 from bot.detection.detect import Severity
 from bot.render.alerts import alert_reply
-from bot.render.buttons import button_command, keyboard_from_json
+from bot.render.buttons import SETTINGS_COMMANDS, button_command, keyboard_from_json
 from bot.render.chat import (
     DISCORD_DESCRIPTION,
     DISCORD_EMBED_TOTAL,
@@ -42,7 +42,7 @@ from bot.render.chat import (
     shorten,
 )
 from bot.render.i18n import Language, translate
-from bot.render.replies import Heading, Reply
+from bot.render.replies import Heading, Keyboard, Reply
 from bot.storage.store import Store
 from bot.storage.subscriptions import ChatSettings
 from bot.universe import Universe
@@ -306,8 +306,12 @@ class DiscordTransport:
 def button_view(buttons: str) -> discord.ui.View:
     """A stored keyboard (:mod:`bot.render.buttons`) as Discord buttons that never time out;
     the custom id is the button's data, answered by :meth:`DiscordAdapter.on_button`."""
+    return keyboard_view(keyboard_from_json(buttons))
+
+
+def keyboard_view(keyboard: Keyboard) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    for row, line in enumerate(keyboard_from_json(buttons)):
+    for row, line in enumerate(keyboard[:5]):
         for button in line:
             view.add_item(
                 discord.ui.Button(
@@ -429,11 +433,19 @@ class DiscordAdapter:
         if found is None:
             return
         name, args = found
-        if name != "mute":
+        if name != "mute" and name not in SETTINGS_COMMANDS:
             await self._run(interaction, name, args)
             return
         reply = await self.dispatcher.dispatch(self._invocation(interaction, name, args))
         language = language_of(interaction.locale)
+        if reply is not None and name in SETTINGS_COMMANDS and reply.buttons:
+            # The settings message redrawn in place, with the buttons of the new state.
+            view = keyboard_view(reply.buttons)
+            await interaction.response.edit_message(
+                embeds=reply_embeds(reply, language)[:1], view=view
+            )
+            view.stop()
+            return
         text = plain_text(reply) if reply else translate(language, "error.rate_limited")
         await interaction.response.send_message(
             shorten(text, 2000), ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -464,6 +476,11 @@ class DiscordAdapter:
                 await interaction.followup.send(embeds=batch, allowed_mentions=NO_MENTIONS)
                 batch = []
             batch.append(embed)
+        if reply.buttons:
+            view = keyboard_view(reply.buttons)
+            await interaction.followup.send(embeds=batch, allowed_mentions=NO_MENTIONS, view=view)
+            view.stop()
+            return
         await interaction.followup.send(embeds=batch, allowed_mentions=NO_MENTIONS)
 
     async def _autocomplete(

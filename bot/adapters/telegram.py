@@ -51,7 +51,7 @@ from bot.alerts import Alert
 from bot.delivery.ratelimit import Limits, RateLimiter
 from bot.delivery.sender import TransportError, utc_now
 from bot.render.alerts import alert_reply
-from bot.render.buttons import button_command, keyboard_from_json
+from bot.render.buttons import SETTINGS_COMMANDS, button_command, keyboard_from_json
 from bot.render.chat import (
     TELEGRAM_CAPTION_LIMIT,
     TELEGRAM_LIMIT,
@@ -61,7 +61,7 @@ from bot.render.chat import (
     utf16_len,
 )
 from bot.render.i18n import LANGUAGES, Language, translate
-from bot.render.replies import Reply
+from bot.render.replies import Keyboard, Reply
 from handlers.registry import ChatType as NeutralChatType
 from handlers.registry import Dispatcher, Invocation
 
@@ -247,7 +247,8 @@ class TelegramAdapter:
     async def _reply(
         self, chat_id: int, is_group: bool, reply: Reply, topic: str | None = None
     ) -> None:
-        """A command's answer, in the forum topic it was asked in."""
+        """A command's answer, in the forum topic it was asked in (its buttons under the
+        last message)."""
         if reply.image is not None:
             caption, *rest = telegram_html(reply, TELEGRAM_CAPTION_LIMIT)
             await self._send(
@@ -256,8 +257,10 @@ class TelegramAdapter:
             for chunk in rest:
                 await self._send(chat_id, chunk, is_group=is_group, topic=topic)
             return
-        for chunk in telegram_html(reply):
-            await self._send(chat_id, chunk, is_group=is_group, topic=topic)
+        chunks = telegram_html(reply)
+        for n, chunk in enumerate(chunks, 1):
+            markup = inline_markup(reply.buttons) if reply.buttons and n == len(chunks) else None
+            await self._send(chat_id, chunk, is_group=is_group, topic=topic, markup=markup)
 
     async def _on_button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """A button under an alert: Chart and My exposure answer in the chat; a mute is
@@ -274,11 +277,19 @@ class TelegramAdapter:
         if reply is None:  # rate-limited
             await query.answer()
             return
-        if found[0] == "mute":
+        if found[0] == "mute" or (found[0] in SETTINGS_COMMANDS and not reply.buttons):
             text = plain_text(reply)[:CALLBACK_ANSWER_LIMIT]
             await query.answer(text, show_alert=True)
             return
         await query.answer()
+        if found[0] in SETTINGS_COMMANDS and query.message is not None:
+            # The settings message redrawn in place, with the buttons of the new state.
+            await query.edit_message_text(
+                telegram_html(reply)[0],
+                parse_mode=ParseMode.HTML,
+                reply_markup=inline_markup(reply.buttons),
+            )
+            return
         await self._reply(chat.id, _chat_type(chat.type) != "private", reply, _topic(update))
 
     async def _on_migrate(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
@@ -319,6 +330,7 @@ class TelegramAdapter:
         is_group: bool,
         photo: bytes | None = None,
         topic: str | None = None,
+        markup: InlineKeyboardMarkup | None = None,
     ) -> None:
         """A reply (``photo``: a picture with ``html_text`` as its caption); a 429 is waited
         out and a server or network error tried again."""
@@ -341,6 +353,7 @@ class TelegramAdapter:
                     parse_mode=ParseMode.HTML,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                     message_thread_id=int(topic) if topic else None,
+                    reply_markup=markup,
                 )
                 return
             except RetryAfter as exc:
@@ -388,11 +401,12 @@ def render_alert(alert: Alert, language: Language) -> list[str]:
 
 def inline_keyboard(buttons: str) -> InlineKeyboardMarkup:
     """A stored keyboard (:mod:`bot.render.buttons`) as Telegram inline buttons."""
+    return inline_markup(keyboard_from_json(buttons))
+
+
+def inline_markup(keyboard: Keyboard) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-            for row in keyboard_from_json(buttons)
-        ]
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in keyboard]
     )
 
 

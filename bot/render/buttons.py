@@ -7,23 +7,21 @@ button keeps working after a restart: nothing about it lives in memory.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from bot.alerts import Alert, AlertKind
 from bot.detection.detect import Label
 from bot.render.i18n import Language, translate
+from bot.render.replies import Button, Keyboard
 
 PREFIX = "asb:"
-_COMMANDS = {"chart", "exposure", "mute"}
+_COMMANDS = {"chart", "exposure", "mute", "settings", "subscribe", "unsubscribe"}
+SETTINGS_COMMANDS = frozenset({"settings", "subscribe", "unsubscribe"})
+"""Presses that change a chat's settings: answered by redrawing the settings in place."""
 
 
-@dataclass(frozen=True)
-class Button:
-    label: str
-    data: str
-
-
-Keyboard = tuple[tuple[Button, ...], ...]
+def command_button(label: str, command: str, args: str = "") -> Button:
+    """A button that runs ``/command args`` when pressed."""
+    return Button(label, f"{PREFIX}{command}:{args}")
 
 
 def alert_buttons(alert: Alert, language: Language) -> Keyboard:

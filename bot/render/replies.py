@@ -55,6 +55,18 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Button:
+    """A button: its label and the data a press sends back (a command, see
+    :mod:`bot.render.buttons`)."""
+
+    label: str
+    data: str
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True)
 class Reply:
     """What a command answers. ``severity`` colours it where a platform can (Discord embeds)."""
 
@@ -62,6 +74,8 @@ class Reply:
     severity: str | None = None
     image: Image | None = None
     """Shown with the text: the text becomes its caption where the platform has one."""
+    buttons: Keyboard = ()
+    """Buttons under the reply (a press runs the command in their data)."""
 
     @staticmethod
     def text(*lines: str) -> Reply:
