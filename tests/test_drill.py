@@ -123,6 +123,9 @@ async def test_drill_of_deepseek_monday_reaches_telegram_and_discord_once(
         assert "CRITICAL" in first_line or "ALERT" in first_line
         # The first scan after New York's open, on its opening prints.
         assert "Data as of 2025-01-27 14:30 UTC" in tg_opens[0].plain_text
+        # Buttons under it, as the live process sends them.
+        keyboard = tg_opens[0].reply_markup["inline_keyboard"]  # type: ignore[index]
+        assert [b["text"] for row in keyboard for b in row][-2:] == ["🔕 Mute 1 h", "🔕 Mute today"]
         # The chat's saved portfolio, estimated from its names' moves so far.
         assert re.search(
             r"Your portfolio: -\d+\.\d% est\., \d+% in the AI chain\.", tg_opens[0].plain_text
@@ -130,6 +133,7 @@ async def test_drill_of_deepseek_monday_reaches_telegram_and_discord_once(
         dc_opens = [m for m in disc.messages(CHANNEL) if OPEN_US in m.text]
         assert len(dc_opens) == 1, [m.text for m in disc.messages(CHANNEL)]
         assert "portfolio" not in dc_opens[0].text  # the channel saved none
+        assert len(dc_opens[0].payload["components"]) == 2  # the same buttons on Discord
         assert dc_opens[0].embeds[0]["title"].startswith("DRILL")
         assert dc_opens[0].embeds[0]["timestamp"].startswith("2025-01-27T14:30:00")
         # Its chart follows it: a photo on Telegram, an attachment shown in the embed on Discord.
