@@ -52,6 +52,8 @@ class DigestData:
     """Theme keys with how many headlines of the day named them, most first."""
     headlines: tuple[Headline, ...]
     drill: bool = False
+    bursts: tuple[tuple[str, int], ...] = ()
+    """News bursts raised that day: theme key and how many headlines made it."""
 
     @property
     def quiet(self) -> bool:
@@ -159,6 +161,13 @@ def collect_digest(
     start = datetime.combine(day, time(0), UTC)
     headlines = store.recent_headlines(since=start, until=min(now, start + timedelta(days=1)))
     themes = Counter(theme for h in headlines for theme in h.themes)
+    bursts = []
+    for body in store.alerts(since=start):
+        raw = body.get("burst")
+        if body.get("label") == Label.NEWS_BURST.value and isinstance(raw, dict):
+            when = datetime.fromisoformat(str(body.get("time")))
+            if when.astimezone(UTC).date() == day:
+                bursts.append((str(raw.get("theme")), int(raw.get("count") or 0)))
     return DigestData(
         day=day,
         regions=tuple(days),
@@ -168,4 +177,5 @@ def collect_digest(
         themes=tuple(themes.most_common(5)),
         headlines=_best(headlines),
         drill=drill,
+        bursts=tuple(bursts),
     )

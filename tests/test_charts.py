@@ -173,7 +173,7 @@ def test_the_chart_command_draws_one_name_in_german(tmp_path: Path) -> None:
         *RECORDED, "--date", "2025-01-31", "--symbol", "NVDA", "--range", "1m", "--out", str(month)
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("NVDA, 1m (US session): NVDA -")
+    assert done.stdout.startswith("NVDA, last month (US session): NVDA -")
     _assert_chart_file(month)
 
 

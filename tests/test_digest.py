@@ -108,6 +108,7 @@ def test_the_digest_command_sums_up_deepseek_monday() -> None:
     ), lines
     assert any(line.startswith("Top movers: ") for line in lines)
     assert any(line.startswith("Opened: AI-infrastructure sell-off") for line in lines)
+    assert any(line.startswith("News bursts: DeepSeek and cheap AI models (") for line in lines)
     assert any(line.startswith("In the news: DeepSeek and cheap AI models (") for line in lines)
     assert sum(line.startswith("• ") for line in lines) == 3
 

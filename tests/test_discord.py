@@ -919,13 +919,15 @@ async def test_chart_answers_with_the_image_attached_and_shown_in_the_embed(
 
     (embed,) = reply.embeds
     assert embed["image"]["url"] == "attachment://chart.png"
-    assert unescape(embed["description"]).startswith("NVDA, 1m (US session): NVDA ")
+    assert unescape(embed["description"]).startswith("NVDA, last month (US session): NVDA ")
     ((name, png),) = reply.files
     assert name == "chart.png"
     assert png.startswith(b"\x89PNG")
 
     german = await run(fake, MEMBER, "chart", "basket 5d", locale="de")
-    assert unescape(german.embeds[0]["description"]).startswith("KI-Infrastruktur, 5d")
+    assert unescape(german.embeds[0]["description"]).startswith(
+        "KI-Infrastruktur, letzte 5 Handelstage"
+    )
     assert german.files
 
 

@@ -160,7 +160,7 @@ async def test_drill_of_deepseek_monday_reaches_telegram_and_discord_once(
         assert "In the news: DeepSeek and cheap AI models (" in digest
         after = telegram.sent(CHAT)[telegram.sent(CHAT).index(digests[0]) + 1]
         assert after.method == "sendPhoto"
-        assert "The bot's scans up to 2025-01-27 " in after.plain_text
+        assert "The bot's price scans up to 2025-01-27 " in after.plain_text
         assert_drill_chart(telegram.photo(after))
         dc_charts = [m for m in disc.messages(CHANNEL) if m.files]
         assert len(dc_charts) == 1

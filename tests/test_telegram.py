@@ -881,7 +881,7 @@ async def test_chart_answers_with_a_photo_and_its_numbers_as_the_caption(
     (photo,) = await ask(api, USER, USER, "/chart NVDA 1m")
     assert photo.method == "sendPhoto"
     assert photo.parse_mode == "HTML"
-    assert photo.plain_text.startswith("NVDA, 1m (US session): NVDA ")
+    assert photo.plain_text.startswith("NVDA, last month (US session): NVDA ")
     assert "AI infrastructure " in photo.plain_text
     assert "Daily closes up to 2026-08-03" in photo.plain_text
     png = api.photo(photo)
@@ -890,11 +890,13 @@ async def test_chart_answers_with_a_photo_and_its_numbers_as_the_caption(
 
     (german,) = await ask(api, DE_USER, DE_USER, "/chart basket 1y", language="de")
     assert german.method == "sendPhoto"
-    assert german.plain_text.startswith("KI-Infrastruktur, 1y (US-Handel): KI-Infrastruktur ")
+    assert german.plain_text.startswith(
+        "KI-Infrastruktur, letztes Jahr (US-Handel): KI-Infrastruktur "
+    )
 
     # No scan of today's session yet: the default range falls back to the last month.
     (default,) = await ask(api, USER, USER, "/chart")
-    assert default.plain_text.startswith("AI infrastructure, 1m (US session)")
+    assert default.plain_text.startswith("AI infrastructure, last month (US session)")
 
 
 async def test_chart_refuses_what_it_cannot_draw_in_words(

@@ -22,6 +22,9 @@ from bot.render.i18n import Language, translate
 
 RANGES: dict[str, int] = {"5d": 5, "1m": 21, "3m": 63, "1y": 250}
 """Chart ranges over daily closes, in sessions."""
+SHOCK_LABELS = frozenset(
+    {"ai_infra_divergence_down", "ai_infra_divergence_up", "broad_selloff", "broad_rally"}
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class PathPoint:
     basket: float | None
     control: float | None
     software: float | None
+    names: int = 0
+    """How many AI-infrastructure names the basket's median was taken over."""
 
     @classmethod
     def from_reading(cls, body: Mapping[str, object]) -> PathPoint | None:
@@ -44,11 +49,13 @@ class PathPoint:
         at = body.get("as_of")
         if not isinstance(at, str) or value("basket_ret") is None:
             return None
+        names = body.get("basket_names")
         return cls(
             datetime.fromisoformat(at).astimezone(UTC),
             value("basket_ret"),
             value("control_ret"),
             value("software_ret"),
+            names if isinstance(names, int) else 0,
         )
 
 
@@ -143,12 +150,20 @@ def session_chart(
         [0.0, *(p.control for p in kept)],
         [0.0, *(p.software for p in kept)],
     )
-    title = translate(
-        language,
-        "chart.alert_title",
-        label=translate(language, f"label.{label}"),
-        region=translate(language, f"region.{region}"),
-    )
+    region_name = translate(language, f"region.{region}")
+    if label in SHOCK_LABELS:
+        title = translate(
+            language,
+            "chart.alert_title",
+            label=translate(language, f"label.{label}"),
+            region=region_name,
+        )
+    else:
+        title = translate(language, "chart.calm_title", region=region_name)
+    counts = sorted({p.names for p in kept if p.names})
+    if counts:
+        names = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        footer = f"{footer}. {translate(language, 'chart.basket_names', names=names)}"
     return ChartData(
         title=title,
         subtitle=translate(language, "chart.since_close"),
@@ -159,6 +174,7 @@ def session_chart(
         mark=mark,
         level=level,
         key=key,
+        time_axis=translate(language, "chart.time_axis"),
     )
 
 
@@ -242,7 +258,7 @@ def range_chart(
         language,
         "chart.range_title",
         subject=subject,
-        range=range_label,
+        range=translate(language, f"chart.range.{range_label}"),
         region=translate(language, f"region.{hist.region}"),
     )
     return ChartData(

@@ -75,6 +75,7 @@ class ChartData:
         mark: ``DRILL`` or ``SIMULATED`` across the image; ``None`` for live prices.
         level: a horizontal line and its label (a portfolio's estimated move).
         key: identifies the chart for caching (episode and reading, or symbol and range).
+        time_axis: what the time axis is in (``UTC`` for a session's hours).
     """
 
     title: str
@@ -86,6 +87,8 @@ class ChartData:
     mark: str | None = None
     level: tuple[str, float] | None = None
     key: str = ""
+    time_axis: str = ""
+    """The time axis's unit ("UTC" for a session's hours)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ def _percent_ticks(language: Language, digits: int | None = None) -> FuncFormatt
     def label(value: float, _: object) -> str:
         if abs(value) < 1e-9:
             return "0 %" if language == "de" else "0%"
-        places = digits if digits is not None else (0 if abs(value) >= 0.1 else 1)
+        whole = abs(value * 100 - round(value * 100)) < 1e-6
+        places = digits if digits is not None else (0 if whole else 1)
         return percent(language, value, places)
 
     return FuncFormatter(label)
@@ -151,13 +155,24 @@ def _draw_lines(axes: Axes, data: ChartData, language: Language) -> None:
     concise = ConciseDateFormatter(  # type: ignore[no-untyped-call]
         locator,
         formats=["%Y", "%Y-%m", "%d", "%H:%M", "%H:%M", "%S"],
-        offset_formats=["", "%Y", "%Y-%m", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d %H:%M"],
+        offset_formats=[
+            "",
+            "%Y",
+            "%Y-%m",
+            *(f"%Y-%m-%d {data.time_axis}".rstrip() for _ in range(2)),
+            f"%Y-%m-%d %H:%M {data.time_axis}".rstrip(),
+        ],
     )
     axes.xaxis.set_major_formatter(concise)
     axes.yaxis.set_major_formatter(_percent_ticks(language))
-    legend = axes.legend(loc="best", fontsize=12, frameon=True)
-    legend.get_frame().set_facecolor(_BACKGROUND)
-    legend.get_frame().set_edgecolor(_GRID)
+    # Below the plot, in one row: inside it, the legend would hide a line's lows or highs.
+    legend = axes.legend(
+        loc="upper left",
+        bbox_to_anchor=(0.0, -0.09),
+        ncol=min(len(data.lines) + (data.level is not None), 4),
+        fontsize=11,
+        frameon=False,
+    )
     for text in legend.get_texts():
         text.set_color(_TEXT)
 
@@ -203,10 +218,10 @@ def render_png(data: ChartData, language: Language) -> bytes:
         paths = figure.add_subplot()
     _style(paths)
     _draw_lines(paths, data, language)
-    figure.subplots_adjust(left=0.07, right=0.97, top=0.84, bottom=0.13)
+    figure.subplots_adjust(left=0.07, right=0.97, top=0.84, bottom=0.24)
     figure.text(0.07, 0.94, data.title, color=_TEXT, fontsize=19, weight="bold")
     figure.text(0.07, 0.895, data.subtitle, color=_MUTED, fontsize=13)
-    figure.text(0.07, 0.03, data.footer, color=_MUTED, fontsize=11)
+    figure.text(0.07, 0.025, data.footer, color=_MUTED, fontsize=10)
     if data.mark:
         figure.text(
             0.5,

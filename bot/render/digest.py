@@ -74,6 +74,12 @@ def digest_reply(
     if data.closed:
         closed = "; ".join(_episode(language, e, closed=True) for e in data.closed)
         blocks.append(Paragraph((Span(t("digest.closed", episodes=closed)),)))
+    if data.bursts:
+        bursts = ", ".join(
+            f"{themes[key].name(language) if themes and key in themes else key} ({count})"
+            for key, count in data.bursts
+        )
+        blocks.append(Paragraph((Span(t("digest.bursts", bursts=bursts)),)))
     if data.themes:
         named = ", ".join(
             f"{themes[key].name(language) if themes and key in themes else key} ({count})"

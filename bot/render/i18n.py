@@ -268,9 +268,10 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "digest.so_far": {"en": "(so far, {time} UTC)", "de": "(bisher, {time} UTC)"},
     "digest.movers": {"en": "Top movers: {movers}.", "de": "Größte Bewegungen: {movers}."},
     "digest.episode": {
-        "en": "{label} in {regions} ({severity}, {time} UTC)",
-        "de": "{label} in {regions} ({severity}, {time} UTC)",
+        "en": "{label} ({regions}, {severity}, {time} UTC)",
+        "de": "{label} ({regions}, {severity}, {time} UTC)",
     },
+    "digest.bursts": {"en": "News bursts: {bursts}.", "de": "Nachrichtenwellen: {bursts}."},
     "digest.opened": {"en": "Opened: {episodes}.", "de": "Begonnen: {episodes}."},
     "digest.closed": {"en": "Over: {episodes}.", "de": "Vorbei: {episodes}."},
     "digest.themes": {"en": "In the news: {themes}.", "de": "In den Nachrichten: {themes}."},
@@ -671,16 +672,29 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "chart.portfolio": {"en": "Your portfolio", "de": "Dein Depot"},
     # --- charts ---------------------------------------------------------------------------
     "chart.basket": {"en": "AI infrastructure", "de": "KI-Infrastruktur"},
-    "chart.market": {"en": "Market", "de": "Markt"},
+    "chart.market": {"en": "Market (index funds)", "de": "Markt (Indexfonds)"},
     "chart.software": {"en": "AI software", "de": "KI-Software"},
     "chart.movers": {"en": "Top movers", "de": "Größte Bewegungen"},
     "chart.mark.drill": {"en": "DRILL", "de": "ÜBUNG"},
     "chart.mark.simulated": {"en": "SIMULATED", "de": "SIMULIERT"},
     "chart.alert_title": {"en": "{label} ({region})", "de": "{label} ({region})"},
-    "chart.since_close": {
-        "en": "Moves since the previous close, one point per scan",
-        "de": "Veränderung seit dem letzten Schlusskurs, ein Punkt je Abfrage",
+    "chart.calm_title": {
+        "en": "AI supply chain ({region}): no shock",
+        "de": "KI-Lieferkette ({region}): kein Schock",
     },
+    "chart.since_close": {
+        "en": "Moves since the previous close (0 at the open), then one point per scan",
+        "de": "Veränderung seit dem letzten Schluss (0 zur Eröffnung), dann ein Punkt je Abfrage",
+    },
+    "chart.basket_names": {
+        "en": "AI infrastructure: median of {names} names with fresh prices",
+        "de": "KI-Infrastruktur: Median von {names} Werten mit frischen Kursen",
+    },
+    "chart.time_axis": {"en": "UTC", "de": "UTC"},
+    "chart.range.5d": {"en": "last 5 sessions", "de": "letzte 5 Handelstage"},
+    "chart.range.1m": {"en": "last month", "de": "letzter Monat"},
+    "chart.range.3m": {"en": "last 3 months", "de": "letzte 3 Monate"},
+    "chart.range.1y": {"en": "last year", "de": "letztes Jahr"},
     "chart.footer": {
         "en": "Prices as of {time} UTC, {delay} min before the alert",
         "de": "Kurse von {time} UTC, {delay} Min. vor der Warnung",
@@ -694,8 +708,8 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "de": "Veränderung seit dem Schluss am {day}",
     },
     "chart.session_footer": {
-        "en": "The bot's scans up to {time} UTC",
-        "de": "Abfragen des Bots bis {time} UTC",
+        "en": "The bot's price scans up to {time} UTC",
+        "de": "Kursabfragen des Bots bis {time} UTC",
     },
     "chart.range_footer": {
         "en": "Daily closes up to {day}",
