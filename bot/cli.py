@@ -581,12 +581,21 @@ def cmd_discord_sync(args: argparse.Namespace) -> int:
     return asyncio.run(discord_sync(loaded, token.get_secret_value(), args.guild, args.global_))
 
 
+def _quiet_scans() -> None:
+    """The replay behind ``chart`` and ``digest`` logs every scan at INFO; their answer is on
+    stdout, so only warnings go to stderr (``[logging] level = "DEBUG"`` still shows all)."""
+    root = logging.getLogger()
+    if root.level == logging.INFO:
+        root.setLevel(logging.WARNING)
+
+
 def cmd_chart(args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.runtime.offline import OfflineError, offline_chart
 
     loaded = _load(args.config)
+    _quiet_scans()
     try:
         image = asyncio.run(
             offline_chart(
@@ -620,6 +629,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     from bot.runtime.offline import OfflineError, offline_digest
 
     loaded = _load(args.config)
+    _quiet_scans()
     items = _read_feeds(args.feeds)
     if items is None:
         return EXIT_USAGE
