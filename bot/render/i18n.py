@@ -763,8 +763,8 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "de": "gegen eine breite Marktbewegung von {market} ({z} Sigma)",
     },
     "reason.rotation": {
-        "en": "the broad market's {market} ({z} sigma) is the sector's: software held up ({z_sw} "
-        "sigma against the market)",
+        "en": "the market's {market} ({z} sigma) comes from this sector, not a broad crash: "
+        "software held up ({z_sw} sigma against the market)",
         "de": "das {market} des Gesamtmarkts ({z} Sigma) geht auf den Sektor zurück: Software "
         "hielt sich ({z_sw} Sigma gegenüber dem Markt)",
     },
