@@ -18,6 +18,7 @@ from bot.detection.detect import (
     FloatArray,
     History,
     Label,
+    NameIndex,
     NameScales,
     Reading,
     Severity,
@@ -71,7 +72,7 @@ def rolling_name_scales(
     weight = present.astype(np.float64)
     counts = np.zeros((matrix.shape[0] + 1, matrix.shape[1]), dtype=np.int32)
     np.cumsum(present, axis=0, out=counts[1:])
-    index = {s: j for j, s in enumerate(symbols)}
+    index = NameIndex(symbols)
     weighted_sq = np.zeros(matrix.shape[1])
     weights = np.zeros(matrix.shape[1])
     leaving = lam**window
@@ -132,7 +133,7 @@ def run_backtest(
     window = params.beta_window
     readings: list[Reading] = []
     scales = rolling_name_scales(matrix[: int(wanted[-1]) + 1], symbols, params)
-    index = {s: j for j, s in enumerate(symbols)}
+    index = NameIndex(symbols)
     wanted_set = set(wanted.tolist())
     n = 0
     for t, names in enumerate(scales):

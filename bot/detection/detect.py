@@ -503,6 +503,30 @@ def basket_series(history: History, baskets: Baskets) -> BasketSeries:
     )
 
 
+class NameIndex(dict[str, int]):
+    """``symbol -> column`` of a return matrix, shared by every row's :class:`ArrayMapping`;
+    it remembers the columns of the name lists looked up in it (the same baskets every
+    session), so a backtest at 1,000 names does not look each name up again per session."""
+
+    MAX_REMEMBERED = 64
+
+    def __init__(self, symbols: Sequence[str]) -> None:
+        super().__init__((s, j) for j, s in enumerate(symbols))
+        self.remembered: dict[tuple[str, ...], npt.NDArray[np.intp]] = {}
+
+    def positions(self, keys: Sequence[str]) -> npt.NDArray[np.intp]:
+        """The columns of ``keys`` (-1 for a name not in the matrix)."""
+        key = tuple(keys)
+        found = self.remembered.get(key)
+        if found is None:
+            get = self.get
+            found = np.array([get(k, -1) for k in keys], dtype=np.intp)
+            if len(self.remembered) >= self.MAX_REMEMBERED:
+                self.remembered.pop(next(iter(self.remembered)))
+            self.remembered[key] = found
+        return found
+
+
 class ArrayMapping(Mapping[str, float]):
     """A read-only ``symbol -> value`` view of one row of numbers: made in O(1), so a backtest
     at 1,000 names does not build a dict per session."""
@@ -524,8 +548,11 @@ class ArrayMapping(Mapping[str, float]):
 
     def take(self, keys: Sequence[str], default: float) -> FloatArray:
         """The values of ``keys`` as an array; ``default`` for keys not in the mapping."""
-        get = self._index.get
-        positions = np.array([get(k, -1) for k in keys], dtype=np.intp)
+        if isinstance(self._index, NameIndex):
+            positions = self._index.positions(keys)
+        else:
+            get = self._index.get
+            positions = np.array([get(k, -1) for k in keys], dtype=np.intp)
         return np.where(positions >= 0, self._values[positions], default)
 
 
