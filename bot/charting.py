@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from bot.detection.detect import Label, Severity
+from bot.detection.detect import Label
 from bot.detection.regions import ScanRegion, scan_regions, sessions_around, window
 from bot.render.chart_data import (
     RANGES,
@@ -22,6 +22,7 @@ from bot.render.chart_data import (
     range_chart,
     session_chart,
     stored_movers,
+    stored_severity,
     symbol_line,
 )
 from bot.render.charts import ChartData, ChartError, ChartImage, chart_words, render_png
@@ -58,7 +59,6 @@ class ChartContext:
     store: Store
     now: datetime
     drill: bool = False
-    simulated: bool = False
 
 
 def _scan_region(ctx: ChartContext, request: ChartRequest) -> ScanRegion:
@@ -83,13 +83,7 @@ def _latest_session(region: ScanRegion, now: datetime) -> tuple[date, datetime, 
 def _strongest(bodies: list[dict[str, object]]) -> dict[str, object]:
     """The reading that best names the day: the most severe, the latest among equals."""
 
-    def rank(body: dict[str, object]) -> int:
-        try:
-            return int(Severity.parse(str(body.get("severity", "none"))))
-        except ValueError:
-            return 0
-
-    return max(reversed(bodies), key=rank)
+    return max(reversed(bodies), key=stored_severity)
 
 
 async def _symbol_path(
@@ -141,7 +135,7 @@ async def _session(ctx: ChartContext, request: ChartRequest, language: Language)
         stored_movers(day),
         footer,
         language,
-        mark=chart_mark(ctx.drill, ctx.simulated, language),
+        mark=chart_mark(ctx.drill, language),
         symbol=line,
         key=f"session:{region.key}:{request.symbol or 'basket'}:{last.isoformat()}:{language}",
     )
@@ -167,7 +161,6 @@ async def _range(ctx: ChartContext, request: ChartRequest, language: Language) -
             label,
             language,
             drill=ctx.drill,
-            simulated=ctx.simulated,
         )
     except ValueError as exc:
         raise ChartError(str(exc)) from None

@@ -19,7 +19,7 @@ from bot.detection.calendars import sessions_between
 from bot.detection.detect import Label, Mover, Severity
 from bot.detection.regions import ScanRegion, window
 from bot.episodes import Episode
-from bot.render.chart_data import PathPoint, stored_movers
+from bot.render.chart_data import PathPoint, stored_movers, stored_severity
 from bot.storage.store import Store
 
 DIGEST_REGIONS = ("jp", "eu", "us")
@@ -68,13 +68,6 @@ class DigestData:
         )
 
 
-def _severity(body: Mapping[str, object]) -> Severity:
-    try:
-        return Severity.parse(str(body.get("severity", "none")))
-    except ValueError:
-        return Severity.NONE
-
-
 def _label(body: Mapping[str, object]) -> Label:
     try:
         return Label(str(body.get("label")))
@@ -101,14 +94,14 @@ def region_day(
         )
         return unread, []
     last_body, last = priced[-1]
-    strongest = max(reversed(bodies), key=_severity)
+    strongest = max(reversed(bodies), key=stored_severity)
     day_of = RegionDay(
         region.key,
         last.basket,
         last.control,
         last.software,
         _label(strongest),
-        _severity(strongest),
+        stored_severity(strongest),
         last.at,
         last.at >= win.end,
     )

@@ -276,23 +276,20 @@ class DiscordTransport:
                 everyone=False, users=False, roles=[discord.Object(int(role))]
             )
         channel = self.client.get_partial_messageable(int(chat_id))
+        reply: dict[str, Any] = {}  # discord.py's default means "no reply"; None is refused
+        if reply_to:
+            reply["reference"] = discord.MessageReference(
+                message_id=int(reply_to), channel_id=int(chat_id), fail_if_not_exists=False
+            )
         try:
-            if reply_to:
-                reference = discord.MessageReference(
-                    message_id=int(reply_to), channel_id=int(chat_id), fail_if_not_exists=False
-                )
-                sent = await channel.send(
-                    content=content,
-                    embed=embed,
-                    allowed_mentions=mentions,
-                    files=files,
-                    view=view,
-                    reference=reference,
-                )
-            else:
-                sent = await channel.send(
-                    content=content, embed=embed, allowed_mentions=mentions, files=files, view=view
-                )
+            sent = await channel.send(
+                content=content,
+                embed=embed,
+                allowed_mentions=mentions,
+                files=files,
+                view=view,
+                **reply,
+            )
         except discord.HTTPException as exc:
             raise _classify(exc) from None
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.alerts import Alert, AlertKind, episode_prefix
-from bot.delivery.fanout import PERSONAL_PREFIX, FanOut, personal_key
+from bot.delivery.fanout import FanOut, personal_key
 from bot.delivery.outbox import Outbox, QueuedRow
 from bot.delivery.sender import OutboxSender
 from bot.delivery.sinks import AlertCharts
@@ -26,14 +26,6 @@ Captioner = Callable[[str, Language], str]
 """A chart's words as the text of a photo message on the platform."""
 ReplyRenderer = Callable[[Reply], list[str]]
 """A neutral reply (a digest) as the platform's message texts."""
-
-
-def _language(key: str, personal: Sequence[PersonalAlert]) -> Language:
-    """The language of a text key: a language, or a chat's own copy (its chat's language)."""
-    if key in LANGUAGES:
-        return key
-    chat = key.removeprefix(PERSONAL_PREFIX)
-    return next((p.language for p in personal if p.chat_id == chat), "en")
 
 
 class OutboxSink:
@@ -149,10 +141,12 @@ class OutboxSink:
                 if chart is not None:
                     image_id = self.store.save_image(f"{alert.key}:{lang}", chart.png, now)
                     photos[lang] = (image_id, self.caption(chart.words, lang))
+        languages: dict[str, Language] = {lang: lang for lang in LANGUAGES}
         for item in personal:
             if item.platform != self.platform:
                 continue
             chat_key = personal_key(item.chat_id)
+            languages[chat_key] = item.language
             texts[chat_key] = self.render(item.alert, item.language)
             if item.chart is not None and self.caption is not None:
                 image_id = self.store.save_image(
@@ -162,7 +156,7 @@ class OutboxSink:
             elif item.language in photos:
                 photos[chat_key] = photos[item.language]
         keyboards = (
-            {key: keyboard_json(alert_buttons(alert, _language(key, personal))) for key in texts}
+            {key: keyboard_json(alert_buttons(alert, languages[key])) for key in texts}
             if self.buttons
             else None
         )
@@ -170,7 +164,7 @@ class OutboxSink:
         if alert.kind is not AlertKind.OPEN:
             story = (
                 episode_prefix(alert.key),
-                {key: status_line(alert, _language(key, personal)) for key in texts},
+                {key: status_line(alert, languages[key]) for key in texts},
             )
         audience = Audience.of(alert, self.universe, now)
         planned = self.fanout.plan(alert.key, audience, texts, heard, now, photos, keyboards, story)

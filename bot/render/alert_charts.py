@@ -10,10 +10,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from bot.alerts import Alert, AlertKind
-from bot.detection.detect import Label
 from bot.detection.portfolio import portfolio_move
 from bot.detection.regions import ScanRegion, window
-from bot.render.chart_data import PathPoint, alert_chart
+from bot.render.chart_data import SHOCK_LABELS, PathPoint, alert_chart
 from bot.render.charts import ChartImage, chart_words, render_png
 from bot.render.i18n import LANGUAGES, Language, translate
 from bot.storage.store import Store
@@ -21,9 +20,6 @@ from bot.universe import Universe
 
 log = logging.getLogger(__name__)
 
-CHARTED_LABELS = frozenset(
-    {Label.DIVERGENCE_DOWN, Label.DIVERGENCE_UP, Label.BROAD_SELLOFF, Label.BROAD_RALLY}
-)
 PERSONAL_CHARTS = 5
 """Chats whose chart also marks their portfolio's line, per alert: each takes ~0.2 s to draw
 before the alert is stored, so beyond these the chats get the shared chart (their text still
@@ -34,7 +30,7 @@ def is_charted(alert: Alert) -> bool:
     """Divergence and broad alerts that open or escalate an episode carry a chart."""
     return (
         alert.kind is not AlertKind.RECOVER
-        and alert.label in CHARTED_LABELS
+        and alert.label in SHOCK_LABELS
         and alert.stats is not None
     )
 
@@ -44,18 +40,15 @@ def _draw(
     points: Sequence[PathPoint],
     opened: datetime,
     language: Language,
-    simulated: bool,
     level: tuple[str, float] | None = None,
 ) -> ChartImage:
-    data = alert_chart(alert, points, opened, language, simulated=simulated, level=level)
+    data = alert_chart(alert, points, opened, language, level=level)
     return ChartImage(render_png(data, language), chart_words(data, language))
 
 
-def draw_all(
-    alert: Alert, points: Sequence[PathPoint], opened: datetime, simulated: bool = False
-) -> dict[str, ChartImage]:
+def draw_all(alert: Alert, points: Sequence[PathPoint], opened: datetime) -> dict[str, ChartImage]:
     """The alert's chart in every language (blocking: matplotlib)."""
-    return {lang: _draw(alert, points, opened, lang, simulated) for lang in LANGUAGES}
+    return {lang: _draw(alert, points, opened, lang) for lang in LANGUAGES}
 
 
 @dataclass(frozen=True)
@@ -73,10 +66,9 @@ class AlertCharter:
     """Draws the charts of the alerts a scan raised, off the event loop; a chart that cannot
     be drawn is left out (logged) and the alert goes as text."""
 
-    def __init__(self, store: Store, universe: Universe, *, simulated: bool = False) -> None:
+    def __init__(self, store: Store, universe: Universe) -> None:
         self.store = store
         self.universe = universe
-        self.simulated = simulated
 
     def _path(
         self, alert: Alert, region: ScanRegion, session: date
@@ -92,7 +84,7 @@ class AlertCharter:
             return None
         try:
             points, opened = self._path(alert, region, session)
-            return await asyncio.to_thread(draw_all, alert, points, opened, self.simulated)
+            return await asyncio.to_thread(draw_all, alert, points, opened)
         except Exception as exc:
             log.warning(
                 "alert %s goes without its chart: %s: %s", alert.key, type(exc).__name__, exc
@@ -122,7 +114,7 @@ class AlertCharter:
             for n, item in enumerate(out[:PERSONAL_CHARTS]):
                 level = (translate(item.language, "chart.portfolio"), estimates[n])
                 chart = await asyncio.to_thread(
-                    _draw, item.alert, points, opened, item.language, self.simulated, level
+                    _draw, item.alert, points, opened, item.language, level
                 )
                 out[n] = replace(item, chart=chart)
         except Exception as exc:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, time
 import numpy as np
 
 from bot.alerts import Alert
-from bot.detection.detect import Mover
+from bot.detection.detect import Label, Mover, Severity
 from bot.detection.exposure import RegionHistory
 from bot.render.charts import ChartBar, ChartData, ChartLine
 from bot.render.i18n import Language, translate
@@ -23,8 +23,9 @@ from bot.render.i18n import Language, translate
 RANGES: dict[str, int] = {"5d": 5, "1m": 21, "3m": 63, "1y": 250}
 """Chart ranges over daily closes, in sessions."""
 SHOCK_LABELS = frozenset(
-    {"ai_infra_divergence_down", "ai_infra_divergence_up", "broad_selloff", "broad_rally"}
+    {Label.DIVERGENCE_DOWN, Label.DIVERGENCE_UP, Label.BROAD_SELLOFF, Label.BROAD_RALLY}
 )
+"""Labels a chart is titled by; any other reading's chart says "no shock"."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,14 @@ class PathPoint:
         )
 
 
+def stored_severity(body: Mapping[str, object]) -> Severity:
+    """The severity of a stored reading (``none`` when it cannot be read)."""
+    try:
+        return Severity.parse(str(body.get("severity", "none")))
+    except ValueError:
+        return Severity.NONE
+
+
 def stored_movers(body: Mapping[str, object]) -> list[Mover]:
     """The top movers of a stored reading (``Reading.as_dict``)."""
     raw = body.get("top_movers")
@@ -69,13 +78,9 @@ def stored_movers(body: Mapping[str, object]) -> list[Mover]:
     return out
 
 
-def chart_mark(drill: bool, simulated: bool, language: Language) -> str | None:
-    """``DRILL`` or ``SIMULATED`` in ``language``, or ``None`` for live and recorded prices."""
-    if drill:
-        return translate(language, "chart.mark.drill")
-    if simulated:
-        return translate(language, "chart.mark.simulated")
-    return None
+def chart_mark(drill: bool, language: Language) -> str | None:
+    """``DRILL`` in ``language`` for a drill's chart; ``None`` for live and recorded prices."""
+    return translate(language, "chart.mark.drill") if drill else None
 
 
 def _line(
@@ -184,7 +189,6 @@ def alert_chart(
     opened: datetime,
     language: Language,
     *,
-    simulated: bool = False,
     level: tuple[str, float] | None = None,
 ) -> ChartData:
     """The chart of a divergence or broad alert: its session up to the alert's data time."""
@@ -201,7 +205,7 @@ def alert_chart(
         alert.top_movers,
         footer,
         language,
-        mark=chart_mark(alert.drill, simulated, language),
+        mark=chart_mark(alert.drill, language),
         level=level,
         key=f"{alert.key}:{language}",
     )
@@ -229,7 +233,6 @@ def range_chart(
     language: Language,
     *,
     drill: bool = False,
-    simulated: bool = False,
 ) -> ChartData:
     """A name's (``symbol`` with its session ``returns``) or the basket's (``symbol`` None)
     path over the last ``sessions`` closed sessions, beside the market and AI software."""
@@ -268,6 +271,6 @@ def range_chart(
         bars=(),
         data_time=datetime.combine(last, time(0), UTC),
         footer=translate(language, "chart.range_footer", day=f"{last:%Y-%m-%d}"),
-        mark=chart_mark(drill, simulated, language),
+        mark=chart_mark(drill, language),
         key=f"range:{hist.region}:{symbol or 'basket'}:{range_label}:{last}:{language}",
     )

@@ -72,7 +72,7 @@ class ChartData:
         bars: the top movers (empty: no movers panel).
         data_time: the time of the newest price shown (UTC).
         footer: data time, delay and source, printed at the bottom.
-        mark: ``DRILL`` or ``SIMULATED`` across the image; ``None`` for live prices.
+        mark: ``DRILL`` across the image for a drill; ``None`` for live and recorded prices.
         level: a horizontal line and its label (a portfolio's estimated move).
         key: identifies the chart for caching (episode and reading, or symbol and range).
         time_axis: what the time axis is in (``UTC`` for a session's hours).

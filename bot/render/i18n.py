@@ -676,7 +676,6 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "chart.software": {"en": "AI software", "de": "KI-Software"},
     "chart.movers": {"en": "Top movers", "de": "Größte Bewegungen"},
     "chart.mark.drill": {"en": "DRILL", "de": "ÜBUNG"},
-    "chart.mark.simulated": {"en": "SIMULATED", "de": "SIMULIERT"},
     "chart.alert_title": {"en": "{label} ({region})", "de": "{label} ({region})"},
     "chart.calm_title": {
         "en": "AI supply chain ({region}): no shock",

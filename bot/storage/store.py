@@ -705,15 +705,19 @@ class Store:
         return cursor.rowcount > 0
 
     def digest(self, platform: str, chat_id: str) -> DigestSetting | None:
-        found = [d for d in self.digests() if d.platform == platform and d.chat_id == chat_id]
+        found = self.digests(platform, chat_id)
         return found[0] if found else None
 
-    def digests(self) -> list[DigestSetting]:
-        """Every chat's digest setting (chats that are disabled are left out)."""
+    def digests(
+        self, platform: str | None = None, chat_id: str | None = None
+    ) -> list[DigestSetting]:
+        """Every chat's digest setting (chats that are disabled are left out), or one chat's."""
         rows = self._db.execute(
             "SELECT d.platform, d.chat_id, d.at, d.timezone, d.last_day FROM digests d "
             "LEFT JOIN chats c ON c.platform = d.platform AND c.chat_id = d.chat_id "
-            "WHERE c.disabled_reason IS NULL ORDER BY d.platform, d.chat_id"
+            "WHERE c.disabled_reason IS NULL AND (? IS NULL OR (d.platform = ? AND d.chat_id = ?)) "
+            "ORDER BY d.platform, d.chat_id",
+            (platform, platform, chat_id),
         ).fetchall()
         return [
             DigestSetting(
