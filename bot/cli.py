@@ -425,22 +425,25 @@ def _drill(args: argparse.Namespace, loaded: LoadedConfig) -> Drill | None:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runtime.app import run_forever
     from bot.sources.prices import PriceError
-    from bot.storage.store import StoreError, explain_database_error
+    from bot.storage.engine import explain_database_error, is_database_error
+    from bot.storage.store import StoreError
 
     loaded = _load(args.config)
     drill = _drill(args, loaded)
     try:
         return run_forever(loaded, drill)
-    except sqlite3.DatabaseError as exc:
-        path = loaded.settings.storage.path
-        sys.stderr.write(f"error: {explain_database_error(path, exc)}\n")
-        return EXIT_USAGE
     except StoreError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
     except PriceError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
+    except Exception as exc:
+        if not is_database_error(exc):
+            raise
+        where = loaded.settings.storage.location
+        sys.stderr.write(f"error: {explain_database_error(where, exc)}\n")
+        return EXIT_USAGE
 
 
 def _read_feeds(paths: Sequence[Path]) -> list[NewsItem] | None:
@@ -465,7 +468,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from bot.runtime.replay import run_replay
     from bot.sources.csv_prices import CsvPriceSource
     from bot.sources.prices import PriceError
-    from bot.storage.store import Store, StoreError, explain_database_error
+    from bot.storage.engine import explain_database_error
+    from bot.storage.store import Store, StoreError
 
     loaded = _load(args.config)
     if args.start > args.end:

@@ -174,7 +174,17 @@ class NewsSettings(_Section):
 
 class StorageSettings(_Section):
     path: Path = Path("data/bot.sqlite3")
+    """The SQLite file (one instance)."""
+    url: str | None = None
+    """A PostgreSQL database instead (``postgresql://user@host:5432/db``): instances sharing
+    it elect one leader. Its password comes from ``PGPASSWORD``, ``~/.pgpass`` or
+    ``BOT__STORAGE__URL`` in the environment, never from the file."""
     keep_days: int = Field(default=30, ge=1, le=3650)
+
+    @property
+    def location(self) -> Path | str:
+        """Where the database is: the PostgreSQL URL when one is set, else the file."""
+        return self.url if self.url else self.path
 
 
 class LoggingSettings(_Section):
@@ -276,6 +286,17 @@ def _secrets_in_file(data: Mapping[str, Any], prefix: str = "") -> list[str]:
     return found
 
 
+def _password_in_file(data: Mapping[str, Any]) -> list[str]:
+    storage = data.get("storage")
+    url = storage.get("url") if isinstance(storage, Mapping) else None
+    if isinstance(url, str) and urlsplit(url).password:
+        return [
+            "storage.url: secrets are read only from the environment; remove the password "
+            f"from the file and set PGPASSWORD (or {ENV_PREFIX}STORAGE__URL)"
+        ]
+    return []
+
+
 def _describe(error: ValidationError) -> list[str]:
     lines = []
     for item in error.errors():
@@ -337,7 +358,8 @@ def _meaning_problems(settings: Settings) -> list[str]:
         for directory in prices.csv_dirs:
             if not directory.is_dir():
                 problems.append(f"prices.csv_dirs: {directory} is not a directory")
-    if str(settings.storage.path) != ":memory:":
+    problems += _scheme_problem("storage.url", settings.storage.url, ("postgresql", "postgres"))
+    if settings.storage.url is None and str(settings.storage.path) != ":memory:":
         why = _writable_place(settings.storage.path)
         if why is not None:
             problems.append(f"storage.path: {why}")
@@ -388,6 +410,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError([f"{source}: not valid TOML ({exc})"]) from None
         problems += _secrets_in_file(data)
+        problems += _password_in_file(data)
     aliased = dict(env)
     for alias, canonical in TOKEN_ALIASES.items():
         if env.get(alias) and not env.get(canonical):

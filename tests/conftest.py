@@ -19,6 +19,7 @@ from bot.universe import Universe, load_universe
 from handlers.commands import build_registry
 from handlers.registry import Registry
 from handlers.services import Services
+from tests.postgres import database, postgres_url  # noqa: F401 - fixtures for every module
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"

@@ -16,7 +16,6 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -141,7 +140,7 @@ class Harness:
     api: FakeBotApi
     bot: Bot
     net: NetworkFaults
-    path: Path
+    path: str
     clock: VirtualClock
     store: Store
     outbox: Outbox
@@ -221,14 +220,15 @@ def msg(chat: int, text: str, severity: int = 2, alert: str | None = None) -> Ne
 
 
 @pytest.fixture
-async def h(tmp_path: Path) -> AsyncIterator[Harness]:
+async def h(database: str) -> AsyncIterator[Harness]:
+    """A sender on the fake Bot API, its outbox on SQLite, then on PostgreSQL."""
     clock = VirtualClock()
     net = NetworkFaults()
     async with FakeBotApi(token=TOKEN, enforce_limits=True, clock=clock.monotonic) as api:
         request = HTTPXRequest(httpx_kwargs={"transport": net})
         bot = Bot(TOKEN, base_url=api.base_url, base_file_url=api.base_file_url, request=request)
         await bot.initialize()
-        path = tmp_path / "bot.db"
+        path = database
         store = Store(path)
         harness = Harness(
             api,

@@ -18,7 +18,8 @@ from bot.alerts import Alert, AlertKind
 from bot.delivery.outbox import NewMessage
 from bot.detection.detect import Label, Reading, Severity
 from bot.episodes import Episode
-from bot.storage.store import SCHEMA_VERSION, ScanStatus, Store, StoreError
+from bot.storage.schema import SCHEMA_VERSION
+from bot.storage.store import ScanStatus, Store, StoreError
 from tests.conftest import PRICES, PROJECT_ROOT
 from tests.factories import sample_stats
 
@@ -54,8 +55,9 @@ def make_reading(region: str, at: datetime, label: Label = Label.QUIET) -> Readi
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    s = Store(":memory:")
+def store(database: str) -> Iterator[Store]:
+    """The store on SQLite, then on PostgreSQL (tests/postgres.py)."""
+    s = Store(database)
     yield s
     s.close()
 
@@ -72,8 +74,8 @@ def test_record_alert_is_true_once_per_key(store: Store) -> None:
     assert store.alerts() == [alert.as_dict()]
 
 
-def test_a_restart_never_repeats_an_alert(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
+def test_a_restart_never_repeats_an_alert(database: str) -> None:
+    path = database
     alert = make_alert("2025-01-27:us:down:open:critical", T0)
     first = Store(path)
     assert first.record_alert(alert) is True
@@ -156,8 +158,8 @@ CLOSED_EPISODE = Episode(
 )
 
 
-def test_episodes_round_trip_every_field(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
+def test_episodes_round_trip_every_field(database: str) -> None:
+    path = database
     first = Store(path)
     first.save_episodes([OPEN_EPISODE, CLOSED_EPISODE])
     first.close()
@@ -315,7 +317,7 @@ def test_a_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> Non
 
 
 def test_a_version_1_database_is_upgraded_and_its_rows_stay_live(tmp_path: Path) -> None:
-    from bot.storage.store import _SCHEMA as SCHEMA_V1  # the tables as version 1 wrote them
+    from bot.storage.schema import SQLITE_V1 as SCHEMA_V1  # the tables as version 1 wrote them
 
     path = tmp_path / "bot.sqlite3"
     db = sqlite3.connect(path)
@@ -363,7 +365,8 @@ def test_an_outbox_of_an_older_schema_is_kept_with_its_texts(tmp_path: Path, ver
     """Version 2 had the outbox outside the versioned schema; version 3 kept one text per row
     (version 4 keeps an alert's texts once, in outbox_bodies)."""
     from bot.delivery.outbox import Outbox
-    from bot.storage.store import _MIGRATIONS, _SCHEMA
+    from bot.storage.schema import SQLITE_MIGRATIONS as _MIGRATIONS
+    from bot.storage.schema import SQLITE_V1 as _SCHEMA
 
     path = tmp_path / "bot.sqlite3"
     db = sqlite3.connect(path)
@@ -405,7 +408,8 @@ def test_a_version_3_outbox_with_a_moved_group_migrates(tmp_path: Path) -> None:
     keys, and may hold one alert for both ids: the part comes from the key's end, and a
     message held twice for one chat is kept once."""
     from bot.delivery.outbox import Outbox
-    from bot.storage.store import _MIGRATIONS, _SCHEMA
+    from bot.storage.schema import SQLITE_MIGRATIONS as _MIGRATIONS
+    from bot.storage.schema import SQLITE_V1 as _SCHEMA
 
     path = tmp_path / "bot.sqlite3"
     db = sqlite3.connect(path)

@@ -84,8 +84,8 @@ class FanOut:
         alert adds to the episode's first message in each chat (an edit, after the rest)."""
         with self.store.transaction() as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO fanouts (alert_key, platform, audience, heard_prefix, "
-                "created_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO fanouts (alert_key, platform, audience, heard_prefix, "
+                "created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (alert_key, self.platform, audience.to_json(), heard_prefix, _ts(now)),
             )
             if cursor.rowcount != 1:
@@ -129,7 +129,7 @@ class FanOut:
     def _next_plan(self) -> Plan | None:
         row = self.store.connection.execute(
             "SELECT alert_key, audience, heard_prefix, after_chat, added FROM fanouts "
-            "WHERE platform = ? AND status = 'staging' ORDER BY created_at, rowid LIMIT 1",
+            "WHERE platform = ? AND status = 'staging' ORDER BY created_at, seq LIMIT 1",
             (self.platform,),
         ).fetchone()
         if row is None:

@@ -20,6 +20,7 @@ from typing import NamedTuple
 from bot.storage.store import Store
 
 OPEN_STATUSES = ("pending", "sending")
+ALL_ROWS = 2**62
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,9 @@ class Outbox:
         ``buttons``: a keyboard under it; ``edit_of``: the part edits that episode's first
         message instead (see :class:`Body`). Returns its id."""
         self.db.execute(
-            "INSERT OR IGNORE INTO outbox_bodies (alert_key, platform, language, part, text, "
-            "created_at, image_id, buttons, edit_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox_bodies (alert_key, platform, language, part, text, "
+            "created_at, image_id, buttons, edit_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             (alert_key, platform, language, part, text, _ts(now), image_id, buttons, edit_of),
         )
         (body_id,) = self.db.execute(
@@ -167,20 +169,20 @@ class Outbox:
             for r in rows
         )
         with self.store.transaction() as db:
-            before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO outbox (key, platform, chat_id, is_group, alert_key, part, "
+            return db.executemany(
+                "INSERT INTO outbox (key, platform, chat_id, is_group, alert_key, part, "
                 "severity, body_id, created_at, not_before) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 values,
-            )
-            return db.total_changes - before
+            ).rowcount
 
     def open_messages(
         self, platform: str, after_id: int = 0, limit: int = -1
     ) -> list[QueuedMessage]:
         """Messages still to send (``sending`` ones were interrupted by a crash), oldest first;
         at most ``limit`` (-1: all)."""
+        # Both engines take a limit this large as none (SQLite's -1 is an error elsewhere).
+        limit = limit if limit >= 0 else ALL_ROWS
         # One ordered walk of the (platform, status, id) index per status, merged: a single
         # query over both statuses sorts every open row for each page.
         per_status = [
@@ -273,8 +275,10 @@ class Outbox:
                 (platform, old_id),
             )
             db.execute(
-                "UPDATE OR IGNORE outbox SET chat_id = ? WHERE platform = ? AND chat_id = ?",
-                (new_id, platform, old_id),
+                "UPDATE outbox SET chat_id = ? WHERE platform = ? AND chat_id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.platform = outbox.platform "
+                "AND o.chat_id = ? AND o.alert_key = outbox.alert_key AND o.part = outbox.part)",
+                (new_id, platform, old_id, new_id),
             )
             left = [
                 int(row_id)

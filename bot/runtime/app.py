@@ -313,7 +313,7 @@ class App:
         """Scan on schedule until ``stop`` is set (a drill: until its end); then shut down."""
         settings = self.loaded.settings
         clock = self.clock
-        store = Store(settings.storage.path, scope="drill" if clock.drill else "live")
+        store = Store(settings.storage.location, scope="drill" if clock.drill else "live")
         try:
             source = self._price_source(clock)
             drill_news = self.drill.news if self.drill is not None else ()

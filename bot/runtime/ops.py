@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from bot.config import HttpSettings
 from bot.delivery.outbox import Outbox
 from bot.detection.regions import ScanRegion, fire_times, sessions_around, window
 from bot.metrics import REGISTRY
+from bot.storage.engine import is_database_error
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,9 @@ class _OutboxCollector(Collector):
         )
         try:
             waiting = Outbox(self.store).waiting(self.clock())
-        except sqlite3.Error as exc:
+        except Exception as exc:
+            if not is_database_error(exc):
+                raise
             log.warning("metrics: outbox unreadable: %s", exc)
             waiting = {}
         for platform, (count, oldest) in sorted(waiting.items()):
@@ -108,7 +110,9 @@ def readiness(inputs: ReadinessInputs) -> dict[str, str]:
         parts[f"platform:{name}"] = "ok" if connected() else "not connected"
     try:
         waiting = Outbox(inputs.store).waiting(now)
-    except sqlite3.Error as exc:
+    except Exception as exc:
+        if not is_database_error(exc):
+            raise
         parts["outbox"] = f"unreadable: {exc}"
     else:
         late = {p: age for p, (_, age) in waiting.items() if age > inputs.outbox_bound.seconds}

@@ -1,7 +1,9 @@
-"""SQLite storage: readings, episodes, raised alerts and scan status.
+"""Storage: readings, episodes, raised alerts, chats, the outbox's tables and scan status.
 
-One file (``[storage] path``), WAL mode, schema versioned with ``PRAGMA user_version``. Writes are
-small and fast, so they run on the event loop's thread.
+One SQLite file (``[storage] path``, WAL mode), or a PostgreSQL database (``[storage] url``)
+that several instances share (one of them leads: bot/runtime/leadership.py). The schema is
+versioned (bot/storage/schema.py) and the SQL is the same for both engines
+(bot/storage/engine.py). Writes are small and fast, so they run on the event loop's thread.
 """
 
 from __future__ import annotations
@@ -20,9 +22,25 @@ from bot.detection.detect import Label, Reading, Severity
 from bot.episodes import Episode
 from bot.render.i18n import Language
 from bot.storage.checkpoint import Checkpointer
+from bot.storage.engine import (
+    Connection,
+    PostgresConnection,
+    explain_database_error,
+    is_database_error,
+    is_postgres,
+    lock_key,
+    redact,
+)
+from bot.storage.schema import (
+    FIRST_POSTGRES_VERSION,
+    MIGRATIONS,
+    POSTGRES_V6,
+    SCHEMA_VERSION,
+    SQLITE_MIGRATIONS,
+    SQLITE_V1,
+)
 from bot.storage.subscriptions import ChatSettings, QuietHours
 
-SCHEMA_VERSION = 5
 CACHE_KIB = 32 * 1024
 """SQLite's page cache (default 2 MiB): the outbox's indexes at 50,000 chats a fan-out are
 bigger, and each chunk would read them back from the file."""
@@ -31,226 +49,54 @@ Scope = Literal["live", "drill"]
 """Readings, episodes, alerts and scans of drills are kept apart from the live ones, so a
 drill never suppresses a real alert; chats and news are shared."""
 
-_MIGRATIONS = {
-    2: """
-ALTER TABLE readings ADD COLUMN scope TEXT NOT NULL DEFAULT 'live';
-ALTER TABLE episodes ADD COLUMN scope TEXT NOT NULL DEFAULT 'live';
-ALTER TABLE alerts ADD COLUMN scope TEXT NOT NULL DEFAULT 'live';
-CREATE TABLE scans_v2 (
-    scope TEXT NOT NULL,
-    region TEXT NOT NULL,
-    source TEXT NOT NULL,
-    last_attempt TEXT NOT NULL,
-    last_success TEXT,
-    last_error TEXT,
-    PRIMARY KEY (scope, region, source)
-);
-INSERT INTO scans_v2 SELECT 'live', region, source, last_attempt, last_success, last_error
-    FROM scans;
-DROP TABLE scans;
-ALTER TABLE scans_v2 RENAME TO scans;
-DROP INDEX IF EXISTS readings_region_time;
-CREATE INDEX readings_scope_region ON readings (scope, region, id);
-""",
-    # The delivery outbox joins the versioned schema (before, its module created it).
-    3: """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
-    platform TEXT NOT NULL,
-    chat_id TEXT NOT NULL,
-    is_group INTEGER NOT NULL,
-    alert_key TEXT NOT NULL,
-    severity INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    not_before TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL DEFAULT 'pending',
-    last_error TEXT,
-    sent_at TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_open ON outbox (platform, status, id);
-CREATE INDEX IF NOT EXISTS outbox_alert ON outbox (platform, alert_key);
-CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created_at);
-CREATE INDEX IF NOT EXISTS alerts_fired ON alerts (fired_at);
-CREATE TABLE IF NOT EXISTS leases (
-    name TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    expires TEXT NOT NULL
-);
-""",
-    # Staged fan-out: an alert's texts are stored once per language (not once per chat), and
-    # the alert's fan-out plan is written with it; the sender expands plans into outbox rows
-    # in short chunks (bot/delivery/fanout.py). A message is unique by (platform, chat, alert,
-    # part), one index that also finds the chats an alert reached (the key is kept, unindexed).
-    4: """
-CREATE TABLE outbox_bodies (
-    id INTEGER PRIMARY KEY,
-    alert_key TEXT NOT NULL,
-    platform TEXT NOT NULL,
-    language TEXT NOT NULL,
-    part INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    UNIQUE (alert_key, platform, language, part)
-);
-CREATE TABLE fanouts (
-    alert_key TEXT NOT NULL,
-    platform TEXT NOT NULL,
-    audience TEXT NOT NULL,
-    heard_prefix TEXT,
-    after_chat TEXT NOT NULL DEFAULT '',
-    added INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL DEFAULT 'staging',
-    created_at TEXT NOT NULL,
-    done_at TEXT,
-    PRIMARY KEY (alert_key, platform)
-);
-CREATE INDEX fanouts_open ON fanouts (platform, status, created_at);
-CREATE TABLE outbox_v4 (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL,
-    platform TEXT NOT NULL,
-    chat_id TEXT NOT NULL,
-    is_group INTEGER NOT NULL,
-    alert_key TEXT NOT NULL,
-    part INTEGER NOT NULL,
-    severity INTEGER NOT NULL,
-    body_id INTEGER NOT NULL REFERENCES outbox_bodies (id),
-    created_at TEXT NOT NULL,
-    not_before TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL DEFAULT 'pending',
-    last_error TEXT,
-    sent_at TEXT
-);
-INSERT INTO outbox_bodies (id, alert_key, platform, language, part, text, created_at)
-    SELECT id, alert_key, platform, 'row ' || id, 0, text, created_at FROM outbox;
-CREATE UNIQUE INDEX outbox_message ON outbox_v4 (platform, chat_id, alert_key, part);
--- The part is what follows the key's last "|" (rtrim strips every other character from the
--- right). A message held twice for one chat (version 3 moved a migrated group's rows without
--- their keys) is kept once, the older row.
-INSERT OR IGNORE INTO outbox_v4 (id, key, platform, chat_id, is_group, alert_key, part,
-        severity, body_id, created_at, not_before, attempts, status, last_error, sent_at)
-    SELECT id, key, platform, chat_id, is_group, alert_key,
-        CAST(substr(key, length(rtrim(key, replace(key, '|', ''))) + 1) AS INTEGER),
-        severity, id, created_at, not_before, attempts, status, last_error, sent_at
-    FROM outbox ORDER BY id;
-DROP TABLE outbox;
-ALTER TABLE outbox_v4 RENAME TO outbox;
-CREATE INDEX outbox_open ON outbox (platform, status, id);
-CREATE INDEX outbox_created ON outbox (created_at);
-CREATE INDEX outbox_bodies_created ON outbox_bodies (created_at);
-""",
-    # Charts: an alert's PNG per language, stored once and sent as a photo part of its
-    # messages; readings found by time for a session's path.
-    5: """
-CREATE TABLE images (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    png BLOB NOT NULL,
-    created_at TEXT NOT NULL
-);
-ALTER TABLE outbox_bodies ADD COLUMN image_id INTEGER REFERENCES images (id);
-ALTER TABLE outbox_bodies ADD COLUMN buttons TEXT;
-ALTER TABLE outbox_bodies ADD COLUMN edit_of TEXT;
-ALTER TABLE outbox ADD COLUMN message_id TEXT;
-CREATE INDEX readings_scope_region_time ON readings (scope, region, data_time);
-CREATE TABLE portfolios (
-    platform TEXT NOT NULL,
-    chat_id TEXT NOT NULL,
-    positions TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (platform, chat_id)
-);
-ALTER TABLE chats ADD COLUMN muted_until TEXT;
-ALTER TABLE chats ADD COLUMN thread_id TEXT;
-CREATE TABLE digests (
-    platform TEXT NOT NULL,
-    chat_id TEXT NOT NULL,
-    at TEXT,
-    timezone TEXT NOT NULL DEFAULT 'UTC',
-    last_day TEXT,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (platform, chat_id)
-);
-""",
-}
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS readings (
-    id INTEGER PRIMARY KEY,
-    region TEXT NOT NULL,
-    taken_at TEXT NOT NULL,
-    data_time TEXT NOT NULL,
-    label TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS readings_region_time ON readings (region, taken_at);
-CREATE TABLE IF NOT EXISTS episodes (
-    id TEXT PRIMARY KEY,
-    grp TEXT NOT NULL,
-    session TEXT NOT NULL,
-    direction TEXT NOT NULL,
-    label TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    opened_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    regions TEXT NOT NULL,
-    quiet_readings INTEGER NOT NULL,
-    quiet_since TEXT,
-    closed_at TEXT
-);
-CREATE TABLE IF NOT EXISTS alerts (
-    key TEXT PRIMARY KEY,
-    episode_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    fired_at TEXT NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS chats (
-    platform TEXT NOT NULL,
-    chat_id TEXT NOT NULL,
-    language TEXT,
-    subscribed INTEGER NOT NULL DEFAULT 0,
-    min_severity TEXT NOT NULL DEFAULT 'alert',
-    segments TEXT NOT NULL DEFAULT '[]',
-    quiet TEXT,
-    disabled_reason TEXT,
-    mention_role TEXT,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (platform, chat_id)
-);
-CREATE TABLE IF NOT EXISTS headlines (
-    id INTEGER PRIMARY KEY,
-    feed TEXT NOT NULL,
-    title TEXT NOT NULL,
-    link TEXT,
-    published TEXT,
-    seen_at TEXT NOT NULL,
-    symbols TEXT NOT NULL,
-    themes TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS headlines_seen ON headlines (seen_at);
-CREATE TABLE IF NOT EXISTS news_keys (
-    key TEXT PRIMARY KEY,
-    seen_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS feeds (
-    name TEXT PRIMARY KEY,
-    state TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS scans (
-    region TEXT NOT NULL,
-    source TEXT NOT NULL,
-    last_attempt TEXT NOT NULL,
-    last_success TEXT,
-    last_error TEXT,
-    PRIMARY KEY (region, source)
-);
-"""
+def _upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    """Insert a row, or replace every other column of the row with the same key."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - fixed names
+        f"VALUES ({', '.join('?' for _ in columns)}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
+
+
+_UPSERT_EPISODE = _upsert(
+    "episodes",
+    [
+        "id",
+        "grp",
+        "session",
+        "direction",
+        "label",
+        "severity",
+        "opened_at",
+        "updated_at",
+        "regions",
+        "quiet_readings",
+        "quiet_since",
+        "closed_at",
+        "scope",
+    ],
+    ("id",),
+)
+_UPSERT_CHAT = _upsert(
+    "chats",
+    [
+        "platform",
+        "chat_id",
+        "language",
+        "subscribed",
+        "min_severity",
+        "segments",
+        "quiet",
+        "disabled_reason",
+        "mention_role",
+        "muted_until",
+        "thread_id",
+        "updated_at",
+    ],
+    ("platform", "chat_id"),
+)
 
 
 class StoreError(RuntimeError):
@@ -260,22 +106,14 @@ class StoreError(RuntimeError):
 BUSY_TIMEOUT_MS = 2000
 
 
-def explain_database_error(path: Path | str, exc: sqlite3.Error) -> str:
-    """One line a user can act on, for what SQLite said."""
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return f"another process holds {path} (database is locked); stop it or use another file"
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return f"the database at {path} is damaged: {text}"
-    return f"cannot open database {path}: {text}"
-
-
 def database_fault(exc: BaseException, path: Path | str) -> str | None:
     """One line for a failure of the database at ``path`` (damaged, held by another process,
     unreadable); ``None`` for any other failure. A running bot logs the line without a
     traceback and tries again at the next run: a lock passes, a damaged file needs its
     owner."""
-    if isinstance(exc, sqlite3.DatabaseError):
+    if isinstance(exc, sqlite3.DatabaseError) or (
+        is_database_error(exc) and not isinstance(exc, sqlite3.Error)
+    ):
         return explain_database_error(path, exc)
     if isinstance(exc, StoreError):
         return str(exc)
@@ -348,12 +186,25 @@ def _dt(value: str | None) -> datetime | None:
 
 
 class Store:
-    """The bot's SQLite database."""
+    """The bot's database: a SQLite file, or a PostgreSQL database given by its URL."""
 
     def __init__(self, path: Path | str, scope: Scope = "live") -> None:
-        self.path = path
+        """Args:
+        path: a SQLite file (``:memory:`` for none), or a ``postgresql://`` URL.
+        scope: whose readings, episodes, alerts and scans these are (a drill's are apart).
+        """
+        self.path: Path | str = redact(path) if is_postgres(path) else path
+        """Where the database is, for messages (a PostgreSQL URL without its password)."""
         self.scope: Scope = scope
+        self.engine = "postgresql" if is_postgres(path) else "sqlite"
         self._checkpointer: Checkpointer | None = None
+        self._db: Connection
+        if self.engine == "postgresql":
+            self._open_postgres(str(path))
+        else:
+            self._open_sqlite(path)
+
+    def _open_sqlite(self, path: Path | str) -> None:
         if str(path) != ":memory:":
             parent = Path(path).parent
             try:
@@ -361,56 +212,109 @@ class Store:
             except OSError as exc:
                 raise StoreError(f"cannot create {parent}: {exc.strerror}") from None
         try:
-            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StoreError(explain_database_error(path, exc)) from None
+        self._db = db
         try:
             # Another process writing waits up to this long before "database is locked".
-            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            self._migrate()
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            self._migrate_sqlite(db)
             if str(path) != ":memory:":
-                self._db.execute("PRAGMA wal_autocheckpoint=0")
+                db.execute("PRAGMA wal_autocheckpoint=0")
                 self._checkpointer = Checkpointer(path)
         except (sqlite3.DatabaseError, StoreError) as exc:
-            self._db.close()
+            db.close()
             if isinstance(exc, StoreError):
                 raise
             raise StoreError(explain_database_error(path, exc)) from None
 
-    def _migrate(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+    def _open_postgres(self, url: str) -> None:
+        try:
+            db = PostgresConnection(url)
+        except Exception as exc:
+            if not is_database_error(exc):
+                raise
+            raise StoreError(explain_database_error(url, exc)) from None
+        self._db = db
+        try:
+            self._migrate_postgres(db)
+        except Exception as exc:
+            db.close()
+            if isinstance(exc, StoreError):
+                raise
+            if not is_database_error(exc):
+                raise
+            raise StoreError(explain_database_error(url, exc)) from None
+
+    def _too_new(self, version: int) -> StoreError:
+        return StoreError(
+            f"{self.path} has schema {version}, newer than this bot ({SCHEMA_VERSION})"
+        )
+
+    def _migrate_sqlite(self, db: sqlite3.Connection) -> None:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has schema {version}, newer than this bot ({SCHEMA_VERSION})"
-            )
+            raise self._too_new(version)
         if version == SCHEMA_VERSION:
             return
-        steps = "".join(_MIGRATIONS[v] for v in range(max(version, 1) + 1, SCHEMA_VERSION + 1))
-        schema = _SCHEMA if version == 0 else ""
-        self._db.executescript(
+        steps = "".join(
+            SQLITE_MIGRATIONS[v] if v in SQLITE_MIGRATIONS else MIGRATIONS[v]["sqlite"]
+            for v in range(max(version, 1) + 1, SCHEMA_VERSION + 1)
+        )
+        schema = SQLITE_V1 if version == 0 else ""
+        db.executescript(
             f"BEGIN;\n{schema}\n{steps}\nPRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;"
         )
 
+    def _migrate_postgres(self, db: PostgresConnection) -> None:
+        """Create or upgrade the tables; instances starting together take turns (a lock for
+        the length of the transaction)."""
+        namespace = db.namespace()
+        with self.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(?)", (lock_key(namespace, "schema"),))
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            version = 0 if row is None or row[0] is None else int(row[0])
+            if version > SCHEMA_VERSION:
+                raise self._too_new(version)
+            if version == SCHEMA_VERSION:
+                return
+            if version < FIRST_POSTGRES_VERSION:
+                db.script(POSTGRES_V6)
+                version = FIRST_POSTGRES_VERSION
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                db.script(MIGRATIONS[step]["postgresql"])
+            db.execute("DELETE FROM schema_version")
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+
     @property
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> Connection:
         """The open database, for sibling modules that own their own tables (the outbox)."""
         return self._db
 
+    @property
+    def postgres(self) -> PostgresConnection | None:
+        """The PostgreSQL connection (``None`` on SQLite): it holds the leader's lock."""
+        return self._db if isinstance(self._db, PostgresConnection) else None
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """All or nothing. Inside another transaction it joins that one (a failure anywhere
         rolls the whole back)."""
         if self._db.in_transaction:
             yield self._db
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        # SQLite: take the write lock at once, so a transaction never fails half-way on it.
+        self._db.execute("BEGIN" if self.engine == "postgresql" else "BEGIN IMMEDIATE")
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if not getattr(self._db, "closed", False):
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
@@ -451,7 +355,7 @@ class Store:
         """Keep an image once under ``key`` (a chart of an alert in one language); returns
         its id, the first one's if the key was stored before."""
         self._db.execute(
-            "INSERT OR IGNORE INTO images (key, png, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO images (key, png, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (key, png, _ts(now)),
         )
         (image_id,) = self._db.execute("SELECT id FROM images WHERE key = ?", (key,)).fetchone()
@@ -480,7 +384,7 @@ class Store:
         with self.transaction() as db:
             for e in episodes:
                 db.execute(
-                    "INSERT OR REPLACE INTO episodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    _UPSERT_EPISODE,
                     (
                         e.id,
                         e.group,
@@ -506,7 +410,10 @@ class Store:
     def episodes(self, *, open_only: bool = True, since: date | None = None) -> list[Episode]:
         """Open episodes; with ``open_only=False`` closed ones too, of sessions from ``since``
         on when given (open ones whatever their session)."""
-        query = "SELECT * FROM episodes WHERE scope = ?"
+        query = (
+            "SELECT id, grp, session, direction, label, severity, opened_at, updated_at, "
+            "regions, quiet_readings, quiet_since, closed_at FROM episodes WHERE scope = ?"
+        )
         args: list[object] = [self.scope]
         if open_only:
             query += " AND closed_at IS NULL"
@@ -536,8 +443,8 @@ class Store:
     def record_alert(self, alert: Alert) -> bool:
         """Remember an alert; ``False`` when its key was recorded before (never send it twice)."""
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO alerts (key, episode_id, kind, fired_at, body, scope) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO alerts (key, episode_id, kind, fired_at, body, scope) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 alert.key,
                 alert.episode_id,
@@ -552,7 +459,7 @@ class Store:
     def recent_alerts(self, limit: int = 10) -> list[dict[str, object]]:
         """The newest recorded alerts (``Alert.as_dict``), newest first."""
         rows = self._db.execute(
-            "SELECT body FROM alerts WHERE scope = ? ORDER BY fired_at DESC, rowid DESC LIMIT ?",
+            "SELECT body FROM alerts WHERE scope = ? ORDER BY fired_at DESC, seq DESC LIMIT ?",
             (self.scope, limit),
         ).fetchall()
         return [json.loads(body) for (body,) in rows]
@@ -568,7 +475,7 @@ class Store:
 
     def alerts(self, since: datetime | None = None) -> list[dict[str, object]]:
         rows = self._db.execute(
-            "SELECT body FROM alerts WHERE scope = ? AND fired_at >= ? ORDER BY fired_at, rowid",
+            "SELECT body FROM alerts WHERE scope = ? AND fired_at >= ? ORDER BY fired_at, seq",
             (self.scope, _ts(since) or ""),
         ).fetchall()
         return [json.loads(body) for (body,) in rows]
@@ -611,9 +518,7 @@ class Store:
                 }
             )
         self._db.execute(
-            "INSERT OR REPLACE INTO chats (platform, chat_id, language, subscribed, min_severity, "
-            "segments, quiet, disabled_reason, mention_role, muted_until, thread_id, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _UPSERT_CHAT,
             (
                 chat.platform,
                 chat.chat_id,
@@ -670,16 +575,17 @@ class Store:
         settings are then dropped, never written over it."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE OR IGNORE chats SET chat_id = ?, updated_at = ? "
-                "WHERE platform = ? AND chat_id = ?",
-                (new_id, _ts(now), platform, old_id),
+                "UPDATE chats SET chat_id = ?, updated_at = ? WHERE platform = ? AND chat_id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM chats c WHERE c.platform = ? AND c.chat_id = ?)",
+                (new_id, _ts(now), platform, old_id, platform, new_id),
             )
             db.execute("DELETE FROM chats WHERE platform = ? AND chat_id = ?", (platform, old_id))
             for table in ("portfolios", "digests"):
                 db.execute(
-                    f"UPDATE OR IGNORE {table} SET chat_id = ? "  # noqa: S608 - a fixed name
-                    "WHERE platform = ? AND chat_id = ?",
-                    (new_id, platform, old_id),
+                    f"UPDATE {table} SET chat_id = ? "  # noqa: S608 - a fixed name
+                    "WHERE platform = ? AND chat_id = ? AND NOT EXISTS "
+                    f"(SELECT 1 FROM {table} t WHERE t.platform = ? AND t.chat_id = ?)",
+                    (new_id, platform, old_id, platform, new_id),
                 )
                 db.execute(
                     f"DELETE FROM {table} WHERE platform = ? AND chat_id = ?",  # noqa: S608
@@ -715,7 +621,8 @@ class Store:
         rows = self._db.execute(
             "SELECT d.platform, d.chat_id, d.at, d.timezone, d.last_day FROM digests d "
             "LEFT JOIN chats c ON c.platform = d.platform AND c.chat_id = d.chat_id "
-            "WHERE c.disabled_reason IS NULL AND (? IS NULL OR (d.platform = ? AND d.chat_id = ?)) "
+            "WHERE c.disabled_reason IS NULL "
+            "AND (CAST(? AS TEXT) IS NULL OR (d.platform = ? AND d.chat_id = ?)) "
             "ORDER BY d.platform, d.chat_id",
             (platform, platform, chat_id),
         ).fetchall()
@@ -741,8 +648,9 @@ class Store:
     ) -> None:
         """Keep a chat's portfolio (symbols and weights that sum to 1), replacing the last."""
         self._db.execute(
-            "INSERT OR REPLACE INTO portfolios (platform, chat_id, positions, updated_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO portfolios (platform, chat_id, positions, updated_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (platform, chat_id) DO UPDATE SET "
+            "positions = excluded.positions, updated_at = excluded.updated_at",
             (platform, chat_id, json.dumps([[s, w] for s, w in positions]), _ts(now)),
         )
 
@@ -819,7 +727,7 @@ class Store:
     def add_news_keys(self, keys: Iterable[str], seen_at: datetime) -> None:
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO news_keys (key, seen_at) VALUES (?, ?)",
+                "INSERT INTO news_keys (key, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(key, _ts(seen_at)) for key in keys],
             )
 
@@ -829,7 +737,9 @@ class Store:
 
     def save_feed_state(self, name: str, state: dict[str, object]) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO feeds (name, state) VALUES (?, ?)", (name, json.dumps(state))
+            "INSERT INTO feeds (name, state) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET state = excluded.state",
+            (name, json.dumps(state)),
         )
 
     def feed_states(self) -> dict[str, dict[str, object]]:
@@ -880,14 +790,19 @@ class Store:
         """Take or renew the lease ``name`` until ``now + ttl``; returns ``None`` when held,
         else the other holder (its lease has not expired yet)."""
         with self.transaction() as db:
-            row = db.execute("SELECT owner, expires FROM leases WHERE name = ?", (name,)).fetchone()
-            if row is not None and row[0] != owner and datetime.fromisoformat(row[1]) > now:
-                return str(row[0])
-            db.execute(
-                "INSERT OR REPLACE INTO leases (name, owner, expires) VALUES (?, ?, ?)",
-                (name, owner, _ts(now + ttl)),
-            )
-        return None
+            # One statement takes a free or expired lease, or renews our own; two processes
+            # racing for it cannot both win.
+            taken = db.execute(
+                "INSERT INTO leases (name, owner, expires) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, "
+                "expires = excluded.expires WHERE leases.owner = excluded.owner "
+                "OR leases.expires <= ?",
+                (name, owner, _ts(now + ttl), _ts(now)),
+            ).rowcount
+            if taken:
+                return None
+            row = db.execute("SELECT owner FROM leases WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
 
     def release_lease(self, name: str, owner: str) -> None:
         self._db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
