@@ -18,9 +18,14 @@ from bot.detection.detect import (
     NoBaseline,
     Severity,
     Snapshot,
+    baseline_at,
+    baseline_rows,
+    basket_series,
     build_baseline,
     detect,
     ewma_sigma,
+    name_scales,
+    window_rows,
 )
 
 INFRA = tuple(f"CHIP{i}" for i in range(10))
@@ -427,3 +432,75 @@ def test_size_floors_outrank_the_single_stock_rule(baseline: Baseline) -> None:
 
     assert reading.label is Label.DIVERGENCE_DOWN
     assert reading.severity is Severity.ALERT
+
+
+# ------------------------------------------------------------------ baselines of many windows
+
+
+def reference_ewma_sigma(series: np.ndarray, lam: float, wins: float, floor: float) -> float:
+    """The definition, one value at a time: NaNs skipped, clipped at ``wins`` robust sigmas,
+    weight ``lam**k`` for the k-th latest valid value."""
+    valid = [float(x) for x in series if not np.isnan(x)]
+    if not valid:
+        return floor
+    mad = 1.4826 * float(np.median(np.abs(valid)))
+    clip = wins * max(mad, floor)
+    total = weights = 0.0
+    for k, x in enumerate(reversed(valid)):
+        total += lam**k * min(abs(x), clip) ** 2
+        weights += lam**k
+    return max((total / weights) ** 0.5, floor)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ewma_sigma_follows_its_definition_with_gaps_and_shocks(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    series = rng.normal(0.0, 0.01, int(rng.integers(1, 300)))
+    series[rng.random(series.size) < 0.2] = np.nan  # missing sessions
+    series[rng.integers(0, series.size)] = -0.3  # a shock the clip must hold
+    expected = reference_ewma_sigma(series, 0.94, 5.0, 0.004)
+
+    assert ewma_sigma(series, 0.94, 5.0, 0.004) == pytest.approx(expected, rel=1e-12)
+    assert ewma_sigma(np.full(5, np.nan), 0.94, 5.0, 0.004) == 0.004
+
+
+def gappy_history(sessions: int = 420, seed: int = 5) -> History:
+    """The synthetic market with missing prices: whole sessions, single names, a quiet spell
+    of software, so windows differ in what they hold."""
+    history = synthetic_history(sessions, seed)
+    rng = np.random.default_rng(seed)
+    returns = history.returns.copy()
+    returns[rng.random(returns.shape) < 0.05] = np.nan
+    returns[100:110] = np.nan
+    software = [SYMBOLS.index(s) for s in SOFTWARE]
+    returns[130:360, software] = np.nan
+    return History(history.symbols, returns)
+
+
+def test_baselines_of_all_windows_at_once_equal_each_built_alone() -> None:
+    """The backtest computes every session's baseline in one pass; a live scan builds one
+    from the history before it. Both must agree to the last bit, with NoBaseline alike."""
+    history = gappy_history()
+    series = basket_series(history, BASKETS)
+    ends = np.arange(len(history.returns) + 1, dtype=np.intp)
+    width = PARAMS.beta_window
+    rows = baseline_rows(
+        window_rows(series.infra, ends, width),
+        window_rows(series.control, ends, width),
+        window_rows(series.software, ends, width),
+        PARAMS,
+    )
+    kinds = set()
+    for t in ends.tolist():
+        past = History(history.symbols, history.returns[:t])
+        alone = build_baseline(past, BASKETS, PARAMS)
+        names = name_scales(past.returns[-width:], past.symbols, PARAMS)
+        together = baseline_at(rows, t, history.symbols, names, PARAMS)
+        if isinstance(alone, Baseline):
+            assert isinstance(together, Baseline)
+            assert replace(together, name_sigma=alone.name_sigma) == alone, t
+            kinds.add("software" if alone.sigma_sw is not None else "no software")
+        else:
+            assert together == alone, t
+            kinds.add("none")
+    assert kinds == {"software", "no software", "none"}  # every branch was compared

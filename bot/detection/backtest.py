@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from bot.detection.calendars import sessions as calendar_sessions
 from bot.detection.detect import (
     ArrayMapping,
+    Baseline,
+    BaselineRows,
     BasketSeries,
     DetectorParams,
     FloatArray,
@@ -20,12 +23,16 @@ from bot.detection.detect import (
     Label,
     NameIndex,
     NameScales,
+    NoBaseline,
     Reading,
     Severity,
     Snapshot,
+    baseline_at,
+    baseline_rows,
     basket_series,
-    build_baseline,
     detect,
+    missing_baskets,
+    window_rows,
 )
 from bot.detection.returns import session_returns
 from bot.sources.prices import PriceSeries
@@ -130,21 +137,24 @@ def run_backtest(
     baskets = universe.baskets(region)
     symbols, matrix = session_returns(usable, all_sessions, reg.timezone)
     everything = basket_series(History(symbols, matrix), baskets)
-    window = params.beta_window
+    missing = missing_baskets(symbols, baskets)
     readings: list[Reading] = []
     scales = rolling_name_scales(matrix[: int(wanted[-1]) + 1], symbols, params)
     index = NameIndex(symbols)
     wanted_set = set(wanted.tolist())
+    chunk: BaselineRows | None = None
+    chunk_start = 0
     n = 0
     for t, names in enumerate(scales):
         if t not in wanted_set:
             continue
-        lo_t = max(0, t - window)
-        history = History(symbols, matrix[lo_t:t])
-        cached = BasketSeries(
-            everything.infra[lo_t:t], everything.control[lo_t:t], everything.software[lo_t:t]
-        )
-        baseline = build_baseline(history, baskets, params, cached, names)
+        if missing is not None:
+            baseline: Baseline | NoBaseline = missing
+        else:
+            if chunk is None or n - chunk_start >= len(chunk.beta):
+                chunk_start = n
+                chunk = _baseline_chunk(everything, wanted[n : n + _CHUNK], params)
+            baseline = baseline_at(chunk, n - chunk_start, symbols, names, params)
         fresh = ArrayMapping(index, matrix[t])  # NaN where a name has no return: not fresh
         as_of = all_sessions[t].to_pydatetime()
         readings.append(detect(Snapshot(region, as_of, fresh), baseline, baskets, params))
@@ -152,6 +162,24 @@ def run_backtest(
         if progress is not None:
             progress(n, int(wanted.size))
     return BacktestResult(region, readings)
+
+
+_CHUNK = 512
+"""Baselines computed together: enough to leave no loop per session, few enough to keep the
+window matrices (``_CHUNK`` x ``beta_window``) small."""
+
+
+def _baseline_chunk(
+    everything: BasketSeries, ends: npt.NDArray[np.intp], params: DetectorParams
+) -> BaselineRows:
+    """The baselines of the sessions ``ends`` (each from the ``beta_window`` sessions before)."""
+    width = params.beta_window
+    return baseline_rows(
+        window_rows(everything.infra, ends, width),
+        window_rows(everything.control, ends, width),
+        window_rows(everything.software, ends, width),
+        params,
+    )
 
 
 def reading_json(reading: Reading) -> dict[str, object]:

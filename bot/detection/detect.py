@@ -408,15 +408,61 @@ def ewma_weights(length: int, lam: float) -> FloatArray:
     return weights
 
 
-def _median_abs(values: FloatArray) -> float:
-    """Median of ``|values|`` via a partial sort (``np.median`` costs more on short arrays)."""
-    a = np.abs(values)
-    n = a.size
-    half = n // 2
-    if n % 2:
-        return float(np.partition(a, half)[half])
-    part = np.partition(a, (half - 1, half))
-    return float(0.5 * (part[half - 1] + part[half]))
+@functools.lru_cache(maxsize=8)
+def _ewma_tables(width: int, lam: float) -> tuple[FloatArray, FloatArray]:
+    """For windows of at most ``width`` valid values: ``weight[n, k]``, the weight of a value
+    with ``k`` valid values after it in a window of ``n``, and ``total[n]``, the sum of the
+    ``n`` weights (each exactly as :func:`ewma_weights` computes it; read-only)."""
+    weight = np.zeros((width + 1, max(width, 1)))
+    total = np.zeros(width + 1)
+    for n in range(1, width + 1):
+        w = lam ** np.arange(n - 1, -1, -1, dtype=np.float64)
+        weight[n, :n] = w[::-1]
+        total[n] = w.sum()
+    weight.flags.writeable = False
+    total.flags.writeable = False
+    return weight, total
+
+
+def _median_abs_rows(rows: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
+    """Median of ``|x|`` over the valid (non-NaN) values of each row; NaN for an empty row."""
+    count = valid.sum(axis=1)
+    if rows.shape[1] == 0:
+        return np.full(rows.shape[0], np.nan)
+    ordered = np.sort(np.where(valid, np.abs(rows), np.inf), axis=1)
+    at = np.arange(rows.shape[0])
+    low = ordered[at, np.maximum(count - 1, 0) // 2]
+    high = ordered[at, np.minimum(count // 2, rows.shape[1] - 1)]
+    median = np.where(count % 2 == 1, high, 0.5 * (low + high))
+    return np.where(count == 0, np.nan, median)
+
+
+def ewma_sigma_rows(
+    rows: FloatArray,
+    lam: float,
+    winsor_sigmas: float,
+    floor: float,
+    mad_sigma: FloatArray | None = None,
+) -> FloatArray:
+    """:func:`ewma_sigma` of each row of ``rows`` (windows, sessions) at once.
+
+    ``mad_sigma``: the rows' ``1.4826 * median |x|`` if the caller has it already.
+    """
+    valid = ~np.isnan(rows)
+    count = valid.sum(axis=1)
+    if mad_sigma is None:
+        mad_sigma = 1.4826 * _median_abs_rows(rows, valid)
+    clip = (winsor_sigmas * np.maximum(mad_sigma, floor))[:, None]
+    clipped = np.clip(rows, -clip, clip)
+    squared = np.where(valid, clipped * clipped, 0.0)
+    weight_of, total = _ewma_tables(rows.shape[1], lam)
+    # How many valid values come after each one in its row: its lag in the compressed window.
+    after = np.cumsum(valid[:, ::-1], axis=1)[:, ::-1] - valid
+    weights = np.where(valid, weight_of[count[:, None], after], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = (weights * squared).sum(axis=1) / total[count]
+    sigma = np.maximum(np.sqrt(variance), floor)
+    return np.where(count == 0, floor, sigma)
 
 
 def ewma_sigma(series: FloatArray, lam: float, winsor_sigmas: float, floor: float) -> float:
@@ -425,24 +471,15 @@ def ewma_sigma(series: FloatArray, lam: float, winsor_sigmas: float, floor: floa
     The clip level comes from the median absolute deviation of the whole window, so one shock
     (a DeepSeek day) does not blind the detector for the weeks after it.
     """
-    valid = series[~np.isnan(series)]
-    if valid.size == 0:
-        return floor
-    mad_sigma = 1.4826 * _median_abs(valid)
-    clip = winsor_sigmas * max(mad_sigma, floor)
-    clipped = np.clip(valid, -clip, clip)
-    weights = ewma_weights(clipped.size, lam)
-    variance = float(np.dot(weights, clipped * clipped) / weights.sum())
-    return max(math.sqrt(variance), floor)
+    return float(ewma_sigma_rows(series[None, :], lam, winsor_sigmas, floor)[0])
 
 
 def robust_sigma(series: FloatArray, floor: float) -> float:
     """1.4826 times the median absolute return of the whole window (NaNs skipped): the scale
     of a normal session, which a turbulent month barely moves."""
-    valid = series[~np.isnan(series)]
-    if valid.size == 0:
-        return floor
-    return max(1.4826 * _median_abs(valid), floor)
+    rows = series[None, :]
+    mad = 1.4826 * _median_abs_rows(rows, ~np.isnan(rows))
+    return float(np.where(np.isnan(mad), floor, np.maximum(mad, floor))[0])
 
 
 def _column_sigmas(matrix: FloatArray, lam: float, floor: float) -> FloatArray:
@@ -576,6 +613,113 @@ def name_scales(returns: FloatArray, symbols: Sequence[str], params: DetectorPar
     return NameScales(ArrayMapping(index, sigmas), expected)
 
 
+def window_rows(series: FloatArray, ends: npt.NDArray[np.intp], width: int) -> FloatArray:
+    """Row ``i``: the ``width`` values of ``series`` before index ``ends[i]`` (oldest first),
+    NaN-padded in front where fewer came before; every window of a baseline has this shape,
+    so one computed alone and the same one among a backtest's agree to the last bit."""
+    padded = np.concatenate((np.full(width, np.nan), series))
+    rows: FloatArray = np.lib.stride_tricks.sliding_window_view(padded, width)[ends]
+    return rows
+
+
+@dataclass(frozen=True)
+class BaselineRows:
+    """:func:`build_baseline`'s numbers for many windows at once, one entry per window.
+
+    Where ``software`` is false (too little software history) ``sigma_sw`` and
+    ``sigma_sw_mkt`` mean "none" and ``beta_sw`` is 1.
+    """
+
+    sessions: npt.NDArray[np.intp]
+    beta: FloatArray
+    sigma_div: FloatArray
+    sigma_div_ewma: FloatArray
+    sigma_mkt: FloatArray
+    software: npt.NDArray[np.bool_]
+    sigma_sw: FloatArray
+    beta_sw: FloatArray
+    sigma_sw_mkt: FloatArray
+
+
+def baseline_rows(
+    infra: FloatArray, control: FloatArray, software: FloatArray, params: DetectorParams
+) -> BaselineRows:
+    """Betas and volatilities of many windows (rows) of basket, control and software returns
+    at once: what :func:`build_baseline` computes for one, without a Python loop per window.
+
+    Rows with fewer than ``params.min_history`` sessions of both basket and control get
+    numbers too; :func:`baseline_at` turns those into a :class:`NoBaseline`.
+    """
+    lam, wins = params.ewma_lambda, params.winsor_sigmas
+    floor = params.basket_sigma_floor
+    both = ~np.isnan(infra) & ~np.isnan(control)
+    beta = _shrunk_beta_rows(infra, control, both, params.beta_shrink)
+    residual = np.where(both, infra - beta[:, None] * control, np.nan)
+    mad = 1.4826 * _median_abs_rows(residual, both)
+    sigma_div_ewma = ewma_sigma_rows(residual, lam, wins, floor, mad)
+    long_scale = np.where(np.isnan(mad), floor, np.maximum(mad, floor))
+    sigma_div = np.minimum(sigma_div_ewma, params.long_scale_cap * long_scale)
+    sigma_mkt = ewma_sigma_rows(control, lam, wins, params.market_sigma_floor)
+    spread = infra - software
+    enough = (~np.isnan(spread)).sum(axis=1) >= params.min_history
+    sigma_sw = ewma_sigma_rows(spread, lam, wins, floor)
+    sw_both = ~np.isnan(software) & ~np.isnan(control)
+    beta_sw = _shrunk_beta_rows(software, control, sw_both, params.beta_shrink)
+    beta_sw = np.where(enough, beta_sw, 1.0)
+    sw_residual = np.where(sw_both, software - beta_sw[:, None] * control, np.nan)
+    sigma_sw_mkt = ewma_sigma_rows(sw_residual, lam, wins, floor)
+    return BaselineRows(
+        sessions=both.sum(axis=1),
+        beta=beta,
+        sigma_div=sigma_div,
+        sigma_div_ewma=sigma_div_ewma,
+        sigma_mkt=sigma_mkt,
+        software=enough,
+        sigma_sw=sigma_sw,
+        beta_sw=beta_sw,
+        sigma_sw_mkt=sigma_sw_mkt,
+    )
+
+
+def missing_baskets(symbols: Sequence[str], baskets: Baskets) -> NoBaseline | None:
+    """Why no history of ``symbols`` can support a baseline (``None``: it can)."""
+    present = set(symbols)
+    if not present & set(baskets.infra):
+        return NoBaseline("the data holds no AI-infrastructure names of this region")
+    if not present & set(baskets.control_symbols):
+        return NoBaseline("the data holds no broad-market control of this region")
+    return None
+
+
+def baseline_at(
+    rows: BaselineRows,
+    i: int,
+    symbols: tuple[str, ...],
+    names: NameScales,
+    params: DetectorParams,
+) -> Baseline | NoBaseline:
+    """The baseline of window ``i`` of ``rows`` (see :func:`build_baseline`)."""
+    sessions = int(rows.sessions[i])
+    if sessions < params.min_history:
+        return NoBaseline(
+            f"only {sessions} sessions of basket and control history (need {params.min_history})"
+        )
+    software = bool(rows.software[i])
+    return Baseline(
+        symbols=symbols,
+        name_sigma=names.sigma,
+        expected=names.expected,
+        beta=float(rows.beta[i]),
+        sigma_div=float(rows.sigma_div[i]),
+        sigma_mkt=float(rows.sigma_mkt[i]),
+        sigma_sw=float(rows.sigma_sw[i]) if software else None,
+        sessions=sessions,
+        sigma_div_ewma=float(rows.sigma_div_ewma[i]),
+        beta_sw=float(rows.beta_sw[i]) if software else 1.0,
+        sigma_sw_mkt=float(rows.sigma_sw_mkt[i]) if software else None,
+    )
+
+
 def build_baseline(
     history: History,
     baskets: Baskets,
@@ -589,77 +733,50 @@ def build_baseline(
         history: returns up to yesterday; only the last ``params.beta_window`` sessions count.
         baskets: the region's baskets.
         params: detector tuning.
-        series: the history's basket series if the caller already has them (a backtest
-            computes them once for the whole range); must match ``history`` row for row.
+        series: the history's basket series if the caller already has them; must match
+            ``history`` row for row.
         names: the names' scales of the last ``params.beta_window`` sessions, if the caller
-            already has them (a backtest updates them session by session).
+            already has them.
 
     Returns:
         The baseline, or why there is none (no basket or control names in the data, or fewer
         than ``params.min_history`` sessions with both a basket and a control return).
     """
-    present = set(history.symbols)
-    if not present & set(baskets.infra):
-        return NoBaseline("the data holds no AI-infrastructure names of this region")
-    if not present & set(baskets.control_symbols):
-        return NoBaseline("the data holds no broad-market control of this region")
+    missing = missing_baskets(history.symbols, baskets)
+    if missing is not None:
+        return missing
     window = params.beta_window
     returns = history.returns[-window:]
     if series is None:
         series = basket_series(History(history.symbols, returns), baskets)
-    else:
-        series = BasketSeries(
-            infra=series.infra[-window:],
-            control=series.control[-window:],
-            software=series.software[-window:],
-        )
-    both = ~np.isnan(series.infra) & ~np.isnan(series.control)
-    if int(both.sum()) < params.min_history:
-        return NoBaseline(
-            f"only {int(both.sum())} sessions of basket and control history "
-            f"(need {params.min_history})"
-        )
-    beta = _shrunk_beta(series.infra[both], series.control[both], params)
-
-    lam, wins = params.ewma_lambda, params.winsor_sigmas
-    residual = np.where(both, series.infra - beta * series.control, np.nan)
-    sigma_div_ewma = ewma_sigma(residual, lam, wins, params.basket_sigma_floor)
-    long_scale = robust_sigma(residual, params.basket_sigma_floor)
-    sigma_div = min(sigma_div_ewma, params.long_scale_cap * long_scale)
-    sigma_mkt = ewma_sigma(series.control, lam, wins, params.market_sigma_floor)
-    spread = series.infra - series.software
-    enough_software = int((~np.isnan(spread)).sum()) >= params.min_history
-    sigma_sw = ewma_sigma(spread, lam, wins, params.basket_sigma_floor) if enough_software else None
-    beta_sw, sigma_sw_mkt = 1.0, None
-    if enough_software:
-        sw_both = ~np.isnan(series.software) & ~np.isnan(series.control)
-        beta_sw = _shrunk_beta(series.software[sw_both], series.control[sw_both], params)
-        sw_residual = np.where(sw_both, series.software - beta_sw * series.control, np.nan)
-        sigma_sw_mkt = ewma_sigma(sw_residual, lam, wins, params.basket_sigma_floor)
-
-    if names is None:
-        names = name_scales(returns, history.symbols, params)
-    return Baseline(
-        symbols=history.symbols,
-        name_sigma=names.sigma,
-        expected=names.expected,
-        beta=beta,
-        sigma_div=sigma_div,
-        sigma_mkt=sigma_mkt,
-        sigma_sw=sigma_sw,
-        sessions=int(both.sum()),
-        sigma_div_ewma=sigma_div_ewma,
-        beta_sw=beta_sw,
-        sigma_sw_mkt=sigma_sw_mkt,
+    end = np.array([len(series.infra)], dtype=np.intp)
+    rows = baseline_rows(
+        window_rows(series.infra, end, window),
+        window_rows(series.control, end, window),
+        window_rows(series.software, end, window),
+        params,
     )
+    if int(rows.sessions[0]) >= params.min_history and names is None:
+        names = name_scales(returns, history.symbols, params)
+    return baseline_at(rows, 0, history.symbols, names or _NO_NAMES, params)
 
 
-def _shrunk_beta(y: FloatArray, m: FloatArray, params: DetectorParams) -> float:
-    """OLS beta of ``y`` on ``m``, shrunk towards 1."""
-    m_centered = m - m.mean()
-    var_m = float(np.dot(m_centered, m_centered))
-    beta_ols = float(np.dot(m_centered, y - y.mean()) / var_m) if var_m > 0 else 1.0
-    return (1.0 - params.beta_shrink) * beta_ols + params.beta_shrink * 1.0
+_NO_NAMES = NameScales({}, frozenset())
+
+
+def _shrunk_beta_rows(
+    y: FloatArray, m: FloatArray, both: npt.NDArray[np.bool_], shrink: float
+) -> FloatArray:
+    """OLS beta of ``y`` on ``m`` over the sessions in ``both``, row by row, shrunk towards 1."""
+    count = both.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_mean = np.where(both, m, 0.0).sum(axis=1) / count
+        y_mean = np.where(both, y, 0.0).sum(axis=1) / count
+        m_centered = np.where(both, m - m_mean[:, None], 0.0)
+        y_centered = np.where(both, y - y_mean[:, None], 0.0)
+        var_m = (m_centered * m_centered).sum(axis=1)
+        beta_ols = np.where(var_m > 0, (m_centered * y_centered).sum(axis=1) / var_m, 1.0)
+    return (1.0 - shrink) * beta_ols + shrink * 1.0
 
 
 def _level(magnitude: float, watch: float, alert: float, critical: float) -> Severity:
