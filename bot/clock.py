@@ -66,6 +66,16 @@ class DrillClock:
         self._wall_start = datetime.now(UTC)
         self._mono_start = time.monotonic()
 
+    def resume(self, wall_start: datetime) -> None:
+        """Run on as a clock started at ``wall_start`` would (a drill another process began)."""
+        self._wall_start = wall_start
+        self._mono_start = time.monotonic() - (datetime.now(UTC) - wall_start).total_seconds()
+
+    @property
+    def wall_start(self) -> datetime:
+        """The wall time at which the drill was at its start."""
+        return self._wall_start
+
     def now(self) -> datetime:
         # The monotonic clock: a wall-clock step (NTP) does not move the drill.
         return self.start + timedelta(seconds=(time.monotonic() - self._mono_start) * self.speed)

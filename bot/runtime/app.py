@@ -48,13 +48,15 @@ from bot.delivery.sender import OutboxSender, SenderSettings, Transport
 from bot.delivery.sinks import AlertSink
 from bot.news.items import NewsItem
 from bot.render.chat import telegram_html
+from bot.runtime.leadership import Leadership
 from bot.runtime.ops import OpsServer, ReadinessInputs
 from bot.runtime.wiring import Runtime, build_runtime
 from bot.sources.csv_prices import CsvPriceSource, describe_intervals
 from bot.sources.prices import PriceError, PriceSource
 from bot.sources.recorded import RecordedPriceSource, WatchedRecording
 from bot.sources.yahoo import YahooPriceSource
-from bot.storage.store import Store
+from bot.storage.engine import is_postgres
+from bot.storage.store import Scope, Store
 from handlers.registry import Dispatcher as CommandDispatcher
 from jobs.digest import DigestJob
 from jobs.news_poll import NewsReplay
@@ -130,13 +132,24 @@ class App:
         loaded: LoadedConfig,
         extra_sinks: Sequence[AlertSink] = (),
         drill: Drill | None = None,
+        *,
+        store: Store | None = None,
+        ops: OpsServer | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         """Args:
         loaded: configuration and universe.
         extra_sinks: alert sinks besides the configured chat platforms.
         drill: run a drill (recorded prices on a drill clock) instead of the live bot.
+        store: the database, opened by the caller (the leader's; it stays open); ``None``:
+            the app opens ``[storage]`` and closes it at the end.
+        ops: the HTTP endpoints, started by the caller; ``None``: the app runs its own.
+        leadership: this process leads instances that share the database.
         """
         self.loaded = loaded
+        self.given_store = store
+        self.leadership = leadership
+        self.owner = leadership.owner if leadership else f"{socket.gethostname()} pid {os.getpid()}"
         self.extra_sinks = list(extra_sinks)
         self.drill = drill
         self.clock: Clock = DrillClock(drill.start, drill.speed) if drill else WallClock()
@@ -146,7 +159,8 @@ class App:
         self.starting: list[asyncio.Task[None]] = []
         self.http: httpx.AsyncClient | None = None
         self.discord: DiscordAdapter | None = None
-        self.ops: OpsServer | None = None
+        self.ops: OpsServer | None = ops
+        self.own_ops = ops is None
         self.session: aiohttp.ClientSession | None = None
 
     def _start_in_background(
@@ -197,7 +211,7 @@ class App:
             on_unreachable=lambda chat, why: store.disable_chat(platform, chat, why, utc_now()),
             on_migrate=lambda old, new: store.migrate_chat(platform, old, new, utc_now()),
             clock=utc_now,
-            owner=f"{socket.gethostname()} pid {os.getpid()}",
+            owner=self.owner,
             limiter=limiter,
         )
         self.outbox_senders.append(sender)
@@ -313,7 +327,8 @@ class App:
         """Scan on schedule until ``stop`` is set (a drill: until its end); then shut down."""
         settings = self.loaded.settings
         clock = self.clock
-        store = Store(settings.storage.location, scope="drill" if clock.drill else "live")
+        scope: Scope = "drill" if clock.drill else "live"
+        store = self.given_store or Store(settings.storage.location, scope=scope)
         try:
             source = self._price_source(clock)
             drill_news = self.drill.news if self.drill is not None else ()
@@ -374,7 +389,7 @@ class App:
                 await feed.start(clock.now())
                 add_recorded_news_job(scheduler, feed, clock)
             if isinstance(clock, DrillClock):
-                clock.restart()
+                self._start_drill_clock(clock)
             # What start-up built (libraries, universe, calendars) lives as long as the process:
             # out of the collector's sight, a full collection no longer holds the event loop
             # for ~90 ms (docs/benchmarks.md, outbox at 50,000 chats).
@@ -382,7 +397,9 @@ class App:
             scheduler.start()
             warming = runtime.services.market.warm()
             self.starting.append(asyncio.create_task(warming, name="warm-market-data"))
-            if settings.http.enabled:
+            if self.ops is not None:
+                self.ops.serve(self._readiness(runtime, store))
+            elif settings.http.enabled:
                 self.ops = OpsServer(settings.http, self._readiness(runtime, store))
                 await self.ops.start()
             for job in scheduler.get_jobs():
@@ -414,8 +431,10 @@ class App:
                 await self._drain(timedelta(seconds=self.drill.drain_seconds))
         finally:
             stop.set()
-            if self.ops is not None:
+            if self.ops is not None and self.own_ops:
                 await self.ops.stop()
+            elif self.ops is not None:
+                self.ops.serve(None)
             for task in self.starting:
                 task.cancel()
             await asyncio.gather(*self.starting, *self.senders, return_exceptions=True)
@@ -427,8 +446,22 @@ class App:
                 await self.session.close()
             if self.http is not None:
                 await self.http.aclose()
-            store.close()
+            if self.given_store is None:
+                store.close()
         log.info("stopped")
+
+    def _start_drill_clock(self, clock: DrillClock) -> None:
+        """Start the drill now, or continue the drill the last leader ran on its clock."""
+        epoch = self.leadership.drill_epoch if self.leadership else None
+        if epoch is None:
+            clock.restart()
+        else:
+            clock.resume(epoch)
+            log.info(
+                "the drill continues where the last leader left it: %s", f"{clock.now():%H:%M:%S}"
+            )
+        if self.leadership is not None:
+            self.leadership.note_drill_epoch(clock.wall_start)
 
     async def _drill_end(self, until: datetime, speed: float) -> None:
         """Return when the drill clock passes ``until``."""
@@ -479,7 +512,12 @@ def run_forever(loaded: LoadedConfig, drill: Drill | None = None) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await App(loaded, drill=drill).run(stop)
+        if is_postgres(loaded.settings.storage.location):
+            from bot.runtime.elected import run_elected
+
+            await run_elected(loaded, drill, stop)
+        else:
+            await App(loaded, drill=drill).run(stop)
 
     asyncio.run(main())
     return 0

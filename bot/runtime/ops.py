@@ -32,11 +32,11 @@ Connected = Callable[[], bool]
 
 
 class _OutboxCollector(Collector):
-    """Outbox depth and oldest age, read from the database at each scrape."""
+    """Outbox depth and oldest age, read from the database at each scrape (none while the
+    instance stands by)."""
 
-    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
-        self.store = store
-        self.clock = clock
+    def __init__(self, server: OpsServer) -> None:
+        self.server = server
 
     def collect(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily(
@@ -47,8 +47,9 @@ class _OutboxCollector(Collector):
             "How long the oldest due message has waited, by platform.",
             labels=["platform"],
         )
+        inputs = self.server.inputs
         try:
-            waiting = Outbox(self.store).waiting(self.clock())
+            waiting = {} if inputs is None else Outbox(inputs.store).waiting(inputs.clock())
         except Exception as exc:
             if not is_database_error(exc):
                 raise
@@ -127,11 +128,22 @@ def readiness(inputs: ReadinessInputs) -> dict[str, str]:
 class OpsServer:
     """The HTTP endpoints; a port that cannot be bound is logged, and the bot runs on."""
 
-    def __init__(self, settings: HttpSettings, inputs: ReadinessInputs) -> None:
+    def __init__(
+        self,
+        settings: HttpSettings,
+        inputs: ReadinessInputs | None,
+        role: Callable[[], dict[str, object]] | None = None,
+    ) -> None:
+        """Args:
+        inputs: what readiness looks at; ``None`` while the instance stands by.
+        role: this instance's role among instances that share a database (``None``: it is
+            the only one).
+        """
         self.settings = settings
         self.inputs = inputs
+        self.role = role
         self.registry = CollectorRegistry()
-        self.registry.register(_OutboxCollector(inputs.store, inputs.clock))
+        self.registry.register(_OutboxCollector(self))
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -164,10 +176,18 @@ class OpsServer:
     async def _healthz(self, _: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    def serve(self, inputs: ReadinessInputs | None) -> None:
+        """Readiness of a running bot from now on (``None``: it stands by)."""
+        self.inputs = inputs
+
     async def _readyz(self, _: web.Request) -> web.Response:
+        role = self.role() if self.role is not None else {"role": "single"}
+        if self.inputs is None:
+            # A standby sends nothing: it is not ready for traffic (a Telegram webhook).
+            return web.json_response({"status": "standby", **role}, status=503)
         parts = readiness(self.inputs)
         ready = all(state == "ok" for state in parts.values())
-        body = {"status": "ready" if ready else "not ready", "parts": parts}
+        body = {"status": "ready" if ready else "not ready", **role, "parts": parts}
         return web.json_response(body, status=200 if ready else 503)
 
     async def _metrics(self, _: web.Request) -> web.Response:

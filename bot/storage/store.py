@@ -138,6 +138,21 @@ disabled_reason, mention_role, muted_until."""
 
 
 @dataclass(frozen=True)
+class Instance:
+    """A bot process sharing the database: ``role`` is ``leader``, ``standby``, ``stopped``
+    or ``gone`` (a leader that stopped writing its row and was replaced)."""
+
+    owner: str
+    role: str
+    started_at: datetime
+    heartbeat: datetime
+    backend_pid: int | None = None
+    drill: str | None = None
+    drill_epoch: datetime | None = None
+    """In a drill: the wall time its drill clock started."""
+
+
+@dataclass(frozen=True)
 class DigestSetting:
     """A chat's daily digest: at ``at`` in ``timezone`` (``None``: after the US close)."""
 
@@ -146,6 +161,22 @@ class DigestSetting:
     at: time | None
     timezone: str
     last_day: date | None
+
+
+_INSTANCE_COLUMNS = "owner, role, started_at, heartbeat, backend_pid, drill, drill_epoch"
+
+
+def _instance(row: Sequence[Any]) -> Instance:
+    owner, role, started, beat, pid, drill, epoch = row
+    return Instance(
+        owner,
+        role,
+        datetime.fromisoformat(started),
+        datetime.fromisoformat(beat),
+        pid,
+        drill,
+        _dt(epoch),
+    )
 
 
 def _positions(text: str) -> list[tuple[str, float]]:
@@ -830,3 +861,50 @@ class Store:
                 ScanStatus(region, source, datetime.fromisoformat(attempt), _dt(success), error)
             )
         return out
+
+    def note_instance(self, instance: Instance) -> None:
+        """Write this process's row of the instances sharing the database."""
+        self._db.execute(
+            "INSERT INTO instances (owner, role, started_at, heartbeat, backend_pid, drill, "
+            "drill_epoch) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner) DO UPDATE SET "
+            "role = excluded.role, heartbeat = excluded.heartbeat, "
+            "backend_pid = excluded.backend_pid, drill = excluded.drill, "
+            "drill_epoch = excluded.drill_epoch",
+            (
+                instance.owner,
+                instance.role,
+                _ts(instance.started_at),
+                _ts(instance.heartbeat),
+                instance.backend_pid,
+                instance.drill,
+                _ts(instance.drill_epoch),
+            ),
+        )
+
+    def instances(self, seen_since: datetime | None = None) -> list[Instance]:
+        """The instances that wrote their row since ``seen_since``, leader first."""
+        rows = self._db.execute(
+            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE heartbeat >= ? "  # noqa: S608
+            "ORDER BY CASE role WHEN 'leader' THEN 0 ELSE 1 END, heartbeat DESC, owner",
+            (_ts(seen_since) or "",),
+        ).fetchall()
+        return [_instance(row) for row in rows]
+
+    def take_over(self, me: Instance, forget_before: datetime) -> Instance | None:
+        """``me`` becomes the leader: the last leader's row says it is gone, its sender leases
+        go (it is dead or cut off from the database), and rows unseen since ``forget_before``
+        are deleted. Returns the last leader's row (a drill may continue on its clock)."""
+        with self.transaction() as db:
+            row = db.execute(
+                f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE owner <> ? "  # noqa: S608
+                "AND role IN ('leader', 'stopped') ORDER BY heartbeat DESC LIMIT 1",
+                (me.owner,),
+            ).fetchone()
+            db.execute(
+                "UPDATE instances SET role = 'gone' WHERE role = 'leader' AND owner <> ?",
+                (me.owner,),
+            )
+            db.execute("DELETE FROM leases WHERE owner <> ?", (me.owner,))
+            db.execute("DELETE FROM instances WHERE heartbeat < ?", (_ts(forget_before),))
+            self.note_instance(me)
+        return None if row is None else _instance(row)

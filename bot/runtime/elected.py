@@ -1,0 +1,145 @@
+"""``run`` on PostgreSQL: stand by until this instance leads, then run the bot.
+
+One process loops through three states: connecting to the database, standing by (trying the
+leader's lock every few seconds, with ``/healthz`` up and ``/readyz`` saying ``standby``), and
+leading (the whole :class:`~bot.runtime.app.App`). A leader that loses its connection steps
+down: the app stops, and the process connects again and stands by. A drill ends every
+instance when it reaches its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from datetime import timedelta
+
+from bot.config import LoadedConfig
+from bot.runtime.app import App, Drill
+from bot.runtime.leadership import CHECK_EVERY, Leadership
+from bot.runtime.ops import OpsServer
+from bot.storage.engine import is_database_error
+from bot.storage.store import Scope, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+RECONNECT_AFTER = (1.0, 2.0, 5.0, 10.0)
+"""Seconds between tries to reach the database, the last one repeated."""
+
+
+def drill_key(drill: Drill | None) -> str | None:
+    """Which drill a process runs: instances running the same one share its clock."""
+    if drill is None:
+        return None
+    return f"{drill.start.isoformat()} x{drill.speed:g}"
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep unless ``stop`` is set first; ``True`` when it was."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
+
+
+async def _connect(location: str, scope: Scope, stop: asyncio.Event) -> Store | None:
+    """The store, once the database answers (``None``: stopped while waiting)."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            return Store(location, scope=scope)
+        except StoreError as exc:
+            delay = RECONNECT_AFTER[min(failures, len(RECONNECT_AFTER) - 1)]
+            if failures == 0 or (delay == RECONNECT_AFTER[-1] and failures % 30 == 0):
+                log.error("%s; trying again every %.0f s", exc, delay)
+            failures += 1
+            if await _wait(stop, delay):
+                return None
+    return None
+
+
+async def _keep_leading(
+    leadership: Leadership, stop: asyncio.Event, app_stop: asyncio.Event
+) -> None:
+    """Write the leader's heartbeat; stop the app when the process stops or the lock is lost."""
+    try:
+        while not await _wait(stop, CHECK_EVERY.total_seconds()):
+            try:
+                leadership.beat()
+            except Exception as exc:
+                if not is_database_error(exc):
+                    raise
+                log.error(
+                    "lost the database connection, and with it the leader's lock (%s); "
+                    "stepping down",
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                )
+                leadership.role = "standby"
+                return
+    finally:
+        app_stop.set()
+
+
+async def _lead_or_wait(leadership: Leadership, stop: asyncio.Event) -> bool:
+    """Stand by until the lock is ours (``True``) or the process stops (``False``)."""
+    while not stop.is_set():
+        if leadership.try_lead():
+            return True
+        await _wait(stop, CHECK_EVERY.total_seconds())
+    return False
+
+
+async def run_elected(loaded: LoadedConfig, drill: Drill | None, stop: asyncio.Event) -> None:
+    """Run as one of the instances sharing ``[storage] url`` until ``stop`` (a drill: its
+    end)."""
+    settings = loaded.settings
+    location = str(settings.storage.location)
+    scope: Scope = "drill" if drill is not None else "live"
+    owner = f"{socket.gethostname()} pid {os.getpid()}"
+    leadership: Leadership | None = None
+
+    def role() -> dict[str, object]:
+        if leadership is None:
+            return {"role": "connecting", "instance": owner}
+        return leadership.describe()
+
+    ops = OpsServer(settings.http, None, role) if settings.http.enabled else None
+    if ops is not None:
+        await ops.start()
+    try:
+        while not stop.is_set():
+            store = await _connect(location, scope, stop)
+            if store is None:
+                break
+            finished = False
+            try:
+                leadership = Leadership(store, owner, drill_key(drill))
+                if not await _lead_or_wait(leadership, stop):
+                    break
+                app_stop = asyncio.Event()
+                keeper = asyncio.create_task(_keep_leading(leadership, stop, app_stop))
+                app = App(loaded, drill=drill, store=store, ops=ops, leadership=leadership)
+                try:
+                    await app.run(app_stop)
+                finally:
+                    keeper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await keeper
+                # The app ends by itself only when a drill reached its end.
+                finished = leadership.role == "leader"
+            except Exception as exc:
+                if not is_database_error(exc):
+                    raise
+                log.error("database: %s; connecting again", str(exc).strip()[:300])
+            finally:
+                if leadership is not None and leadership.role == "leader":
+                    with contextlib.suppress(Exception):
+                        leadership.resign()
+                store.close()
+            if finished:
+                break
+            await _wait(stop, timedelta(seconds=1).total_seconds())
+    finally:
+        if ops is not None:
+            await ops.stop()
