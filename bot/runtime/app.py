@@ -457,9 +457,7 @@ class App:
             clock.restart()
         else:
             clock.resume(epoch)
-            log.info(
-                "the drill continues where the last leader left it: %s", f"{clock.now():%H:%M:%S}"
-            )
+            log.info("the drill continues on the last leader's clock, at %s UTC", clock.now())
         if self.leadership is not None:
             self.leadership.note_drill_epoch(clock.wall_start)
 

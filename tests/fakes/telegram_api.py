@@ -625,6 +625,9 @@ class FakeBotApi:
         self.requests: list[RecordedRequest] = []
         self.callback_answers: list[JSONDict] = []
         self.rate_limited: int = 0  # 429s sent by the limiter (injected ones not counted)
+        self.superseded_polls: int = 0
+        """getUpdates calls that arrived while another one waited: two pollers of one token
+        (the real server answers one of them 409 Conflict)."""
         self.rate_limited_by_chat: collections.Counter[int] = collections.Counter()
         self.webhook_url: str = ""
 
@@ -1325,6 +1328,8 @@ class FakeBotApi:
             self._allowed_updates = frozenset(allowed) or DEFAULT_ALLOWED_UPDATES
         # A newer getUpdates ends an older one still waiting, like the real server.
         if self._active_poll is not None:
+            if not self._active_poll.is_set():
+                self.superseded_polls += 1
             self._active_poll.set()
             self._wake_pollers()
         superseded = asyncio.Event()
