@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bot.render.replies import Bullets, Heading, Paragraph, Reply, spans
+from bot.storage.store import INSTANCE_SEEN_WITHIN
 from handlers.registry import Context
+
+
+def _instances(ctx: Context) -> str:
+    """Who leads the instances sharing the database, and who stands by to take over."""
+    seen = ctx.services.store.instances(datetime.now(UTC) - INSTANCE_SEEN_WITHIN)
+    leader = next((i.owner for i in seen if i.role == "leader"), "?")
+    standby = [i.owner for i in seen if i.role == "standby"]
+    if not standby:
+        seconds = int(INSTANCE_SEEN_WITHIN.total_seconds())
+        return ctx.t("status.no_standby", leader=leader, seconds=seconds)
+    return ctx.t("status.instances", leader=leader, standby=", ".join(standby))
 
 
 async def status(ctx: Context) -> Reply:
@@ -14,6 +28,8 @@ async def status(ctx: Context) -> Reply:
         blocks.append(
             Paragraph(spans(t("status.drill", time=f"{ctx.services.clock():%Y-%m-%d %H:%M}")))
         )
+    if store.engine == "postgresql":
+        blocks.append(Paragraph(spans(_instances(ctx))))
     job_errors = dict(ctx.services.job_errors)
     if job_errors:
         blocks.append(Paragraph(spans(t("status.job_errors"))))

@@ -573,6 +573,17 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "de": "{region} über {source}: GESTÖRT, letzte gute Kurse {success}; Fehler: {error}",
     },
     "status.never": {"en": "never", "de": "nie"},
+    "status.instances": {
+        "en": "Instances (shared PostgreSQL database): {leader} leads; standing by: {standby}.",
+        "de": "Instanzen (gemeinsame PostgreSQL-Datenbank): {leader} führt; in Bereitschaft: "
+        "{standby}.",
+    },
+    "status.no_standby": {
+        "en": "Instances (shared PostgreSQL database): {leader} leads; no standby seen in the "
+        "last {seconds} s, so nothing takes over if it stops.",
+        "de": "Instanzen (gemeinsame PostgreSQL-Datenbank): {leader} führt; seit {seconds} s "
+        "keine Instanz in Bereitschaft gesehen: fällt sie aus, übernimmt niemand.",
+    },
     "status.drill": {
         "en": "DRILL: recorded prices, drill clock at {time} UTC",
         "de": "ÜBUNG (DRILL): aufgezeichnete Kurse, Übungsuhr {time} UTC",

@@ -21,6 +21,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.storage.engine import PostgresConnection, lock_key
+from bot.storage.store import INSTANCE_SEEN_WITHIN as SEEN_WITHIN
 from bot.storage.store import Instance, Store
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,6 @@ CHECK_EVERY = timedelta(seconds=2)
 """How often a standby tries the lock and every instance writes its heartbeat."""
 STALE_AFTER = timedelta(seconds=30)
 """A leader whose heartbeat is this old is taken to hang; a standby ends its session."""
-SEEN_WITHIN = timedelta(seconds=30)
-"""``/status`` and ``/readyz`` list the instances seen this recently."""
 FORGET_AFTER = timedelta(days=1)
 """Rows of instances unseen this long are deleted by the next leader."""
 

@@ -137,6 +137,10 @@ SettingsRow = tuple[Any, ...]
 disabled_reason, mention_role, muted_until."""
 
 
+INSTANCE_SEEN_WITHIN = timedelta(seconds=30)
+"""An instance whose heartbeat is older than this is no longer counted (``/status``)."""
+
+
 @dataclass(frozen=True)
 class Instance:
     """A bot process sharing the database: ``role`` is ``leader``, ``standby``, ``stopped``

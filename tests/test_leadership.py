@@ -1,0 +1,204 @@
+"""Leader election on a real PostgreSQL (tests/postgres.py): one of two instances leads, the
+other takes over when the leader's session ends or its heartbeat stops; ``/status`` and the
+configuration of ``[storage] url``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bot.config import ConfigError, load_config
+from bot.runtime.leadership import STALE_AFTER, Leadership
+from bot.storage.engine import is_database_error
+from bot.storage.store import Store, StoreError
+from tests.conftest import CHAT_NOW
+from tests.factories import Clock, command_services
+from tests.test_commands import call, say
+
+LEASE = timedelta(seconds=30)
+
+
+@pytest.fixture
+def pair(postgres_url: str) -> Iterator[tuple[Store, Store]]:
+    """Two instances' stores on one database."""
+    a, b = Store(postgres_url), Store(postgres_url)
+    yield a, b
+    for store in (a, b):
+        if store.postgres is not None and not store.postgres.closed:
+            store.close()
+
+
+def test_one_instance_leads_and_the_other_takes_over_when_its_session_ends(
+    pair: tuple[Store, Store],
+) -> None:
+    a, b = pair
+    first, second = Leadership(a, "host-a pid 1"), Leadership(b, "host-b pid 2")
+
+    assert first.try_lead() is True
+    assert second.try_lead() is False
+    assert second.try_lead() is False  # trying again changes nothing
+    assert first.describe() == {
+        "role": "leader",
+        "instance": "host-a pid 1",
+        "leader": "host-a pid 1",
+        "standby": ["host-b pid 2"],
+    }
+    assert second.describe()["role"] == "standby"
+
+    a.close()  # the leader's process dies: PostgreSQL frees its lock with its session
+
+    assert second.try_lead() is True
+    roles = {i.owner: i.role for i in b.instances()}
+    assert roles == {"host-a pid 1": "gone", "host-b pid 2": "leader"}
+
+
+def test_a_leader_that_resigns_frees_the_lock_at_once(pair: tuple[Store, Store]) -> None:
+    a, b = pair
+    first, second = Leadership(a, "a"), Leadership(b, "b")
+    assert first.try_lead()
+    first.resign()
+    assert second.try_lead()
+    assert {i.owner: i.role for i in b.instances()} == {"a": "stopped", "b": "leader"}
+
+
+def test_a_hung_leader_is_unseated_and_can_no_longer_write(pair: tuple[Store, Store]) -> None:
+    a, b = pair
+    now = datetime.now(UTC)
+    first = Leadership(a, "hung", clock=lambda: now)
+    later = now + STALE_AFTER + timedelta(seconds=1)
+    second = Leadership(b, "standby", clock=lambda: later)
+    assert first.try_lead()
+
+    # Its heartbeat is older than STALE_AFTER: the standby ends the session holding the lock.
+    assert second.try_lead() is False
+    with pytest.raises(psycopg.OperationalError) as lost:
+        first.beat()
+    assert is_database_error(lost.value)
+    assert second.try_lead() is True
+
+
+def test_a_leader_that_writes_its_heartbeat_is_left_alone(pair: tuple[Store, Store]) -> None:
+    a, b = pair
+    now = datetime.now(UTC)
+    first = Leadership(a, "alive", clock=lambda: now)
+    soon = now + STALE_AFTER - timedelta(seconds=1)
+    second = Leadership(b, "standby", clock=lambda: soon)
+    assert first.try_lead()
+    assert second.try_lead() is False
+    first.beat()  # its session is intact
+    assert second.try_lead() is False
+
+
+def test_the_new_leader_takes_the_old_leaders_sender_lease_at_once(
+    pair: tuple[Store, Store],
+) -> None:
+    a, b = pair
+    first, second = Leadership(a, "old"), Leadership(b, "new")
+    now = datetime.now(UTC)
+    assert first.try_lead()
+    assert a.take_lease("sender:telegram", "old", now, LEASE) is None
+    assert b.take_lease("sender:telegram", "new", now, LEASE) == "old"
+    a.close()
+
+    assert second.try_lead()
+
+    assert b.take_lease("sender:telegram", "new", now, LEASE) is None  # no 30 s wait
+
+
+def test_a_drill_continues_on_the_old_leaders_clock_for_an_instance_that_stood_by(
+    postgres_url: str,
+) -> None:
+    drill = "2025-01-27T14:00:00+00:00 x120"
+    a, b = Store(postgres_url), Store(postgres_url)
+    first, second = Leadership(a, "a", drill), Leadership(b, "b", drill)
+    assert first.try_lead()
+    epoch = datetime.now(UTC) - timedelta(seconds=5)
+    first.note_drill_epoch(epoch)
+    a.close()
+    assert second.try_lead()
+    assert second.drill_epoch == epoch
+    b.close()
+
+    # A process started after that drill ran starts its own drill, as does another drill.
+    c = Store(postgres_url)
+    try:
+        late = Leadership(c, "c", drill)
+        assert late.try_lead()
+        assert late.drill_epoch is None
+    finally:
+        c.close()
+    d, e = Store(postgres_url), Store(postgres_url)
+    other = Leadership(e, "e", "2025-01-27T16:00:00+00:00 x120")
+    leader = Leadership(d, "d", drill)
+    assert leader.try_lead()
+    leader.note_drill_epoch(epoch)
+    d.close()
+    assert other.try_lead()
+    assert other.drill_epoch is None
+    e.close()
+
+
+def test_leadership_needs_postgresql() -> None:
+    store = Store(":memory:")
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        Leadership(store, "x")
+    store.close()
+
+
+async def test_status_names_the_leader_and_warns_without_a_standby(
+    pair: tuple[Store, Store],
+) -> None:
+    a, b = pair
+    services = command_services(a, Clock(CHAT_NOW))
+    first = Leadership(a, "host-a pid 1")
+    assert first.try_lead()
+
+    alone = await say(services, call("status"))
+    assert "host-a pid 1 leads; no standby seen in the last 30 s" in alone
+
+    Leadership(b, "host-b pid 2").try_lead()
+    both = await say(services, call("status"))
+    assert "host-a pid 1 leads; standing by: host-b pid 2." in both
+
+
+async def test_status_on_sqlite_says_nothing_of_instances(store: Store) -> None:
+    text = await say(command_services(store, Clock(CHAT_NOW)), call("status"))
+    assert "Instances" not in text
+
+
+def test_an_unreachable_database_is_one_line_without_its_password() -> None:
+    with pytest.raises(StoreError) as info:
+        Store("postgresql://bot:hunter2secret@127.0.0.1:1/bot")
+    message = str(info.value)
+    assert message.startswith("cannot reach the PostgreSQL database postgresql://bot:***@")
+    assert "hunter2secret" not in message
+
+
+def test_a_password_in_the_config_file_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[storage]\nurl = "postgresql://bot:hunter2@db:5432/bot"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(config, env={})
+    assert any(
+        "storage.url: secrets are read only from the environment" in p for p in info.value.problems
+    )
+
+    config.write_text('[storage]\nurl = "postgresql://bot@db:5432/bot"\n')
+    assert load_config(config, env={}).settings.storage.location == "postgresql://bot@db:5432/bot"
+    env = {"BOT__STORAGE__URL": "postgresql://bot:hunter2@db:5432/bot"}
+    assert load_config(config, env=env).settings.storage.url == env["BOT__STORAGE__URL"]
+
+
+def test_a_storage_url_of_another_scheme_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[storage]\nurl = "mysql://bot@db/bot"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(config, env={})
+    assert any(
+        "storage.url: 'mysql://bot@db/bot' is not a postgresql:// or postgres://" in p
+        for p in info.value.problems
+    )
