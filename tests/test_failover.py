@@ -151,3 +151,94 @@ async def _is(port: int, role: str) -> bool:
 
 async def _sent_at_least(telegram: FakeBotApi, count: int) -> bool:
     return sum(opens(telegram).values()) >= count
+
+
+def drill_args(until: str | None) -> list[str]:
+    args = ["--drill", "2025-01-27T14:20:00Z", "--speed", "10"]
+    return args if until is None else [*args, "--until", until]
+
+
+@pytest.mark.timeout(120)
+async def test_a_leader_that_loses_its_database_session_steps_down_and_leads_again(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    import psycopg
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[prices]\n"
+        'source = "csv"\n'
+        f'csv_dirs = ["{PRICES / "hourly"}", "{PRICES / "daily_ohlcv"}", '
+        f'"{PRICES / "daily_close"}"]\n'
+        f'[storage]\nurl = "{postgres_url}"\n'
+    )
+    port = free_port()
+    env = {**os.environ, "BOT__HTTP__PORT": str(port)}
+    proc = await start_bot("run", "--config", str(path), *drill_args(None), env=env)
+    try:
+        await wait_for(lambda: _is(port, "leader"), 60, "the instance to lead")
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            row = conn.execute("SELECT backend_pid FROM instances WHERE role = 'leader'").fetchone()
+            assert row is not None
+            # What a database restart or a cut network does to the leader's session.
+            conn.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+            await wait_for(lambda: _answers_with(port, "database"), 10, "readiness to see it")
+            await wait_for(lambda: _leads_again(conn, row[0]), 30, "a new session to lead")
+        assert await role_of(port) == "leader"
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = err.decode()
+    assert proc.returncode == 0, log
+    assert "Traceback" not in log, log
+    assert "lost the database connection, and with it the leader's lock" in log, log
+    assert log.count("leading: this instance") == 2, log
+    # The drill goes on where it was, not from its start again.
+    assert "the drill continues on the last leader's clock" in log, log
+
+
+@pytest.mark.timeout(60)
+async def test_run_waits_for_a_database_that_does_not_answer(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[prices]\n"
+        'source = "csv"\n'
+        f'csv_dirs = ["{PRICES / "daily_close"}"]\n'
+        '[storage]\nurl = "postgresql://bot@127.0.0.1:1/bot"\n'
+    )
+    port = free_port()
+    env = {**os.environ, "BOT__HTTP__PORT": str(port), "PGPASSWORD": "hunter2secret"}
+    proc = await start_bot("run", "--config", str(path), *drill_args(None), env=env)
+    try:
+        await wait_for(lambda: _is(port, "connecting"), 30, "readiness to say connecting")
+        body = await asyncio.to_thread(readyz, port)
+        assert body is not None
+        assert body["status"] == "standby"
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = err.decode()
+    assert proc.returncode == 0, log
+    assert "Traceback" not in log, log
+    assert "cannot reach the PostgreSQL database postgresql://bot@127.0.0.1:1/bot" in log, log
+    assert "trying again every 1 s" in log, log
+    assert "hunter2secret" not in log
+
+
+async def _answers_with(port: int, part: str) -> bool:
+    body = await asyncio.to_thread(readyz, port)
+    parts = body.get("parts") if body else None
+    return isinstance(parts, dict) and part in parts
+
+
+async def _leads_again(conn: object, old_pid: int) -> bool:
+    row = conn.execute(  # type: ignore[attr-defined]
+        "SELECT backend_pid FROM instances WHERE role = 'leader'"
+    ).fetchone()
+    return row is not None and row[0] != old_pid

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import socket
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.config import LoadedConfig
 from bot.runtime.app import App, Drill
@@ -97,6 +97,7 @@ async def run_elected(loaded: LoadedConfig, drill: Drill | None, stop: asyncio.E
     location = str(settings.storage.location)
     scope: Scope = "drill" if drill is not None else "live"
     owner = f"{socket.gethostname()} pid {os.getpid()}"
+    started = datetime.now(UTC)
     leadership: Leadership | None = None
 
     def role() -> dict[str, object]:
@@ -114,7 +115,7 @@ async def run_elected(loaded: LoadedConfig, drill: Drill | None, stop: asyncio.E
                 break
             finished = False
             try:
-                leadership = Leadership(store, owner, drill_key(drill))
+                leadership = Leadership(store, owner, drill_key(drill), started=started)
                 if not await _lead_or_wait(leadership, stop):
                     break
                 app_stop = asyncio.Event()

@@ -47,11 +47,13 @@ class Leadership:
         owner: str,
         drill: str | None = None,
         clock: Callable[[], datetime] = utc_now,
+        started: datetime | None = None,
     ) -> None:
         """Args:
         store: the store on PostgreSQL; its connection holds the lock.
         owner: this process, as the others see it (host and pid).
         drill: the drill this process runs (its start and speed), ``None`` when live.
+        started: when this process started (default: now).
         """
         pg = store.postgres
         if pg is None:
@@ -63,7 +65,7 @@ class Leadership:
         self.clock = clock
         self.key = lock_key(pg.namespace(), "leader")
         self.role = "standby"
-        self.started = clock()
+        self.started = started or clock()
         self.drill_epoch: datetime | None = None
         """In a drill: when its drill clock started (a new leader's may continue an old one's)."""
         self._said_standby = False
@@ -102,7 +104,7 @@ class Leadership:
             "leading: this instance (%s) now polls, scans and sends%s",
             self.owner,
             f"; it takes over from {previous.owner}"
-            if previous and previous.role == "leader"
+            if previous and previous.role == "leader" and previous.owner != self.owner
             else "",
         )
         return True

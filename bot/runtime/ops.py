@@ -23,7 +23,7 @@ from bot.config import HttpSettings
 from bot.delivery.outbox import Outbox
 from bot.detection.regions import ScanRegion, fire_times, sessions_around, window
 from bot.metrics import REGISTRY
-from bot.storage.engine import is_database_error
+from bot.storage.engine import explain_database_error, is_database_error
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,13 @@ class OpsServer:
         if self.inputs is None:
             # A standby sends nothing: it is not ready for traffic (a Telegram webhook).
             return web.json_response({"status": "standby", **role}, status=503)
-        parts = readiness(self.inputs)
+        try:
+            parts = readiness(self.inputs)
+        except Exception as exc:
+            if not is_database_error(exc):
+                raise
+            where = self.inputs.store.path
+            parts = {"database": explain_database_error(where, exc)}
         ready = all(state == "ok" for state in parts.values())
         body = {"status": "ready" if ready else "not ready", **role, "parts": parts}
         return web.json_response(body, status=200 if ready else 503)

@@ -897,12 +897,12 @@ class Store:
     def take_over(self, me: Instance, forget_before: datetime) -> Instance | None:
         """``me`` becomes the leader: the last leader's row says it is gone, its sender leases
         go (it is dead or cut off from the database), and rows unseen since ``forget_before``
-        are deleted. Returns the last leader's row (a drill may continue on its clock)."""
+        are deleted. Returns the last leader's row, which may be ``me`` leading again after a
+        lost connection (a drill may continue on its clock)."""
         with self.transaction() as db:
             row = db.execute(
-                f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE owner <> ? "  # noqa: S608
-                "AND role IN ('leader', 'stopped') ORDER BY heartbeat DESC LIMIT 1",
-                (me.owner,),
+                f"SELECT {_INSTANCE_COLUMNS} FROM instances "  # noqa: S608
+                "WHERE role IN ('leader', 'stopped') ORDER BY heartbeat DESC LIMIT 1"
             ).fetchone()
             db.execute(
                 "UPDATE instances SET role = 'gone' WHERE role = 'leader' AND owner <> ?",
