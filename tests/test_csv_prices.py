@@ -658,3 +658,80 @@ def test_offset_timestamps_read_as_the_iso_parser_reads_them(
     assert series.interval == "1h"
     assert list(series.closes.index) == list(expected)
     assert list(series.closes) == [100.0 + i for i in range(len(stamps))]
+
+
+# --- the plain Date,Close path --------------------------------------------------------------
+
+PLAIN_FILES = [p for p in ALL_FILES if p.read_text(encoding="utf-8").startswith("Date,Close\n")]
+
+
+def read_both(text: str) -> tuple[PriceSeries | str, PriceSeries | str]:
+    """``text`` (a ``Date,Close`` file) read as it is and with a third column that sends it
+    through the general (pandas) reader; an error as its message, folder left out."""
+    results: list[PriceSeries | str] = []
+    with tempfile.TemporaryDirectory() as folder:
+        lines = text.split("\n")
+        widened = "\n".join(f"{line},x" if line else line for line in lines)
+        for kind, body in (("plain", text), ("wide", widened)):
+            path = Path(folder) / kind / "ABC.csv"
+            path.parent.mkdir()
+            path.write_text(body, encoding="utf-8")
+            try:
+                results.append(read_price_file(path))
+            except SourceUnavailableError as exc:
+                results.append(exc.message.replace(str(path.parent), "FOLDER"))
+    return results[0], results[1]
+
+
+def assert_same(plain: PriceSeries | str, wide: PriceSeries | str) -> None:
+    if isinstance(plain, str) or isinstance(wide, str):
+        assert plain == wide
+        return
+    assert plain.closes.index.equals(wide.closes.index)
+    assert plain.closes.to_numpy().tobytes() == wide.closes.to_numpy().tobytes()  # every bit
+    assert (plain.interval, plain.adjusted) == (wide.interval, wide.adjusted)
+    assert (plain.breaks, plain.notes) == (wide.breaks, wide.notes)
+
+
+def test_plain_files_take_the_numpy_path() -> None:
+    from bot.sources.csv_prices import _read_simple
+
+    assert len(PLAIN_FILES) >= 35
+    assert all(_read_simple(path) is not None for path in PLAIN_FILES)
+
+
+@pytest.mark.parametrize("path", PLAIN_FILES[::4], ids=lambda p: str(p.relative_to(PRICES)))
+def test_a_real_plain_file_reads_as_through_pandas(path: Path) -> None:
+    assert_same(*read_both(path.read_text(encoding="utf-8")))
+
+
+_plain_decimal = st.from_regex(r"[0-9]{1,20}(\.[0-9]{0,20})?", fullmatch=True)
+_odd_close = st.sampled_from(["", "NaN", "-1.5", "1e3", " 2.5", "0", ".5", "1.2.3", "x"])
+_odd_date = st.sampled_from(["2024-02-30", "2024-1-02", "not-a-date", "2024-13-01"])
+
+
+_day = st.dates(min_value=date(1990, 1, 1), max_value=date(2060, 12, 31)).map(date.isoformat)
+_close = st.one_of(
+    _plain_decimal,
+    st.floats(0.01, 1e6).map(lambda x: f"{x:.4f}".rstrip("0")),
+    st.floats(0.01, 1e6).map(repr),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(st.tuples(_day, _close), min_size=0, max_size=40),
+    odd=st.none() | st.tuples(st.integers(0, 39), st.booleans(), _odd_date | _odd_close),
+    final_newline=st.booleans(),
+)
+def test_any_date_close_file_reads_as_through_pandas(
+    rows: list[tuple[str, str]], odd: tuple[int, bool, str] | None, final_newline: bool
+) -> None:
+    """Plain rows (the numpy path reads them), at times one odd date or close (the general
+    path takes the file): the same series, or the same error, either way."""
+    if odd is not None and rows:
+        at, in_date, text = odd
+        day, close = rows[at % len(rows)]
+        rows[at % len(rows)] = (text, close) if in_date else (day, text)
+    text = "Date,Close\n" + "\n".join(f"{day},{close}" for day, close in rows)
+    assert_same(*read_both(text + ("\n" if final_newline and rows else "")))
