@@ -381,7 +381,27 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"({', '.join(universe.regions)})"
     )
     print(f"prices: {loaded.settings.prices.source}")
+    print(f"storage: {_describe_storage(loaded)}")
     return 0
+
+
+def _describe_storage(loaded: LoadedConfig) -> str:
+    """The database ``run`` would use; a PostgreSQL server is asked whether it answers."""
+    from bot.storage.engine import is_postgres, redact
+
+    storage = loaded.settings.storage
+    if not is_postgres(storage.location):
+        return f"SQLite file {storage.path} (one instance)"
+    import psycopg
+
+    where = redact(storage.location)
+    try:
+        with psycopg.connect(str(storage.location), connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"PostgreSQL {where}, shared by instances; not reachable now: {redact(said)}"
+    return f"PostgreSQL {where}, shared by instances (one leads); it answers"
 
 
 def _sinks(as_json: bool) -> list[AlertSink]:

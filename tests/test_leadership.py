@@ -4,6 +4,7 @@ configuration of ``[storage] url``."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -202,3 +203,31 @@ def test_a_storage_url_of_another_scheme_is_refused(tmp_path: Path) -> None:
         "storage.url: 'mysql://bot@db/bot' is not a postgresql:// or postgres://" in p
         for p in info.value.problems
     )
+
+
+def test_check_config_says_whether_the_shared_database_answers(postgres_url: str) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    def check(url: str) -> str:
+        env = {**os.environ, "BOT__STORAGE__URL": url, "PGPASSWORD": "hunter2secret"}
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "check-config"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "storage: PostgreSQL postgresql://postgres@" in check(postgres_url)
+    assert "shared by instances (one leads); it answers" in check(postgres_url)
+    down = check("postgresql://bot:hunter2secret@127.0.0.1:1/bot")
+    assert "storage: PostgreSQL postgresql://bot:***@127.0.0.1:1/bot, shared by instances; " in down
+    assert "not reachable now: connection failed" in down
+    assert "hunter2secret" not in down
