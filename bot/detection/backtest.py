@@ -74,26 +74,34 @@ def rolling_name_scales(
     them, but updated session by session (add the newest row, drop the one that leaves the
     window) instead of recomputed over the whole window for every session."""
     window, lam, floor = params.beta_window, params.ewma_lambda, params.name_sigma_floor
+    sessions = matrix.shape[0]
     present = ~np.isnan(matrix)
     squared = np.where(present, matrix * matrix, 0.0)
     weight = present.astype(np.float64)
-    counts = np.zeros((matrix.shape[0] + 1, matrix.shape[1]), dtype=np.int32)
+    counts = np.zeros((sessions + 1, matrix.shape[1]), dtype=np.int32)
     np.cumsum(present, axis=0, out=counts[1:])
+    # Which names each session expects, for all sessions at once; a session that expects the
+    # same names as the one before shares its set (detect() then finds its lists remembered).
+    at = np.arange(sessions)
+    lo = np.maximum(0, at - window)
+    recent = np.minimum(params.recent_sessions, at - lo)
+    in_window = counts[at] - counts[lo]
+    quoted = counts[at] - counts[at - recent] >= np.maximum(1, recent // 2)[:, None]
+    expects = quoted & (in_window >= params.min_history)
+    empty = in_window == 0
+    changed = np.ones(sessions, dtype=bool)
+    changed[1:] = (expects[1:] != expects[:-1]).any(axis=1)
     index = NameIndex(symbols)
     weighted_sq = np.zeros(matrix.shape[1])
     weights = np.zeros(matrix.shape[1])
     leaving = lam**window
-    for t in range(matrix.shape[0]):
-        lo = max(0, t - window)
-        recent = min(params.recent_sessions, t - lo)
-        in_window = counts[t] - counts[lo]
-        quoted = counts[t] - counts[t - recent] >= max(1, recent // 2)
+    expected: frozenset[str] = frozenset()
+    for t in range(sessions):
         with np.errstate(invalid="ignore", divide="ignore"):
             sigma = np.sqrt(weighted_sq / weights)
-        sigma = np.where((in_window == 0) | np.isnan(sigma) | (sigma < floor), floor, sigma)
-        expected = frozenset(
-            itertools.compress(symbols, quoted & (in_window >= params.min_history))
-        )
+        sigma = np.where(empty[t] | np.isnan(sigma) | (sigma < floor), floor, sigma)
+        if changed[t]:
+            expected = frozenset(itertools.compress(symbols, expects[t]))
         yield NameScales(ArrayMapping(index, sigma), expected)
         weighted_sq *= lam
         weighted_sq += squared[t]
@@ -142,6 +150,7 @@ def run_backtest(
     scales = rolling_name_scales(matrix[: int(wanted[-1]) + 1], symbols, params)
     index = NameIndex(symbols)
     wanted_set = set(wanted.tolist())
+    stamps = all_sessions[wanted].to_pydatetime()
     chunk: BaselineRows | None = None
     chunk_start = 0
     n = 0
@@ -156,17 +165,17 @@ def run_backtest(
                 chunk = _baseline_chunk(everything, wanted[n : n + _CHUNK], params)
             baseline = baseline_at(chunk, n - chunk_start, symbols, names, params)
         fresh = ArrayMapping(index, matrix[t])  # NaN where a name has no return: not fresh
-        as_of = all_sessions[t].to_pydatetime()
-        readings.append(detect(Snapshot(region, as_of, fresh), baseline, baskets, params))
+        readings.append(detect(Snapshot(region, stamps[n], fresh), baseline, baskets, params))
         n += 1
         if progress is not None:
             progress(n, int(wanted.size))
     return BacktestResult(region, readings)
 
 
-_CHUNK = 512
-"""Baselines computed together: enough to leave no loop per session, few enough to keep the
-window matrices (``_CHUNK`` x ``beta_window``) small."""
+_CHUNK = 32
+"""Baselines computed together: enough to leave no loop per session, few enough that the
+window matrices (``_CHUNK`` x ``beta_window``) stay in the CPU's nearest caches (32 rows
+took 25 us a session, 512 rows 37 us)."""
 
 
 def _baseline_chunk(

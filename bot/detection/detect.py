@@ -424,12 +424,12 @@ def _ewma_tables(width: int, lam: float) -> tuple[FloatArray, FloatArray]:
     return weight, total
 
 
-def _median_abs_rows(rows: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
-    """Median of ``|x|`` over the valid (non-NaN) values of each row; NaN for an empty row."""
-    count = valid.sum(axis=1)
+def _median_abs_rows(rows: FloatArray, count: npt.NDArray[np.intp]) -> FloatArray:
+    """Median of ``|x|`` over the valid (non-NaN, ``count`` of them) values of each row; NaN
+    for an empty row."""
     if rows.shape[1] == 0:
         return np.full(rows.shape[0], np.nan)
-    ordered = np.sort(np.where(valid, np.abs(rows), np.inf), axis=1)
+    ordered = np.sort(np.abs(rows), axis=1)  # NaN sorts last
     at = np.arange(rows.shape[0])
     low = ordered[at, np.maximum(count - 1, 0) // 2]
     high = ordered[at, np.minimum(count // 2, rows.shape[1] - 1)]
@@ -449,16 +449,17 @@ def ewma_sigma_rows(
     ``mad_sigma``: the rows' ``1.4826 * median |x|`` if the caller has it already.
     """
     valid = ~np.isnan(rows)
-    count = valid.sum(axis=1)
+    count = np.count_nonzero(valid, axis=1)
     if mad_sigma is None:
-        mad_sigma = 1.4826 * _median_abs_rows(rows, valid)
+        mad_sigma = 1.4826 * _median_abs_rows(rows, count)
     clip = (winsor_sigmas * np.maximum(mad_sigma, floor))[:, None]
-    clipped = np.clip(rows, -clip, clip)
-    squared = np.where(valid, clipped * clipped, 0.0)
+    squared = np.where(valid, rows, 0.0)  # 0 where nothing was quoted: adds nothing below
+    np.clip(squared, -clip, clip, out=squared)
+    np.multiply(squared, squared, out=squared)
     weight_of, total = _ewma_tables(rows.shape[1], lam)
     # How many valid values come after each one in its row: its lag in the compressed window.
-    after = np.cumsum(valid[:, ::-1], axis=1)[:, ::-1] - valid
-    weights = np.where(valid, weight_of[count[:, None], after], 0.0)
+    after = count[:, None] - np.cumsum(valid, axis=1)
+    weights = weight_of[count[:, None], after]
     with np.errstate(invalid="ignore", divide="ignore"):
         variance = (weights * squared).sum(axis=1) / total[count]
     sigma = np.maximum(np.sqrt(variance), floor)
@@ -478,7 +479,7 @@ def robust_sigma(series: FloatArray, floor: float) -> float:
     """1.4826 times the median absolute return of the whole window (NaNs skipped): the scale
     of a normal session, which a turbulent month barely moves."""
     rows = series[None, :]
-    mad = 1.4826 * _median_abs_rows(rows, ~np.isnan(rows))
+    mad = 1.4826 * _median_abs_rows(rows, np.count_nonzero(~np.isnan(rows), axis=1))
     return float(np.where(np.isnan(mad), floor, np.maximum(mad, floor))[0])
 
 
@@ -549,15 +550,20 @@ class NameIndex(dict[str, int]):
 
     def __init__(self, symbols: Sequence[str]) -> None:
         super().__init__((s, j) for j, s in enumerate(symbols))
-        self.remembered: dict[tuple[str, ...], npt.NDArray[np.intp]] = {}
+        self.remembered: dict[tuple[str, ...], tuple[npt.NDArray[np.intp], bool]] = {}
 
     def positions(self, keys: Sequence[str]) -> npt.NDArray[np.intp]:
         """The columns of ``keys`` (-1 for a name not in the matrix)."""
+        return self.lookup(keys)[0]
+
+    def lookup(self, keys: Sequence[str]) -> tuple[npt.NDArray[np.intp], bool]:
+        """The columns of ``keys`` (-1 for a name not in the matrix), and whether all are in."""
         key = tuple(keys)
         found = self.remembered.get(key)
         if found is None:
             get = self.get
-            found = np.array([get(k, -1) for k in keys], dtype=np.intp)
+            columns = np.array([get(k, -1) for k in keys], dtype=np.intp)
+            found = (columns, bool((columns >= 0).all()))
             if len(self.remembered) >= self.MAX_REMEMBERED:
                 self.remembered.pop(next(iter(self.remembered)))
             self.remembered[key] = found
@@ -586,7 +592,10 @@ class ArrayMapping(Mapping[str, float]):
     def take(self, keys: Sequence[str], default: float) -> FloatArray:
         """The values of ``keys`` as an array; ``default`` for keys not in the mapping."""
         if isinstance(self._index, NameIndex):
-            positions = self._index.positions(keys)
+            positions, complete = self._index.lookup(keys)
+            if complete:
+                taken: FloatArray = self._values[positions]
+                return taken
         else:
             get = self._index.get
             positions = np.array([get(k, -1) for k in keys], dtype=np.intp)
@@ -655,7 +664,7 @@ def baseline_rows(
     both = ~np.isnan(infra) & ~np.isnan(control)
     beta = _shrunk_beta_rows(infra, control, both, params.beta_shrink)
     residual = np.where(both, infra - beta[:, None] * control, np.nan)
-    mad = 1.4826 * _median_abs_rows(residual, both)
+    mad = 1.4826 * _median_abs_rows(residual, np.count_nonzero(both, axis=1))
     sigma_div_ewma = ewma_sigma_rows(residual, lam, wins, floor, mad)
     long_scale = np.where(np.isnan(mad), floor, np.maximum(mad, floor))
     sigma_div = np.minimum(sigma_div_ewma, params.long_scale_cap * long_scale)
@@ -768,12 +777,12 @@ def _shrunk_beta_rows(
     y: FloatArray, m: FloatArray, both: npt.NDArray[np.bool_], shrink: float
 ) -> FloatArray:
     """OLS beta of ``y`` on ``m`` over the sessions in ``both``, row by row, shrunk towards 1."""
-    count = both.sum(axis=1)
+    count = np.count_nonzero(both, axis=1)
+    m_in = np.where(both, m, 0.0)
+    y_in = np.where(both, y, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        m_mean = np.where(both, m, 0.0).sum(axis=1) / count
-        y_mean = np.where(both, y, 0.0).sum(axis=1) / count
-        m_centered = np.where(both, m - m_mean[:, None], 0.0)
-        y_centered = np.where(both, y - y_mean[:, None], 0.0)
+        m_centered = (m_in - (m_in.sum(axis=1) / count)[:, None]) * both
+        y_centered = (y_in - (y_in.sum(axis=1) / count)[:, None]) * both
         var_m = (m_centered * m_centered).sum(axis=1)
         beta_ols = np.where(var_m > 0, (m_centered * y_centered).sum(axis=1) / var_m, 1.0)
     return (1.0 - shrink) * beta_ols + shrink * 1.0
@@ -795,6 +804,8 @@ def _fresh(snapshot: Snapshot, names: Sequence[str]) -> dict[str, float]:
     if isinstance(returns, ArrayMapping):  # a backtest's row: no per-name Python loop
         values = returns.take(names, math.nan)
         keep = np.isfinite(values)
+        if keep.all():
+            return dict(zip(names, values.tolist(), strict=True))
         return dict(zip(itertools.compress(names, keep), values[keep].tolist(), strict=True))
     get = returns.get
     return {n: v for n in names if (v := get(n)) is not None and math.isfinite(v)}
@@ -807,16 +818,99 @@ def _values_of(mapping: Mapping[str, float], names: Sequence[str], default: floa
     return np.fromiter((mapping.get(s, default) for s in names), np.float64, len(names))
 
 
-def _fresh_groups(
-    snapshot: Snapshot, groups: Sequence[Sequence[str]], expected: frozenset[str]
+def _group_means(
+    groups: Sequence[Sequence[str]], fresh: Sequence[Mapping[str, float]]
 ) -> dict[str, float]:
     """Mean fresh return per control group, keyed by the group's first symbol."""
-    out: dict[str, float] = {}
-    for group in groups:
-        fresh = _fresh(snapshot, [s for s in group if s in expected])
-        if fresh:
-            out[group[0]] = statistics.fmean(fresh.values())
-    return out
+    return {
+        group[0]: statistics.fmean(returns.values())
+        for group, returns in zip(groups, fresh, strict=True)
+        if returns
+    }
+
+
+@dataclass(frozen=True)
+class _ExpectedNames:
+    """The names of each basket that a baseline expects a price of, in basket order, and the
+    broad index's listings (expected or not)."""
+
+    infra: tuple[str, ...]
+    control: tuple[tuple[str, ...], ...]
+    software: tuple[str, ...]
+    broad: tuple[str, ...]
+
+    @functools.cached_property
+    def every(self) -> tuple[str, ...]:
+        """All of them in one row: infra, each control group, software, broad index."""
+        return tuple(itertools.chain(self.infra, *self.control, self.software, self.broad))
+
+    @functools.cached_property
+    def parts(self) -> tuple[tuple[tuple[str, ...], int, int], ...]:
+        """Each list of names with where it lies in :attr:`every`."""
+        out = []
+        start = 0
+        for names in (self.infra, *self.control, self.software, self.broad):
+            out.append((names, start, start + len(names)))
+            start += len(names)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class _FreshBaskets:
+    """The finite returns of a snapshot's expected names, basket by basket."""
+
+    infra: dict[str, float]
+    control: list[dict[str, float]]
+    software: dict[str, float]
+    broad: dict[str, float]
+
+
+def _fresh_baskets(snapshot: Snapshot, wanted: _ExpectedNames) -> _FreshBaskets:
+    """:func:`_fresh` of every basket; a backtest's row is read in one go."""
+    returns = snapshot.returns
+    if isinstance(returns, ArrayMapping):
+        values = returns.take(wanted.every, math.nan)
+        finite = np.isfinite(values)
+        row = values.tolist()
+        if finite.all():
+            pieces = [dict(zip(names, row[a:b], strict=True)) for names, a, b in wanted.parts]
+        else:
+            ok = finite.tolist()
+            pieces = [
+                {n: v for n, v, f in zip(names, row[a:b], ok[a:b], strict=True) if f}
+                for names, a, b in wanted.parts
+            ]
+    else:
+        pieces = [_fresh(snapshot, names) for names, _, _ in wanted.parts]
+    return _FreshBaskets(pieces[0], pieces[1:-2], pieces[-2], pieces[-1])
+
+
+_last_expected: tuple[Baskets, frozenset[str], _ExpectedNames] | None = None
+
+
+def _expected_names(baskets: Baskets, expected: frozenset[str]) -> _ExpectedNames:
+    """The baskets' names in ``expected``; the last answer is kept for the same two objects
+    (a backtest asks with the same baskets and, while no name comes or goes, the same set)."""
+    global _last_expected
+    last = _last_expected
+    if last is not None and last[0] is baskets and last[1] is expected:
+        return last[2]
+    names = _ExpectedNames(
+        infra=tuple(s for s in baskets.infra if s in expected),
+        control=tuple(tuple(s for s in group if s in expected) for group in baskets.control),
+        software=tuple(s for s in baskets.software if s in expected),
+        broad=tuple(baskets.broad_index),
+    )
+    _last_expected = (baskets, expected, names)
+    return names
+
+
+def _median_sorted(ordered: Sequence[float]) -> float:
+    """:func:`statistics.median` of an already sorted, non-empty sequence."""
+    n = len(ordered)
+    if n % 2 == 1:
+        return ordered[n // 2]
+    return (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
 def _compute_stats(
@@ -825,11 +919,12 @@ def _compute_stats(
     infra: Mapping[str, float],
     controls: Mapping[str, float],
     software: Mapping[str, float],
-    baskets: Baskets,
+    broad_index: Mapping[str, float],
     params: DetectorParams,
 ) -> Stats:
     scale = math.sqrt(max(snapshot.variance_fraction, 1e-6))
-    b = statistics.median(infra.values())
+    ordered = sorted(infra.values())
+    b = _median_sorted(ordered)
     m = statistics.fmean(controls.values())
     sw = statistics.median(software.values()) if software else None
     sigma_div = baseline.sigma_div * scale
@@ -843,9 +938,14 @@ def _compute_stats(
     direction = -1.0 if z_div < 0 else 1.0
     beyond = int(np.count_nonzero(direction * name_z >= params.breadth_sigmas))
     ranked = np.argsort(-(direction * rets), kind="stable")  # the biggest move its way first
-    rest = rets[ranked[1:]].tolist()
-    b_loo = statistics.median(rest) if rest else b
-    broad = list(_fresh(snapshot, baskets.broad_index).values())
+    top = float(rets[ranked[0]])
+    if len(ordered) < 2:
+        b_loo = b
+    elif top != 0.0:  # the top mover is the last (first) of the sorted moves: leave it out
+        b_loo = _median_sorted(ordered[:-1] if direction > 0 else ordered[1:])
+    else:  # +0.0 and -0.0 sort alike: leave out exactly the one ranked first
+        b_loo = statistics.median(rets[ranked[1:]].tolist())
+    broad = list(broad_index.values())
     residual = b - baseline.beta * m
     side = -1.0 if residual < 0 else 1.0
     half_floor = params.watch_move / 2
@@ -1024,9 +1124,11 @@ def detect(
 
     if isinstance(baseline, NoBaseline):
         return no_decision(0.0, baseline.reason)
-    expected = baseline.expected - snapshot.excluded
-    expected_infra = [s for s in baskets.infra if s in expected]
-    infra = _fresh(snapshot, expected_infra)
+    expected = baseline.expected - snapshot.excluded if snapshot.excluded else baseline.expected
+    wanted = _expected_names(baskets, expected)
+    expected_infra = wanted.infra
+    fresh = _fresh_baskets(snapshot, wanted)
+    infra = fresh.infra
     coverage = len(infra) / len(expected_infra) if expected_infra else 0.0
     if len(expected_infra) < params.min_basket_names:
         return no_decision(
@@ -1042,11 +1144,11 @@ def detect(
             f"only {len(infra)} of {len(expected_infra)} AI-infrastructure prices are fresh "
             f"(stale or missing: {shown})",
         )
-    controls = _fresh_groups(snapshot, baskets.control, expected)
+    controls = _group_means(baskets.control, fresh.control)
     if not controls:
         return no_decision(coverage, "no fresh broad-market control price")
-    software = _fresh(snapshot, [s for s in baskets.software if s in expected])
-    stats = _compute_stats(snapshot, baseline, infra, controls, software, baskets, params)
+    software = fresh.software
+    stats = _compute_stats(snapshot, baseline, infra, controls, software, fresh.broad, params)
     scale = math.sqrt(max(snapshot.variance_fraction, 1e-6))
 
     calm_for = _calm_for(stats, params)
