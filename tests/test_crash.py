@@ -31,7 +31,7 @@ def text(chat: int) -> str:
     return f"<b>Alert</b> for chat {chat}"
 
 
-async def start_child(db: Path, api: FakeBotApi) -> asyncio.subprocess.Process:
+async def start_child(db: str, api: FakeBotApi) -> asyncio.subprocess.Process:
     env = {**os.environ, "PTB_TIMEDELTA": "true", "PYTHONPATH": str(ROOT)}
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -54,8 +54,9 @@ def printed_ids(stdout: bytes) -> list[int]:
     return [int(line) for line in stdout.decode().split()]
 
 
-async def test_sigkill_mid_fanout_then_restart_loses_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "bot.db"
+async def test_sigkill_mid_fanout_then_restart_loses_nothing(database: str) -> None:
+    """On SQLite, then on PostgreSQL."""
+    db = database
     store = Store(db)
     Outbox(store).enqueue(
         [

@@ -58,7 +58,7 @@ async def drain(db: str, base_url: str, base_file_url: str, token: str) -> dict[
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", required=True, help="the bot's SQLite file")
+    parser.add_argument("--db", required=True, help="the bot's SQLite file or PostgreSQL URL")
     parser.add_argument("--base-url", required=True, help="Bot API base URL (token appended)")
     parser.add_argument("--base-file-url", help="default: --base-url with /bot -> /file/bot")
     parser.add_argument("--token", required=True)
