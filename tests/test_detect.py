@@ -449,7 +449,7 @@ def reference_ewma_sigma(series: np.ndarray, lam: float, wins: float, floor: flo
     for k, x in enumerate(reversed(valid)):
         total += lam**k * min(abs(x), clip) ** 2
         weights += lam**k
-    return max((total / weights) ** 0.5, floor)
+    return max(float(np.sqrt(total / weights)), floor)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -504,3 +504,30 @@ def test_baselines_of_all_windows_at_once_equal_each_built_alone() -> None:
             assert together == alone, t
             kinds.add("none")
     assert kinds == {"software", "no software", "none"}  # every branch was compared
+
+
+@pytest.mark.parametrize("shape", [(400, 1), (400, 2), (400, 7), (300, 600)])
+def test_row_medians_are_numpys_to_the_bit(shape: tuple[int, int]) -> None:
+    from bot.detection.detect import _nanmedian_rows
+
+    rng = np.random.default_rng(shape[1])
+    matrix = rng.normal(0.0, 0.02, shape)
+    matrix[rng.random(shape) < 0.2] = np.nan
+    matrix[3] = np.nan  # a session without any price
+    has_values = ~np.all(np.isnan(matrix), axis=1)
+    expected = np.full(shape[0], np.nan)
+    expected[has_values] = np.nanmedian(matrix[has_values], axis=1)
+
+    assert _nanmedian_rows(matrix).tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("size", [3, 20, 21, 600])
+def test_the_first_ranked_are_the_stable_sorts_first(size: int) -> None:
+    from bot.detection.detect import _first_ranked
+
+    rng = np.random.default_rng(size)
+    for _ in range(50):
+        keys = np.round(rng.normal(0.0, 0.02, size), 2)  # many ties
+        keys[rng.random(size) < 0.1] = -0.0
+        expected = np.argsort(keys, kind="stable")[:5]
+        assert _first_ranked(keys, 5).tolist() == expected.tolist()

@@ -95,11 +95,14 @@ def rolling_name_scales(
     weighted_sq = np.zeros(matrix.shape[1])
     weights = np.zeros(matrix.shape[1])
     leaving = lam**window
+    leaving_sq = leaving * squared
+    leaving_weight = leaving * weight
     expected: frozenset[str] = frozenset()
     for t in range(sessions):
         with np.errstate(invalid="ignore", divide="ignore"):
             sigma = np.sqrt(weighted_sq / weights)
-        sigma = np.where(empty[t] | np.isnan(sigma) | (sigma < floor), floor, sigma)
+        # fmax: the floor where sigma is NaN (no weight) or below it.
+        sigma = np.where(empty[t], floor, np.fmax(sigma, floor))
         if changed[t]:
             expected = frozenset(itertools.compress(symbols, expects[t]))
         yield NameScales(ArrayMapping(index, sigma), expected)
@@ -108,8 +111,8 @@ def rolling_name_scales(
         weights *= lam
         weights += weight[t]
         if t >= window:
-            weighted_sq -= leaving * squared[t - window]
-            weights -= leaving * weight[t - window]
+            weighted_sq -= leaving_sq[t - window]
+            weights -= leaving_weight[t - window]
 
 
 def run_backtest(

@@ -496,13 +496,18 @@ def _column_sigmas(matrix: FloatArray, lam: float, floor: float) -> FloatArray:
 
 
 def _nanmedian_rows(matrix: FloatArray) -> FloatArray:
+    """``np.nanmedian`` of each row (NaN for a row without values), by one sort of the whole
+    matrix (NaN sorts last) instead of numpy's loop over rows with gaps: the same middle
+    values, averaged the same way."""
     if matrix.shape[1] == 0:
         return np.full(matrix.shape[0], np.nan)
-    out = np.full(matrix.shape[0], np.nan)
-    rows = ~np.all(np.isnan(matrix), axis=1)
-    if rows.any():
-        out[rows] = np.nanmedian(matrix[rows], axis=1)
-    return out
+    count = np.count_nonzero(~np.isnan(matrix), axis=1)
+    ordered = np.sort(matrix, axis=1)
+    at = np.arange(matrix.shape[0])
+    low = ordered[at, np.maximum(count - 1, 0) // 2]
+    high = ordered[at, np.minimum(count // 2, matrix.shape[1] - 1)]
+    median = np.where(count % 2 == 1, high, (low + high) / 2)
+    return np.where(count == 0, np.nan, median)
 
 
 def _nanmean_rows(matrix: FloatArray) -> FloatArray:
@@ -859,7 +864,10 @@ class _ExpectedNames:
 class _FreshBaskets:
     """The finite returns of a snapshot's expected names, basket by basket."""
 
-    infra: dict[str, float]
+    infra: list[str]
+    infra_returns: FloatArray
+    """The returns of the names in :attr:`infra` (in its order): arrays, not a dict, since a
+    basket may hold 1,000 names."""
     control: list[dict[str, float]]
     software: dict[str, float]
     broad: dict[str, float]
@@ -872,17 +880,24 @@ def _fresh_baskets(snapshot: Snapshot, wanted: _ExpectedNames) -> _FreshBaskets:
         values = returns.take(wanted.every, math.nan)
         finite = np.isfinite(values)
         row = values.tolist()
+        end = len(wanted.infra)
         if finite.all():
-            pieces = [dict(zip(names, row[a:b], strict=True)) for names, a, b in wanted.parts]
+            pieces = [dict(zip(names, row[a:b], strict=True)) for names, a, b in wanted.parts[1:]]
+            infra, infra_returns = list(wanted.infra), values[:end]
         else:
             ok = finite.tolist()
             pieces = [
-                {n: v for n, v, f in zip(names, row[a:b], ok[a:b], strict=True) if f}
-                for names, a, b in wanted.parts
+                dict(itertools.compress(zip(names, row[a:b], strict=True), ok[a:b]))
+                for names, a, b in wanted.parts[1:]
             ]
+            infra = list(itertools.compress(wanted.infra, ok[:end]))
+            infra_returns = values[:end][finite[:end]]
     else:
-        pieces = [_fresh(snapshot, names) for names, _, _ in wanted.parts]
-    return _FreshBaskets(pieces[0], pieces[1:-2], pieces[-2], pieces[-1])
+        fresh = _fresh(snapshot, wanted.infra)
+        infra = list(fresh)
+        infra_returns = np.fromiter(fresh.values(), np.float64, len(infra))
+        pieces = [_fresh(snapshot, names) for names, _, _ in wanted.parts[1:]]
+    return _FreshBaskets(infra, infra_returns, pieces[:-2], pieces[-2], pieces[-1])
 
 
 _last_expected: tuple[Baskets, frozenset[str], _ExpectedNames] | None = None
@@ -905,25 +920,37 @@ def _expected_names(baskets: Baskets, expected: frozenset[str]) -> _ExpectedName
     return names
 
 
-def _median_sorted(ordered: Sequence[float]) -> float:
-    """:func:`statistics.median` of an already sorted, non-empty sequence."""
+def _median_sorted(ordered: FloatArray) -> float:
+    """:func:`statistics.median` of an already sorted, non-empty array."""
     n = len(ordered)
     if n % 2 == 1:
-        return ordered[n // 2]
-    return (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+        return float(ordered[n // 2])
+    return (float(ordered[n // 2 - 1]) + float(ordered[n // 2])) / 2
+
+
+def _first_ranked(keys: FloatArray, count: int) -> npt.NDArray[np.intp]:
+    """``np.argsort(keys, kind="stable")[:count]`` without sorting all of a long array: the
+    candidates up to the ``count``-th smallest key (ties included) are sorted alone."""
+    if len(keys) <= 4 * count:
+        return np.argsort(keys, kind="stable")[:count]
+    kth = np.partition(keys, count - 1)[count - 1]
+    candidates = np.flatnonzero(keys <= kth)
+    return candidates[np.argsort(keys[candidates], kind="stable")][:count]
 
 
 def _compute_stats(
     snapshot: Snapshot,
     baseline: Baseline,
-    infra: Mapping[str, float],
+    names: list[str],
+    rets: FloatArray,
     controls: Mapping[str, float],
     software: Mapping[str, float],
     broad_index: Mapping[str, float],
     params: DetectorParams,
 ) -> Stats:
+    """The numbers behind a reading; ``rets`` holds the returns of the basket's ``names``."""
     scale = math.sqrt(max(snapshot.variance_fraction, 1e-6))
-    ordered = sorted(infra.values())
+    ordered = np.sort(rets)
     b = _median_sorted(ordered)
     m = statistics.fmean(controls.values())
     sw = statistics.median(software.values()) if software else None
@@ -932,19 +959,18 @@ def _compute_stats(
     z_sw = (b - sw) / (baseline.sigma_sw * scale) if sw is not None and baseline.sigma_sw else None
 
     # Per-name numbers as arrays: a basket may hold 1,000 names.
-    names = list(infra)
-    rets = np.fromiter(infra.values(), np.float64, len(names))
     name_z = rets / (_values_of(baseline.name_sigma, names, params.name_sigma_floor) * scale)
     direction = -1.0 if z_div < 0 else 1.0
     beyond = int(np.count_nonzero(direction * name_z >= params.breadth_sigmas))
-    ranked = np.argsort(-(direction * rets), kind="stable")  # the biggest move its way first
+    ranked = _first_ranked(-(direction * rets), 5)  # the biggest moves its way first
     top = float(rets[ranked[0]])
     if len(ordered) < 2:
         b_loo = b
     elif top != 0.0:  # the top mover is the last (first) of the sorted moves: leave it out
         b_loo = _median_sorted(ordered[:-1] if direction > 0 else ordered[1:])
     else:  # +0.0 and -0.0 sort alike: leave out exactly the one ranked first
-        b_loo = statistics.median(rets[ranked[1:]].tolist())
+        rest = np.delete(rets, ranked[0])
+        b_loo = statistics.median(rest.tolist())
     broad = list(broad_index.values())
     residual = b - baseline.beta * m
     side = -1.0 if residual < 0 else 1.0
@@ -964,13 +990,13 @@ def _compute_stats(
         z_sw=z_sw,
         z_mkt=m / (baseline.sigma_mkt * scale),
         z_div_loo=(b_loo - baseline.beta * m) / sigma_div,
-        breadth=beyond / len(infra),
+        breadth=beyond / len(names),
         broad_index_ret=statistics.fmean(broad) if broad else None,
         top_movers=tuple(
-            Mover(names[i], float(rets[i]), float(name_z[i])) for i in ranked[:5].tolist()
+            Mover(names[i], float(rets[i]), float(name_z[i])) for i in ranked.tolist()
         ),
-        basket_names=len(infra),
-        moving=moving / len(infra),
+        basket_names=len(names),
+        moving=moving / len(names),
         z_sw_mkt=z_sw_mkt,
         moves=snapshot.returns,
     )
@@ -1148,7 +1174,9 @@ def detect(
     if not controls:
         return no_decision(coverage, "no fresh broad-market control price")
     software = fresh.software
-    stats = _compute_stats(snapshot, baseline, infra, controls, software, fresh.broad, params)
+    stats = _compute_stats(
+        snapshot, baseline, infra, fresh.infra_returns, controls, software, fresh.broad, params
+    )
     scale = math.sqrt(max(snapshot.variance_fraction, 1e-6))
 
     calm_for = _calm_for(stats, params)
@@ -1297,16 +1325,14 @@ def detect(
         )
         return reading(label, divergence, [head, *why])
 
-    names = list(infra)
-    rets = np.fromiter(infra.values(), np.float64, len(names))
-    big = np.flatnonzero(np.abs(rets) >= params.single_stock_move).tolist()
+    rets = fresh.infra_returns
+    big = np.flatnonzero(np.abs(rets) >= params.single_stock_move)
+    big_names = [infra[i] for i in big.tolist()]
+    big_rets = rets[big]
+    big_z = big_rets / (_values_of(baseline.name_sigma, big_names, params.name_sigma_floor) * scale)
     movers = [
-        Mover(
-            names[i],
-            float(rets[i]),
-            float(rets[i]) / (baseline.name_sigma.get(names[i], params.name_sigma_floor) * scale),
-        )
-        for i in big
+        Mover(name, ret, z)
+        for name, ret, z in zip(big_names, big_rets.tolist(), big_z.tolist(), strict=True)
     ]
     movers = [mv for mv in movers if abs(mv.z) >= params.single_stock_z]
     if movers:
