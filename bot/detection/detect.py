@@ -993,7 +993,10 @@ def _compute_stats(
         breadth=beyond / len(names),
         broad_index_ret=statistics.fmean(broad) if broad else None,
         top_movers=tuple(
-            Mover(names[i], float(rets[i]), float(name_z[i])) for i in ranked.tolist()
+            Mover(names[i], ret, z)
+            for i, ret, z in zip(
+                ranked.tolist(), rets[ranked].tolist(), name_z[ranked].tolist(), strict=True
+            )
         ),
         basket_names=len(names),
         moving=moving / len(names),

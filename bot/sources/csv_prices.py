@@ -8,6 +8,8 @@ breaks rather than market moves.
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
 import re
 import threading
@@ -276,7 +278,7 @@ def _simple_decimals(
     if int(per_field.sum()) != points or bool((per_field > 1).any() | (digits < 1).any()):
         return False, None
     if bool((digits > _EXACT_DIGITS).any()):
-        return True, None
+        return True, _as_pandas_reads(fields, digit, point)
     # Digits after each position (a loop over the <= 24 positions: numpy's cumsum along the
     # short axis costs several times more).
     later = np.empty(fields.shape, dtype=np.int64)
@@ -287,10 +289,73 @@ def _simple_decimals(
     values = (fields - ord("0")).astype(np.int64) * digit
     mantissa = (values * _POW10[later]).sum(axis=0)
     if bool((mantissa > _EXACT_MANTISSA).any()):
-        return True, None
+        return True, _as_pandas_reads(fields, digit, point)
     decimals = (later * point).sum(axis=0)  # the digits after the point
     parsed: npt.NDArray[np.float64] = mantissa.astype(np.float64) / _DIVISORS[decimals]
     return True, parsed
+
+
+def _as_pandas_reads(
+    fields: npt.NDArray[np.uint8],
+    digit: npt.NDArray[np.bool_],
+    point: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.float64] | None:
+    """Plain decimals too long for an exact division, parsed as pandas parses them (see
+    :func:`_xstrtod`), so a long close reads to the same bits here as through pandas. None
+    when this pandas parses otherwise (:func:`_pandas_parses_alike`): pandas reads the file."""
+    return _xstrtod(fields, digit, point) if _pandas_parses_alike() else None
+
+
+def _xstrtod(
+    fields: npt.NDArray[np.uint8],
+    digit: npt.NDArray[np.bool_],
+    point: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.float64] | None:
+    """The steps of pandas' parser (``precise_xstrtod``) on plain decimals, one per column of
+    ``fields``: up to 17 digits accumulated in a double (``x * 10 + d``; later digits after
+    the point are dropped), then one division by a power of ten. None if a field has more
+    than 17 digits before its point."""
+    consumed = np.empty(fields.shape, dtype=bool)  # the first 17 digits of each field
+    after_point = np.empty(fields.shape, dtype=bool)
+    seen = np.zeros(fields.shape[1], dtype=np.int64)
+    passed = np.zeros(fields.shape[1], dtype=bool)
+    for row in range(fields.shape[0]):
+        np.logical_and(digit[row], seen < _EXACT_DIGITS, out=consumed[row])
+        seen += digit[row]
+        after_point[row] = passed
+        passed |= point[row]
+    if bool((digit & ~consumed & ~after_point).any()):
+        return None
+    number = np.zeros(fields.shape[1])
+    factor = np.where(consumed, 10.0, 1.0)
+    addend = np.where(consumed, fields - ord("0"), 0).astype(np.float64)
+    for row in range(fields.shape[0]):
+        np.multiply(number, factor[row], out=number)
+        np.add(number, addend[row], out=number)
+    decimals = (consumed & after_point).sum(axis=0)
+    parsed: npt.NDArray[np.float64] = number / _DIVISORS[decimals]
+    return parsed
+
+
+_PROBES = ("127.55999755859375", "324.18499755859375", "0.4824230968952179", "1.0000000000000002")
+"""Long decimals that pandas' parser and a correctly rounding one read differently."""
+
+
+@functools.cache
+def _pandas_parses_alike() -> bool:
+    """Whether this pandas reads long decimals as :func:`_xstrtod` does (asked once, with
+    :data:`_PROBES`; a pandas that rounds them correctly reads plain files itself)."""
+    text = "close\n" + "\n".join(_PROBES) + "\n"
+    frame = pd.read_csv(io.StringIO(text), skipinitialspace=True, index_col=False)
+    expected = frame["close"].to_numpy(dtype=np.float64)
+    width = max(len(p) for p in _PROBES)
+    rows = np.zeros((len(_PROBES), width), dtype=np.uint8)
+    for i, probe in enumerate(_PROBES):
+        rows[i, : len(probe)] = np.frombuffer(probe.encode("ascii"), dtype=np.uint8)
+    fields = rows.T.copy()
+    inside = np.arange(width)[:, None] < np.array([len(p) for p in _PROBES])
+    parsed = _xstrtod(fields, ((fields - ord("0")) < 10) & inside, (fields == ord(".")) & inside)
+    return parsed is not None and parsed.tobytes() == expected.tobytes()
 
 
 def _read_simple(path: Path) -> tuple[str, str, Stamps, npt.NDArray[np.float64]] | None:
