@@ -323,19 +323,29 @@ def _calm_for(stats: Stats, params: DetectorParams) -> frozenset[str]:
     -2.6 sigma does not)."""
     calm = 1.0 - params.calm_margin
     index = stats.broad_index_ret or 0.0
-    out = set()
-    for way, sign in (("down", -1.0), ("up", 1.0)):
-        if (
+    found = []
+    for sign in (-1.0, 1.0):
+        found.append(
             sign * stats.z_div < params.watch_z * calm
             and sign * stats.residual < params.watch_move * calm
-        ):
-            out.add(f"divergence:{way}")
-        if (
+        )
+        found.append(
             sign * stats.z_mkt < params.broad_watch_z * calm
             and sign * index < params.broad_index_move * calm
-        ):
-            out.add(f"broad:{way}")
-    return frozenset(out)
+        )
+    return _calm_set(*found)
+
+
+@functools.lru_cache(maxsize=16)
+def _calm_set(div_down: bool, broad_down: bool, div_up: bool, broad_up: bool) -> frozenset[str]:
+    """The :func:`_calm_for` set for these four answers (one set object each, made once)."""
+    named = (
+        ("divergence:down", div_down),
+        ("broad:down", broad_down),
+        ("divergence:up", div_up),
+        ("broad:up", broad_up),
+    )
+    return frozenset(name for name, calm in named if calm)
 
 
 @dataclass(frozen=True)
@@ -961,8 +971,13 @@ def _compute_stats(
     # Per-name numbers as arrays: a basket may hold 1,000 names.
     name_z = rets / (_values_of(baseline.name_sigma, names, params.name_sigma_floor) * scale)
     direction = -1.0 if z_div < 0 else 1.0
-    beyond = int(np.count_nonzero(direction * name_z >= params.breadth_sigmas))
-    ranked = _first_ranked(-(direction * rets), 5)  # the biggest moves its way first
+    # direction * x >= t, and -(direction * x), without multiplying by +-1 (exact either way).
+    if direction > 0:
+        beyond = int(np.count_nonzero(name_z >= params.breadth_sigmas))
+        ranked = _first_ranked(-rets, 5)  # the biggest moves its way first
+    else:
+        beyond = int(np.count_nonzero(name_z <= -params.breadth_sigmas))
+        ranked = _first_ranked(rets, 5)
     top = float(rets[ranked[0]])
     if len(ordered) < 2:
         b_loo = b
@@ -975,7 +990,10 @@ def _compute_stats(
     residual = b - baseline.beta * m
     side = -1.0 if residual < 0 else 1.0
     half_floor = params.watch_move / 2
-    moving = int(np.count_nonzero(side * (rets - baseline.beta * m) >= half_floor))
+    beyond_beta = rets - baseline.beta * m
+    moving = int(
+        np.count_nonzero(beyond_beta >= half_floor if side > 0 else beyond_beta <= -half_floor)
+    )
     z_sw_mkt = (
         (sw - baseline.beta_sw * m) / (baseline.sigma_sw_mkt * scale)
         if sw is not None and baseline.sigma_sw_mkt
@@ -1330,14 +1348,17 @@ def detect(
 
     rets = fresh.infra_returns
     big = np.flatnonzero(np.abs(rets) >= params.single_stock_move)
-    big_names = [infra[i] for i in big.tolist()]
-    big_rets = rets[big]
-    big_z = big_rets / (_values_of(baseline.name_sigma, big_names, params.name_sigma_floor) * scale)
-    movers = [
-        Mover(name, ret, z)
-        for name, ret, z in zip(big_names, big_rets.tolist(), big_z.tolist(), strict=True)
-    ]
-    movers = [mv for mv in movers if abs(mv.z) >= params.single_stock_z]
+    movers: list[Mover] = []
+    if big.size:
+        big_names = [infra[i] for i in big.tolist()]
+        big_rets = rets[big]
+        sigmas = _values_of(baseline.name_sigma, big_names, params.name_sigma_floor)
+        big_z = big_rets / (sigmas * scale)
+        movers = [
+            Mover(name, ret, z)
+            for name, ret, z in zip(big_names, big_rets.tolist(), big_z.tolist(), strict=True)
+            if abs(z) >= params.single_stock_z
+        ]
     if movers:
         leader = max(movers, key=lambda mv: abs(mv.z))
         return reading(
