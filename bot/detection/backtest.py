@@ -77,7 +77,6 @@ def rolling_name_scales(
     sessions = matrix.shape[0]
     present = ~np.isnan(matrix)
     squared = np.where(present, matrix * matrix, 0.0)
-    weight = present.astype(np.float64)
     counts = np.zeros((sessions + 1, matrix.shape[1]), dtype=np.int32)
     np.cumsum(present, axis=0, out=counts[1:])
     # Which names each session expects, for all sessions at once; a session that expects the
@@ -86,17 +85,18 @@ def rolling_name_scales(
     lo = np.maximum(0, at - window)
     recent = np.minimum(params.recent_sessions, at - lo)
     in_window = counts[at] - counts[lo]
-    quoted = counts[at] - counts[at - recent] >= np.maximum(1, recent // 2)[:, None]
-    expects = quoted & (in_window >= params.min_history)
     empty = in_window == 0
+    expects = in_window >= params.min_history
+    del in_window
+    expects &= counts[at] - counts[at - recent] >= np.maximum(1, recent // 2)[:, None]
+    del counts
     changed = np.ones(sessions, dtype=bool)
     changed[1:] = (expects[1:] != expects[:-1]).any(axis=1)
     index = NameIndex(symbols)
     weighted_sq = np.zeros(matrix.shape[1])
     weights = np.zeros(matrix.shape[1])
     leaving = lam**window
-    leaving_sq = leaving * squared
-    leaving_weight = leaving * weight
+    scratch = np.empty(matrix.shape[1])
     expected: frozenset[str] = frozenset()
     for t in range(sessions):
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -109,10 +109,10 @@ def rolling_name_scales(
         weighted_sq *= lam
         weighted_sq += squared[t]
         weights *= lam
-        weights += weight[t]
+        weights += present[t]  # 1.0 for a quoted name
         if t >= window:
-            weighted_sq -= leaving_sq[t - window]
-            weights -= leaving_weight[t - window]
+            weighted_sq -= np.multiply(leaving, squared[t - window], out=scratch)
+            weights -= np.multiply(leaving, present[t - window], out=scratch)
 
 
 def run_backtest(
