@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import logging
 import re
 import threading
@@ -655,13 +656,14 @@ def _between(series: PriceSeries, start: date | None, end: date | None) -> Price
     if end is not None:
         keep &= days <= pd.Timestamp(end)
     closes = series.closes[keep]
-    kept = set(closes.index)
+    breaks = series.breaks
+    if breaks:  # the breaks among the kept bars (looked up by value: no Timestamp per bar)
+        inside = pd.DatetimeIndex(list(breaks)).isin(closes.index).tolist()
+        breaks = tuple(itertools.compress(breaks, inside))
     opens = series.opens
     if opens is not None:
         opens = opens[opens.index.isin(closes.index)]
-    return replace(
-        series, closes=closes, breaks=tuple(b for b in series.breaks if b in kept), opens=opens
-    )
+    return replace(series, closes=closes, breaks=breaks, opens=opens)
 
 
 def _describe(start: date | None, end: date | None) -> str:
