@@ -365,23 +365,26 @@ def _read_simple(path: Path) -> tuple[str, str, Stamps, npt.NDArray[np.float64]]
     column names, the dates and the closes, the same values the general path reads, several
     times faster. None for any other file: the general path reads it."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            first = handle.readline(256)  # the header decides before the rest is read
+            try:
+                header = first.rstrip(b"\n").decode("ascii").split(",")
+            except UnicodeDecodeError:
+                return None
+            names = [_normalise_header(h) for h in header]
+            if (
+                len(names) != 2
+                or any(h != h.strip() for h in header)  # names as pandas keeps them
+                or names[0] not in _DATE_COLUMNS
+                or names[1] not in (*_ADJUSTED_CLOSE_COLUMNS, *_CLOSE_COLUMNS)
+            ):
+                return None
+            raw = first + handle.read()
     except OSError:
         return None
     if not raw.endswith(b"\n"):
         raw += b"\n"
     head = raw.find(b"\n")
-    try:
-        header = raw[:head].decode("ascii").split(",")
-    except UnicodeDecodeError:
-        return None
-    names = [_normalise_header(h) for h in header]
-    if (
-        len(names) != 2
-        or names[0] not in _DATE_COLUMNS
-        or names[1] not in (*_ADJUSTED_CLOSE_COLUMNS, *_CLOSE_COLUMNS)
-    ):
-        return None
     data = np.frombuffer(raw, dtype=np.uint8)
     body = data[head + 1 :]
 
@@ -424,7 +427,7 @@ def _read_simple(path: Path) -> tuple[str, str, Stamps, npt.NDArray[np.float64]]
         closes = column.iloc[:, 0].to_numpy(dtype=np.float64)
         if closes.size != stamps.size:
             return None
-    return header[0].strip(), header[1].strip(), stamps, closes
+    return header[0], header[1], stamps, closes
 
 
 def _read_general(
