@@ -420,15 +420,13 @@ def ewma_weights(length: int, lam: float) -> FloatArray:
 
 @functools.lru_cache(maxsize=8)
 def _ewma_tables(width: int, lam: float) -> tuple[FloatArray, FloatArray]:
-    """For windows of at most ``width`` valid values: ``weight[n, k]``, the weight of a value
-    with ``k`` valid values after it in a window of ``n``, and ``total[n]``, the sum of the
-    ``n`` weights (each exactly as :func:`ewma_weights` computes it; read-only)."""
-    weight = np.zeros((width + 1, max(width, 1)))
+    """For windows of at most ``width`` valid values: ``weight[k] = lam**k``, the weight of a
+    value with ``k`` valid values after it, and ``total[n]``, the sum of the newest ``n``
+    weights, oldest first (as :func:`ewma_weights` orders them); read-only."""
+    weight = lam ** np.arange(max(width, 1), dtype=np.float64)
     total = np.zeros(width + 1)
     for n in range(1, width + 1):
-        w = lam ** np.arange(n - 1, -1, -1, dtype=np.float64)
-        weight[n, :n] = w[::-1]
-        total[n] = w.sum()
+        total[n] = weight[:n][::-1].sum()
     weight.flags.writeable = False
     total.flags.writeable = False
     return weight, total
@@ -460,16 +458,21 @@ def ewma_sigma_rows(
     """
     valid = ~np.isnan(rows)
     count = np.count_nonzero(valid, axis=1)
+    width = rows.shape[1]
     if mad_sigma is None:
         mad_sigma = 1.4826 * _median_abs_rows(rows, count)
     clip = (winsor_sigmas * np.maximum(mad_sigma, floor))[:, None]
-    squared = np.where(valid, rows, 0.0)  # 0 where nothing was quoted: adds nothing below
-    np.clip(squared, -clip, clip, out=squared)
+    full = bool((count == width).all())
+    squared = rows.copy() if full else np.where(valid, rows, 0.0)  # a gap adds nothing below
+    np.maximum(squared, -clip, out=squared)  # np.clip, in two cheaper steps
+    np.minimum(squared, clip, out=squared)
     np.multiply(squared, squared, out=squared)
-    weight_of, total = _ewma_tables(rows.shape[1], lam)
-    # How many valid values come after each one in its row: its lag in the compressed window.
-    after = count[:, None] - np.cumsum(valid, axis=1)
-    weights = weight_of[count[:, None], after]
+    weight_of, total = _ewma_tables(width, lam)
+    if full:  # no gaps: every row weighs its sessions alike
+        weights = weight_of[::-1]
+    else:  # a value's weight counts the valid values after it (its lag without the gaps)
+        after = count[:, None] - np.cumsum(valid, axis=1, dtype=np.intp)
+        weights = weight_of[after]
     with np.errstate(invalid="ignore", divide="ignore"):
         variance = (weights * squared).sum(axis=1) / total[count]
     sigma = np.maximum(np.sqrt(variance), floor)
@@ -793,11 +796,15 @@ def _shrunk_beta_rows(
 ) -> FloatArray:
     """OLS beta of ``y`` on ``m`` over the sessions in ``both``, row by row, shrunk towards 1."""
     count = np.count_nonzero(both, axis=1)
-    m_in = np.where(both, m, 0.0)
-    y_in = np.where(both, y, 0.0)
+    full = bool((count == both.shape[1]).all())  # no gaps: no masking needed
+    m_in = m if full else np.where(both, m, 0.0)
+    y_in = y if full else np.where(both, y, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        m_centered = (m_in - (m_in.sum(axis=1) / count)[:, None]) * both
-        y_centered = (y_in - (y_in.sum(axis=1) / count)[:, None]) * both
+        m_centered = m_in - (m_in.sum(axis=1) / count)[:, None]
+        y_centered = y_in - (y_in.sum(axis=1) / count)[:, None]
+        if not full:
+            m_centered *= both
+            y_centered *= both
         var_m = (m_centered * m_centered).sum(axis=1)
         beta_ols = np.where(var_m > 0, (m_centered * y_centered).sum(axis=1) / var_m, 1.0)
     return (1.0 - shrink) * beta_ols + shrink * 1.0
