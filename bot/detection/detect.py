@@ -896,17 +896,20 @@ def _fresh_baskets(snapshot: Snapshot, wanted: _ExpectedNames) -> _FreshBaskets:
     if isinstance(returns, ArrayMapping):
         values = returns.take(wanted.every, math.nan)
         finite = np.isfinite(values)
+        gaps = np.flatnonzero(~finite).tolist()  # usually none, or a name the data lacks
         row = values.tolist()
+        ok = finite.tolist() if gaps else []
+
+        def part(names: tuple[str, ...], a: int, b: int) -> dict[str, float]:
+            if not any(a <= g < b for g in gaps):
+                return dict(zip(names, row[a:b], strict=True))
+            return dict(itertools.compress(zip(names, row[a:b], strict=True), ok[a:b]))
+
+        pieces = [part(*where) for where in wanted.parts[1:]]
         end = len(wanted.infra)
-        if finite.all():
-            pieces = [dict(zip(names, row[a:b], strict=True)) for names, a, b in wanted.parts[1:]]
+        if not gaps or gaps[0] >= end:
             infra, infra_returns = list(wanted.infra), values[:end]
         else:
-            ok = finite.tolist()
-            pieces = [
-                dict(itertools.compress(zip(names, row[a:b], strict=True), ok[a:b]))
-                for names, a, b in wanted.parts[1:]
-            ]
             infra = list(itertools.compress(wanted.infra, ok[:end]))
             infra_returns = values[:end][finite[:end]]
     else:
@@ -976,7 +979,8 @@ def _compute_stats(
     z_sw = (b - sw) / (baseline.sigma_sw * scale) if sw is not None and baseline.sigma_sw else None
 
     # Per-name numbers as arrays: a basket may hold 1,000 names.
-    name_z = rets / (_values_of(baseline.name_sigma, names, params.name_sigma_floor) * scale)
+    sigmas = _values_of(baseline.name_sigma, names, params.name_sigma_floor)
+    name_z = rets / (sigmas if scale == 1.0 else sigmas * scale)  # x * 1.0 is x
     direction = -1.0 if z_div < 0 else 1.0
     # direction * x >= t, and -(direction * x), without multiplying by +-1 (exact either way).
     if direction > 0:
@@ -985,7 +989,8 @@ def _compute_stats(
     else:
         beyond = int(np.count_nonzero(name_z <= -params.breadth_sigmas))
         ranked = _first_ranked(rets, 5)
-    top = float(rets[ranked[0]])
+    ranked_rets = rets[ranked].tolist()
+    top = ranked_rets[0]
     if len(ordered) < 2:
         b_loo = b
     elif top != 0.0:  # the top mover is the last (first) of the sorted moves: leave it out
@@ -1019,9 +1024,7 @@ def _compute_stats(
         broad_index_ret=statistics.fmean(broad) if broad else None,
         top_movers=tuple(
             Mover(names[i], ret, z)
-            for i, ret, z in zip(
-                ranked.tolist(), rets[ranked].tolist(), name_z[ranked].tolist(), strict=True
-            )
+            for i, ret, z in zip(ranked.tolist(), ranked_rets, name_z[ranked].tolist(), strict=True)
         ),
         basket_names=len(names),
         moving=moving / len(names),
