@@ -17,6 +17,7 @@ divergence; thin or stale data gives ``no_decision`` with the reason.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import math
@@ -901,7 +902,8 @@ def _fresh_baskets(snapshot: Snapshot, wanted: _ExpectedNames) -> _FreshBaskets:
         ok = finite.tolist() if gaps else []
 
         def part(names: tuple[str, ...], a: int, b: int) -> dict[str, float]:
-            if not any(a <= g < b for g in gaps):
+            first_gap = bisect.bisect_left(gaps, a)
+            if first_gap == len(gaps) or gaps[first_gap] >= b:  # no gap in [a, b)
                 return dict(zip(names, row[a:b], strict=True))
             return dict(itertools.compress(zip(names, row[a:b], strict=True), ok[a:b]))
 
