@@ -972,7 +972,7 @@ def _compute_stats(
 ) -> Stats:
     """The numbers behind a reading; ``rets`` holds the returns of the basket's ``names``."""
     scale = math.sqrt(max(snapshot.variance_fraction, 1e-6))
-    ordered = np.sort(rets)
+    ordered = np.sort(rets, kind="stable")  # equal moves keep their order, as sorted() does
     b = _median_sorted(ordered)
     m = statistics.fmean(controls.values())
     sw = statistics.median(software.values()) if software else None
