@@ -397,11 +397,18 @@ def _describe_storage(loaded: LoadedConfig) -> str:
     where = redact(storage.location)
     try:
         with psycopg.connect(str(storage.location), connect_timeout=5) as conn:
-            conn.execute("SELECT 1")
+            row = conn.execute("SELECT current_schema()").fetchone()
+            path = conn.execute("SHOW search_path").fetchone()
     except psycopg.Error as exc:
         said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return f"PostgreSQL {where}, shared by instances; not reachable now: {redact(said)}"
-    return f"PostgreSQL {where}, shared by instances (one leads); it answers"
+    if row is None or row[0] is None:
+        schemas = path[0] if path else "?"
+        return (
+            f"PostgreSQL {where}, shared by instances (one leads); it answers; no schema of "
+            f"its search_path ({schemas}) exists yet: run creates the first at its start"
+        )
+    return f"PostgreSQL {where}, shared by instances (one leads); it answers (schema {row[0]})"
 
 
 def _sinks(as_json: bool) -> list[AlertSink]:

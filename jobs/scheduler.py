@@ -27,7 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import Clock, WallClock
 from bot.config import NewsSettings
-from bot.detection.regions import ScanRegion, next_fire_time
+from bot.detection.regions import ScanRegion, last_fire_time, next_fire_time
 from bot.sources.feeds import FetchLimits
 from bot.storage.store import Store, database_fault
 from jobs.news_poll import NewsReplay, NewsWatch
@@ -162,6 +162,44 @@ def build_scheduler(
         )
     scheduler.add_listener(health.listen, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     return scheduler
+
+
+def catch_up_missed_scans(
+    scheduler: AsyncIOScheduler,
+    store: Store,
+    regions: Sequence[ScanRegion],
+    interval: timedelta,
+    settle_delay: timedelta,
+    clock: Clock,
+) -> list[str]:
+    """Run now the scans that fell due while no process scanned (a new leader taking over
+    from one that died, or one coming back after a lost database): each region's last due
+    scan of the last two intervals that no process attempted. Returns the regions run."""
+    now = clock.now()
+    attempted: dict[str, datetime] = {}
+    for status in store.scan_status():
+        seen = attempted.get(status.region)
+        if seen is None or status.last_attempt > seen:
+            attempted[status.region] = status.last_attempt
+    ran = []
+    for region in regions:
+        due = last_fire_time(region, interval, settle_delay, now)
+        if due is None or due < now - 2 * interval:
+            continue
+        last = attempted.get(region.key)
+        if last is not None and last >= due:
+            continue
+        job = scheduler.get_job(f"scan-{region.key}")
+        if job is None:
+            continue
+        log.info(
+            "scan %s was due at %s UTC while no instance scanned; scanning now",
+            region.key,
+            f"{due:%H:%M}",
+        )
+        job.modify(next_run_time=datetime.now(UTC))
+        ran.append(region.key)
+    return ran
 
 
 def add_news_jobs(

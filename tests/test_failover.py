@@ -216,7 +216,7 @@ async def test_run_waits_for_a_database_that_does_not_answer(tmp_path: Path) -> 
         await wait_for(lambda: _is(port, "connecting"), 30, "readiness to say connecting")
         body = await asyncio.to_thread(readyz, port)
         assert body is not None
-        assert body["status"] == "standby"
+        assert body["status"] == "connecting"
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(proc.communicate(), timeout=30)
     finally:
@@ -242,3 +242,33 @@ async def _leads_again(conn: object, old_pid: int) -> bool:
         "SELECT backend_pid FROM instances WHERE role = 'leader'"
     ).fetchone()
     return row is not None and row[0] != old_pid
+
+
+def test_run_stops_at_once_when_the_server_refuses_its_database(tmp_path: Path) -> None:
+    """A wrong database, role or password does not mend by waiting: one line, exit 2."""
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+    from tests.postgres import require_server, server_url
+
+    require_server()
+    missing = server_url().rsplit("/", 1)[0] + "/no_such_database_for_the_bot"
+    path = tmp_path / "config.toml"
+    path.write_text(f'[prices]\nsource = "csv"\ncsv_dirs = ["{PRICES / "daily_close"}"]\n')
+    env = {**os.environ, "BOT__STORAGE__URL": missing, "BOT__HTTP__ENABLED": "false"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--config", str(path), *drill_args(None)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.endswith('database "no_such_database_for_the_bot" does not exist\n'), (
+        done.stderr
+    )
+    assert "error: cannot reach the PostgreSQL database " in done.stderr
+    assert "Traceback" not in done.stderr

@@ -13,10 +13,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bot.clock import SteppedClock
 from bot.config import ConfigError, load_config
+from bot.detection.regions import scan_regions
 from bot.runtime.leadership import STALE_AFTER, Leadership
 from bot.storage.engine import is_database_error
 from bot.storage.store import Store, StoreError
+from bot.universe import load_universe
+from jobs.scheduler import JobHealth, ScheduledJob, build_scheduler, catch_up_missed_scans
 from tests.conftest import CHAT_NOW
 from tests.factories import Clock, command_services
 from tests.test_commands import call, say
@@ -247,8 +251,51 @@ def test_check_config_says_whether_the_shared_database_answers(postgres_url: str
         return done.stdout
 
     assert "storage: PostgreSQL postgresql://postgres@" in check(postgres_url)
-    assert "shared by instances (one leads); it answers" in check(postgres_url)
+    assert "shared by instances (one leads); it answers (schema bot_test_" in check(postgres_url)
+    missing = check(postgres_url + "_missing")
+    assert "no schema of its search_path (bot_test_" in missing
+    assert "exists yet: run creates the first at its start" in missing
     down = check("postgresql://bot:hunter2secret@127.0.0.1:1/bot")
     assert "storage: PostgreSQL postgresql://bot:***@127.0.0.1:1/bot, shared by instances; " in down
     assert "not reachable now: connection failed" in down
     assert "hunter2secret" not in down
+
+
+def test_the_schema_the_url_names_is_created_at_the_first_start(postgres_url: str) -> None:
+    import psycopg
+
+    from tests.postgres import server_url, with_schema
+
+    schema = postgres_url.rsplit("%3D", 1)[1] + "_new"
+    store = Store(with_schema(server_url(), schema))
+    try:
+        store.record_scan("us", "yahoo", datetime(2025, 1, 27, 14, 35, tzinfo=UTC))
+        assert [s.region for s in store.scan_status()] == ["us"]
+    finally:
+        store.close()
+        with psycopg.connect(server_url(), autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_a_scan_missed_between_two_leaders_runs_at_once(store: Store) -> None:
+    async def scan() -> None:
+        return None
+
+    (us,) = scan_regions(load_universe(), ["us"])
+    every, settle = timedelta(minutes=5), timedelta(minutes=20)
+    scheduler = build_scheduler(
+        [ScheduledJob(us, scan)], every, settle, timedelta(minutes=2), JobHealth()
+    )
+    # 14:36:30 UTC on DeepSeek Monday: the 14:35 scan fell due while no process scanned.
+    clock = SteppedClock(datetime(2025, 1, 27, 14, 36, 30, tzinfo=UTC))
+    store.record_scan("us", "recorded", datetime(2025, 1, 27, 14, 30, 1, tzinfo=UTC))
+    assert catch_up_missed_scans(scheduler, store, [us], every, settle, clock) == ["us"]
+    job = scheduler.get_job("scan-us")
+    assert job is not None
+    assert job.next_run_time <= datetime.now(UTC)
+
+    # Once some process tried the 14:35 scan, or when the due scan is long past, none runs.
+    store.record_scan("us", "recorded", datetime(2025, 1, 27, 14, 35, 2, tzinfo=UTC))
+    assert catch_up_missed_scans(scheduler, store, [us], every, settle, clock) == []
+    late = SteppedClock(datetime(2025, 1, 27, 23, 0, tzinfo=UTC))  # after the settled scan
+    assert catch_up_missed_scans(scheduler, store, [us], every, settle, late) == []

@@ -102,6 +102,18 @@ def fire_times(win: Window, interval: timedelta, settle_delay: timedelta) -> lis
     return times
 
 
+def last_fire_time(
+    region: ScanRegion, interval: timedelta, settle_delay: timedelta, at: datetime
+) -> datetime | None:
+    """The last scan time at or before ``at`` (of the sessions of the last few days)."""
+    latest = None
+    for session in sessions_around(region, at, before=4, after=0):
+        for fire in fire_times(window(region, session), interval, settle_delay):
+            if fire <= at and (latest is None or fire > latest):
+                latest = fire
+    return latest
+
+
 def next_fire_time(
     region: ScanRegion, interval: timedelta, settle_delay: timedelta, after: datetime
 ) -> datetime | None:

@@ -67,6 +67,7 @@ from jobs.scheduler import (
     add_prune_job,
     add_recorded_news_job,
     build_scheduler,
+    catch_up_missed_scans,
 )
 
 log = logging.getLogger(__name__)
@@ -395,6 +396,15 @@ class App:
             # for ~90 ms (docs/benchmarks.md, outbox at 50,000 chats).
             gc.freeze()
             scheduler.start()
+            if self.leadership is not None and self.leadership.succeeds_a_leader:
+                catch_up_missed_scans(
+                    scheduler,
+                    store,
+                    [scan.region for scan in runtime.scans],
+                    runtime.scan_settings.interval,
+                    runtime.scan_settings.settle_delay,
+                    clock,
+                )
             warming = runtime.services.market.warm()
             self.starting.append(asyncio.create_task(warming, name="warm-market-data"))
             if self.ops is not None:

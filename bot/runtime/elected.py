@@ -43,13 +43,19 @@ async def _wait(stop: asyncio.Event, seconds: float) -> bool:
     return stop.is_set()
 
 
-async def _connect(location: str, scope: Scope, stop: asyncio.Event) -> Store | None:
-    """The store, once the database answers (``None``: stopped while waiting)."""
+async def _connect(
+    location: str, scope: Scope, stop: asyncio.Event, *, first: bool
+) -> Store | None:
+    """The store, once the database answers (``None``: stopped while waiting). ``first``: the
+    process has not reached the database yet, and a lasting refusal (a wrong password, role
+    or database) ends it instead of waiting."""
     failures = 0
     while not stop.is_set():
         try:
             return Store(location, scope=scope)
         except StoreError as exc:
+            if first and exc.lasting:
+                raise
             delay = RECONNECT_AFTER[min(failures, len(RECONNECT_AFTER) - 1)]
             if failures == 0 or (delay == RECONNECT_AFTER[-1] and failures % 30 == 0):
                 log.error("%s; trying again every %.0f s", exc, delay)
@@ -90,6 +96,44 @@ async def _lead_or_wait(leadership: Leadership, stop: asyncio.Event) -> bool:
     return False
 
 
+async def _lead(
+    loaded: LoadedConfig,
+    drill: Drill | None,
+    store: Store,
+    ops: OpsServer | None,
+    leadership: Leadership,
+    stop: asyncio.Event,
+) -> None:
+    """Run the bot until the process stops, a drill ends, or the leader's lock is lost."""
+    app_stop = asyncio.Event()
+    keeper = asyncio.create_task(_keep_leading(leadership, stop, app_stop))
+    app = App(loaded, drill=drill, store=store, ops=ops, leadership=leadership)
+    try:
+        await app.run(app_stop)
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+
+
+def _drill_ended_under(leadership: Leadership, drill: Drill | None) -> bool:
+    """The last leader ran this drill to its end and stopped cleanly: nothing is left to do
+    (its messages went out before it let go)."""
+    previous, epoch = leadership.previous, leadership.drill_epoch
+    if drill is None or drill.until is None or epoch is None or previous is None:
+        return False
+    if previous.role != "stopped":
+        return False
+    at = drill.start + (datetime.now(UTC) - epoch) * drill.speed
+    if at < drill.until:
+        return False
+    log.info(
+        "the drill reached its end under %s, which stopped cleanly; nothing is left to run",
+        previous.owner,
+    )
+    return True
+
+
 async def run_elected(loaded: LoadedConfig, drill: Drill | None, stop: asyncio.Event) -> None:
     """Run as one of the instances sharing ``[storage] url`` until ``stop`` (a drill: its
     end)."""
@@ -110,7 +154,7 @@ async def run_elected(loaded: LoadedConfig, drill: Drill | None, stop: asyncio.E
         await ops.start()
     try:
         while not stop.is_set():
-            store = await _connect(location, scope, stop)
+            store = await _connect(location, scope, stop, first=leadership is None)
             if store is None:
                 break
             finished = False
@@ -118,17 +162,12 @@ async def run_elected(loaded: LoadedConfig, drill: Drill | None, stop: asyncio.E
                 leadership = Leadership(store, owner, drill_key(drill), started=started)
                 if not await _lead_or_wait(leadership, stop):
                     break
-                app_stop = asyncio.Event()
-                keeper = asyncio.create_task(_keep_leading(leadership, stop, app_stop))
-                app = App(loaded, drill=drill, store=store, ops=ops, leadership=leadership)
-                try:
-                    await app.run(app_stop)
-                finally:
-                    keeper.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await keeper
-                # The app ends by itself only when a drill reached its end.
-                finished = leadership.role == "leader"
+                if _drill_ended_under(leadership, drill):
+                    finished = True
+                else:
+                    await _lead(loaded, drill, store, ops, leadership, stop)
+                    # The app ends by itself only when a drill reached its end.
+                    finished = leadership.role == "leader"
             except Exception as exc:
                 if not is_database_error(exc):
                     raise

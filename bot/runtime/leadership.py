@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.storage.engine import PostgresConnection, lock_key
@@ -69,6 +68,11 @@ class Leadership:
         self.drill_epoch: datetime | None = None
         """In a drill: when its drill clock started (a new leader's may continue an old one's)."""
         self._said_standby = False
+        self.succeeds_a_leader = False
+        """This process took over from a leader that did not stop cleanly (killed, hung, or
+        this process before it lost its connection): scans may have been missed."""
+        self.previous: Instance | None = None
+        """The last leader's row when this process took the lock."""
 
     def _me(self, role: str, now: datetime) -> Instance:
         return Instance(
@@ -99,6 +103,8 @@ class Leadership:
             return False
         previous = self.store.take_over(self._me("leader", now), now - FORGET_AFTER)
         self.role = "leader"
+        self.succeeds_a_leader = previous is not None and previous.role == "leader"
+        self.previous = previous
         self.drill_epoch = self._drill_to_continue(previous)
         log.info(
             "leading: this instance (%s) now polls, scans and sends%s",
@@ -160,7 +166,6 @@ class Leadership:
                 pid,
             )
             self.pg.execute("SELECT pg_terminate_backend(?)", (pid,))
-        self.store.note_instance(replace(leader, role="gone"))
 
     def describe(self) -> dict[str, object]:
         """This instance's role and the others seen lately, for ``/readyz``."""

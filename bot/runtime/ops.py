@@ -184,7 +184,8 @@ class OpsServer:
         role = self.role() if self.role is not None else {"role": "single"}
         if self.inputs is None:
             # A standby sends nothing: it is not ready for traffic (a Telegram webhook).
-            return web.json_response({"status": "standby", **role}, status=503)
+            status = "connecting" if role.get("role") == "connecting" else "standby"
+            return web.json_response({"status": status, **role}, status=503)
         try:
             parts = readiness(self.inputs)
         except Exception as exc:

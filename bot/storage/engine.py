@@ -108,6 +108,22 @@ class PostgresConnection:
         """The server process of this connection (it holds the session's advisory locks)."""
         return int(self._conn.info.backend_pid)
 
+    def ensure_schema(self) -> str:
+        """The schema the tables go in: the first of the URL's ``search_path`` is created
+        when it does not exist yet (``?options=-csearch_path%3Dstaging``)."""
+        row = self._conn.execute("SELECT current_schema()").fetchone()
+        if row is not None and row[0] is not None:
+            return str(row[0])
+        from psycopg import sql
+
+        path = self._conn.execute("SHOW search_path").fetchone()
+        names = [n.strip().strip('"') for n in str(path[0] if path else "").split(",")]
+        wanted = next((n for n in names if n and not n.startswith("$")), None)
+        if wanted is None:
+            raise ValueError("the URL's search_path names no schema to create the tables in")
+        self._conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(wanted)))
+        return wanted
+
     def namespace(self) -> str:
         """Which database and schema the connection works in: instances of one bot share
         both (another schema of the same database is another bot)."""
@@ -128,8 +144,25 @@ def lock_key(namespace: str, purpose: str) -> int:
 
 def is_database_error(exc: BaseException) -> bool:
     """An error of either engine (psycopg is looked at only when it was imported)."""
-    if isinstance(exc, sqlite3.Error):
-        return True
+    return isinstance(exc, sqlite3.Error) or is_postgres_error(exc)
+
+
+_LASTING = (
+    "password authentication failed",
+    "does not exist",
+    "no pg_hba.conf entry",
+    "permission denied",
+)
+
+
+def is_lasting(exc: BaseException) -> bool:
+    """A failure to connect that trying again will not mend: the server refused this role,
+    password or database (a server that does not answer may come back)."""
+    text = str(exc)
+    return is_postgres_error(exc) and any(marker in text for marker in _LASTING)
+
+
+def is_postgres_error(exc: BaseException) -> bool:
     psycopg = sys.modules.get("psycopg")
     return psycopg is not None and isinstance(exc, psycopg.Error)
 

@@ -27,6 +27,7 @@ from bot.storage.engine import (
     PostgresConnection,
     explain_database_error,
     is_database_error,
+    is_lasting,
     is_postgres,
     lock_key,
     redact,
@@ -100,7 +101,15 @@ _UPSERT_CHAT = _upsert(
 
 
 class StoreError(RuntimeError):
-    """The database cannot be opened or has a schema this version does not know."""
+    """The database cannot be opened or has a schema this version does not know.
+
+    ``lasting``: trying again will not help (a wrong password, role or database name): ``run``
+    stops at once instead of waiting for the database.
+    """
+
+    def __init__(self, message: str, lasting: bool = False) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 BUSY_TIMEOUT_MS = 2000
@@ -273,17 +282,20 @@ class Store:
         except Exception as exc:
             if not is_database_error(exc):
                 raise
-            raise StoreError(explain_database_error(url, exc)) from None
+            raise StoreError(explain_database_error(url, exc), is_lasting(exc)) from None
         self._db = db
         try:
+            db.ensure_schema()
             self._migrate_postgres(db)
         except Exception as exc:
             db.close()
             if isinstance(exc, StoreError):
                 raise
+            if isinstance(exc, ValueError):
+                raise StoreError(f"{redact(url)}: {exc}", lasting=True) from None
             if not is_database_error(exc):
                 raise
-            raise StoreError(explain_database_error(url, exc)) from None
+            raise StoreError(explain_database_error(url, exc), is_lasting(exc)) from None
 
     def _too_new(self, version: int) -> StoreError:
         return StoreError(
