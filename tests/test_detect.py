@@ -521,7 +521,7 @@ def test_row_medians_are_numpys_to_the_bit(shape: tuple[int, int]) -> None:
     assert _nanmedian_rows(matrix).tobytes() == expected.tobytes()
 
 
-@pytest.mark.parametrize("size", [3, 20, 21, 600])
+@pytest.mark.parametrize("size", [3, 20, 257, 600])
 def test_the_first_ranked_are_the_stable_sorts_first(size: int) -> None:
     from bot.detection.detect import _first_ranked
 

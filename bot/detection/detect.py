@@ -953,7 +953,7 @@ def _median_sorted(ordered: FloatArray) -> float:
 def _first_ranked(keys: FloatArray, count: int) -> npt.NDArray[np.intp]:
     """``np.argsort(keys, kind="stable")[:count]`` without sorting all of a long array: the
     candidates up to the ``count``-th smallest key (ties included) are sorted alone."""
-    if len(keys) <= 4 * count:
+    if len(keys) <= 256:  # a plain sort is cheaper than the partition below
         return np.argsort(keys, kind="stable")[:count]
     kth = np.partition(keys, count - 1)[count - 1]
     candidates = np.flatnonzero(keys <= kth)
