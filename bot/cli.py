@@ -224,6 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--config", type=Path, metavar="FILE")
     dg.add_argument("--chart", type=Path, metavar="FILE.png", help="also write its chart")
 
+    cp = sub.add_parser(
+        "copy-db",
+        help="copy the bot's database into a new one (a SQLite file into PostgreSQL)",
+    )
+    cp.add_argument("--from", dest="source", required=True, metavar="FILE_OR_URL")
+    cp.add_argument("--to", dest="target", required=True, metavar="FILE_OR_URL")
+
     demo = sub.add_parser("demo", help="replay the bundled DeepSeek scenario to the console")
     demo.add_argument("--json", action="store_true", help="one JSON object per alert on stdout")
     return parser
@@ -382,6 +389,28 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     )
     print(f"prices: {loaded.settings.prices.source}")
     print(f"storage: {_describe_storage(loaded)}")
+    return 0
+
+
+def cmd_copy_db(args: argparse.Namespace) -> int:
+    from bot.storage.copy import copy_database
+    from bot.storage.engine import explain_database_error, is_database_error, redact
+    from bot.storage.store import StoreError
+
+    def said(table: str, rows: int) -> None:
+        print(f"{table}: {rows} rows")
+
+    try:
+        copied = copy_database(args.source, args.target, said)
+    except StoreError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    except Exception as exc:
+        if not is_database_error(exc):
+            raise
+        sys.stderr.write(f"error: {explain_database_error(args.target, exc)}\n")
+        return EXIT_USAGE
+    print(f"copied {sum(copied.values())} rows into {redact(args.target)}")
     return 0
 
 
@@ -751,5 +780,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "digest": cmd_digest,
         "news": cmd_news,
         "discord-sync": cmd_discord_sync,
+        "copy-db": cmd_copy_db,
     }
     return commands[args.command](args)

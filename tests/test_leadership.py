@@ -299,3 +299,65 @@ def test_a_scan_missed_between_two_leaders_runs_at_once(store: Store) -> None:
     assert catch_up_missed_scans(scheduler, store, [us], every, settle, clock) == []
     late = SteppedClock(datetime(2025, 1, 27, 23, 0, tzinfo=UTC))  # after the settled scan
     assert catch_up_missed_scans(scheduler, store, [us], every, settle, late) == []
+
+
+def test_copy_db_moves_a_sqlite_bot_to_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    """``python -m bot copy-db``: chats, alerts and the outbox arrive; new rows number on."""
+    import subprocess
+    import sys
+
+    from bot.delivery.outbox import NewMessage, Outbox
+    from bot.storage.subscriptions import ChatSettings
+    from tests.conftest import PROJECT_ROOT
+    from tests.test_store import make_alert
+
+    sqlite = tmp_path / "bot.sqlite3"
+    old = Store(sqlite)
+    now = datetime.now(UTC)
+    old.save_chat(ChatSettings("telegram", "42", subscribed=True), now)
+    old.save_portfolio("telegram", "42", [("NVDA", 1.0)], now)
+    assert old.record_alert(make_alert("2025-01-27:us:down:open:critical", now))
+    Outbox(old).enqueue(
+        [NewMessage("a|telegram|42|0", "telegram", "42", False, "a", 2, "hello")], now
+    )
+    old.save_image("chart-a-en", b"\x89PNG fake", now)
+    old.close()
+
+    def copy(source: str, target: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "copy-db", "--from", source, "--to", target],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    done = copy(str(sqlite), postgres_url)
+    assert done.returncode == 0, done.stderr
+    assert "chats: 1 rows" in done.stdout
+    assert "outbox: 1 rows" in done.stdout
+
+    new = Store(postgres_url)
+    try:
+        assert new.chat("telegram", "42").subscribed
+        assert new.portfolio("telegram", "42") == [("NVDA", 1.0)]
+        # The alert was raised before the move: it is not raised again after it.
+        assert new.record_alert(make_alert("2025-01-27:us:down:open:critical", now)) is False
+        outbox = Outbox(new)
+        assert [m.chat_id for m in outbox.open_messages("telegram")] == ["42"]
+        # PostgreSQL numbers new rows after the copied ones.
+        added = outbox.enqueue(
+            [NewMessage("b|telegram|42|0", "telegram", "42", False, "b", 2, "again")], now
+        )
+        assert added == 1
+        assert new.save_image("chart-b-en", b"\x89PNG other", now) == 2
+    finally:
+        new.close()
+
+    again = copy(str(sqlite), postgres_url)
+    assert again.returncode == 2
+    assert "is not empty (1 in chats, " in again.stderr
+    missing = copy(str(tmp_path / "typo.sqlite3"), postgres_url)
+    assert missing.returncode == 2
+    assert "typo.sqlite3: no such database file" in missing.stderr
