@@ -20,6 +20,7 @@ TODAY = date(2026, 12, 7)
 def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("BOT_CALENDAR_CACHE", str(tmp_path))
     monkeypatch.setattr(calendars, "_CACHE", {})
+    monkeypatch.setattr(calendars, "_TABLES", {})
     return tmp_path
 
 
@@ -92,3 +93,51 @@ def test_a_second_process_reads_the_first_ones_calendar(tmp_path: Path) -> None:
     written = path.stat().st_mtime_ns
     run()
     assert path.stat().st_mtime_ns == written
+
+
+SESSIONS_IN_A_FRESH_PROCESS = """
+import sys
+from datetime import date
+from bot.detection import calendars
+days = calendars.sessions_between("XNYS", date(2025, 1, 24), date(2025, 1, 28))
+print([d.isoformat() for d in days], "exchange_calendars" in sys.modules)
+"""
+
+
+def test_session_lookups_read_their_table_without_the_calendar_library(tmp_path: Path) -> None:
+    env = {"BOT_CALENDAR_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
+    def fresh() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", SESSIONS_IN_A_FRESH_PROCESS],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    days = "['2025-01-24', '2025-01-27', '2025-01-28']"
+    assert fresh() == f"{days} True"  # the first process builds the calendar and its table
+    assert len(list(tmp_path.glob("XNYS-*.sessions"))) == 1
+    assert fresh() == f"{days} False"  # the next one reads the table alone
+
+    (table,) = tmp_path.glob("XNYS-*.sessions")
+    table.write_bytes(b"damaged")
+    assert fresh() == f"{days} True"  # a damaged table is built again and replaced
+    assert table.read_bytes() != b"damaged"
+
+
+def test_sessions_match_the_calendar_library(cache: Path) -> None:
+    calendars._TABLES.clear()
+    cal = calendars.calendar("XETR")
+    for start, end in (
+        (date(2015, 1, 1), date(2026, 8, 4)),
+        (date(2025, 1, 25), date(2025, 1, 26)),
+    ):
+        expected = cal.sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))
+        got = calendars.sessions("XETR", start, end)
+        assert got.equals(pd.DatetimeIndex(expected))
+        assert got.dtype == expected.dtype

@@ -1,19 +1,32 @@
-"""Exchange calendars (sessions, holidays, early closes, DST) through ``exchange_calendars``."""
+"""Exchange calendars (sessions, holidays, early closes, DST) through ``exchange_calendars``.
+
+Two things are kept on disk between processes (see :func:`cache_dir`): the built calendars,
+and each calendar's sessions with their opens and closes as plain values. Session lookups
+(:func:`sessions`, :func:`sessions_between`, :func:`session_bounds`) read the latter and
+never import ``exchange_calendars`` (0.07-0.09 s of a backtest's start) unless a table has to
+be built.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import pickle
+import sys
 import tempfile
 import threading
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import exchange_calendars as xc
+import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import exchange_calendars as xc
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +64,19 @@ def cache_dir() -> Path | None:
     return Path(base) / "ai-shock-bot" / "calendars"
 
 
-def _cache_file(folder: Path, code: str, end: date) -> Path:
-    return folder / f"{code}-{CALENDAR_START}-{end.isoformat()}-xc{xc.__version__}.pickle"
+def _library_stamp() -> str:
+    """Which ``exchange_calendars`` is installed, without importing it: its version when
+    loaded, else its package file's size and time (an upgrade changes both)."""
+    loaded = sys.modules.get("exchange_calendars")
+    spec = importlib.util.find_spec("exchange_calendars")
+    if spec is None or spec.origin is None:
+        return getattr(loaded, "__version__", "none")
+    stat = os.stat(spec.origin)
+    return f"{stat.st_size}-{stat.st_mtime_ns}"
+
+
+def _cache_file(folder: Path, code: str, end: date, kind: str = "pickle") -> Path:
+    return folder / f"{code}-{CALENDAR_START}-{end.isoformat()}-xc{_library_stamp()}.{kind}"
 
 
 def _load_cached(code: str, end: date) -> xc.ExchangeCalendar | None:
@@ -70,23 +94,28 @@ def _load_cached(code: str, end: date) -> xc.ExchangeCalendar | None:
     except Exception:  # a truncated or foreign file is rebuilt, never trusted
         log.debug("calendar cache for %s unreadable; rebuilding", code, exc_info=True)
         return None
+    import exchange_calendars as xc
+
     return loaded if isinstance(loaded, xc.ExchangeCalendar) else None
 
 
-def _store(code: str, end: date, built: xc.ExchangeCalendar) -> None:
+def _store(code: str, end: date, value: object, kind: str = "pickle") -> None:
+    """Keep a built calendar (or, ``kind="sessions"``, its table) for the next process."""
     folder = cache_dir()
     if folder is None:
         return
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as out:
-            pickle.dump(built, out, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(out.name, _cache_file(folder, code, end))
+            pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(out.name, _cache_file(folder, code, end, kind))
     except OSError as exc:  # a read-only home: the calendar is simply built each start
         log.debug("calendar cache not written for %s: %s", code, exc)
 
 
 def _build(code: str, end: date) -> xc.ExchangeCalendar:
+    import exchange_calendars as xc
+
     cached = _load_cached(code, end)
     if cached is not None:
         return cached
@@ -124,19 +153,18 @@ def calendar(code: str, today: date | None = None) -> xc.ExchangeCalendar:
 
 def sessions(code: str, start: date, end: date) -> pd.DatetimeIndex:
     """Trading sessions from ``start`` to ``end`` (inclusive) as naive midnight dates."""
-    cal = calendar(code)
-    first = max(pd.Timestamp(start), cal.first_session)
-    last = min(pd.Timestamp(end), cal.last_session)
-    if first > last:
-        return pd.DatetimeIndex([])
-    return pd.DatetimeIndex(cal.sessions_in_range(first, last))
+    days = sessions_between(code, _as_date(start), _as_date(end))
+    return pd.DatetimeIndex(np.array(days, dtype="datetime64[D]").astype("datetime64[ns]"))
+
+
+def _as_date(value: date) -> date:
+    return value.date() if isinstance(value, datetime) else value
 
 
 @dataclass(frozen=True)
 class _SessionTable:
     """A calendar's sessions as plain Python values, for lookups in a scan's hot path."""
 
-    built_from: xc.ExchangeCalendar
     days: list[date]
     bounds: dict[date, tuple[datetime, datetime]]
 
@@ -144,16 +172,35 @@ class _SessionTable:
 _TABLES: dict[str, _SessionTable] = {}
 
 
-def _table(code: str) -> _SessionTable:
-    cal = calendar(code)
+def _load_table(code: str, end: date) -> _SessionTable | None:
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        data = _cache_file(folder, code, end, "sessions").read_bytes()
+        # This user's own cache, written by _table below (plain dates and datetimes).
+        days, bounds = pickle.loads(data)  # noqa: S301
+    except Exception:  # missing, truncated or foreign: built again
+        return None
+    if not isinstance(days, list) or not isinstance(bounds, dict) or not days:
+        return None
+    return _SessionTable(days, bounds)
+
+
+def _table(code: str, today: date | None = None) -> _SessionTable:
+    today = datetime.now(UTC).date() if today is None else today
     table = _TABLES.get(code)
-    if table is not None and table.built_from is cal:
+    if table is not None and table.days[-1] - today > REBUILD_WITHIN:
         return table
-    schedule = cal.schedule
-    opens = pd.DatetimeIndex(schedule["open"]).tz_convert("UTC").to_pydatetime()
-    closes = pd.DatetimeIndex(schedule["close"]).tz_convert("UTC").to_pydatetime()
-    days = [stamp.date() for stamp in schedule.index]
-    table = _SessionTable(cal, days, dict(zip(days, zip(opens, closes, strict=True), strict=True)))
+    end = _end_for(today)
+    table = _load_table(code, end)
+    if table is None or table.days[-1] - today <= REBUILD_WITHIN:
+        schedule = calendar(code, today).schedule
+        opens = pd.DatetimeIndex(schedule["open"]).tz_convert("UTC").to_pydatetime()
+        closes = pd.DatetimeIndex(schedule["close"]).tz_convert("UTC").to_pydatetime()
+        days = [stamp.date() for stamp in schedule.index]
+        table = _SessionTable(days, dict(zip(days, zip(opens, closes, strict=True), strict=True)))
+        _store(code, end, (table.days, table.bounds), "sessions")
     _TABLES[code] = table
     return table
 
