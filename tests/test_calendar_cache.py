@@ -141,3 +141,15 @@ def test_sessions_match_the_calendar_library(cache: Path) -> None:
         got = calendars.sessions("XETR", start, end)
         assert got.equals(pd.DatetimeIndex(expected))
         assert got.dtype == expected.dtype
+
+
+def test_previous_session_and_schedule_match_the_calendar_library(cache: Path) -> None:
+    cal = calendars.calendar("XNYS")
+    for day in (date(2025, 1, 27), date(2025, 1, 21), date(2024, 11, 29)):
+        expected = cal.previous_session(pd.Timestamp(day)).date()
+        assert calendars.previous_session("XNYS", day) == expected
+    with pytest.raises(ValueError, match="not a XNYS session"):
+        calendars.previous_session("XNYS", date(2025, 1, 25))  # a Saturday
+    closes = calendars.session_schedule("XNYS", "close")
+    expected_closes = pd.DatetimeIndex(cal.schedule["close"]).tz_convert("UTC")
+    assert closes.equals(pd.Series(expected_closes, index=cal.schedule.index))

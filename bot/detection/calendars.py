@@ -214,6 +214,29 @@ def session_bounds(code: str, session: date) -> tuple[datetime, datetime]:
     return _table(code).bounds[session]
 
 
+def previous_session(code: str, session: date) -> date:
+    """The trading session before ``session``.
+
+    Raises:
+        ValueError: ``session`` is not a trading session of the calendar (or its first).
+    """
+    days = _table(code).days
+    at = bisect_left(days, session)
+    if at == 0 or at == len(days) or days[at] != session:
+        raise ValueError(f"{session} is not a {code} session with one before it")
+    return days[at - 1]
+
+
+def session_schedule(code: str, which: str) -> pd.Series:
+    """Each session's UTC ``which`` ("open" or "close"), indexed by the session (naive
+    midnight), as ``calendar(code).schedule`` has them."""
+    table = _table(code)
+    at = 0 if which == "open" else 1
+    times = pd.DatetimeIndex([table.bounds[day][at] for day in table.days]).as_unit("ns")
+    days = np.array(table.days, dtype="datetime64[D]").astype("datetime64[ns]")
+    return pd.Series(times, index=pd.DatetimeIndex(days))
+
+
 def sessions_between(code: str, start: date, end: date) -> list[date]:
     """Trading sessions from ``start`` to ``end`` (inclusive), as dates."""
     days = _table(code).days

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from bot.detection.calendars import calendar
+from bot.detection import calendars
 from bot.detection.detect import History, Snapshot
 from bot.detection.regions import ScanRegion, Window
 from bot.detection.returns import daily_closes, session_returns
@@ -37,9 +37,7 @@ def history_before(
     daily: Mapping[str, PriceSeries], region: ScanRegion, session: date, sessions: int
 ) -> History:
     """Session returns of the ``sessions`` region sessions before ``session``."""
-    cal = calendar(region.calendar)
-    first = max(pd.Timestamp(session) - pd.Timedelta(days=sessions * 2 + 10), cal.first_session)
-    days = cal.sessions_in_range(first, pd.Timestamp(session))
+    days = calendars.sessions(region.calendar, session - timedelta(days=sessions * 2 + 10), session)
     days = pd.DatetimeIndex(days[days < pd.Timestamp(session)][-(sessions + 1) :])
     symbols, matrix = session_returns(daily, days, region.timezone)
     return History(symbols, matrix[1:])
@@ -76,8 +74,7 @@ def previous_closes(
 
 
 def previous_session(region: ScanRegion, session: date) -> date:
-    cal = calendar(region.calendar)
-    return cal.previous_session(pd.Timestamp(session)).date()  # type: ignore[no-any-return]
+    return calendars.previous_session(region.calendar, session)
 
 
 def settled_snapshot(

@@ -12,7 +12,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from bot.detection.backtest import run_backtest
-from bot.detection.calendars import calendar
+from bot.detection.calendars import session_schedule
 from bot.detection.calendars import sessions as calendar_sessions
 from bot.detection.detect import (
     Baseline,
@@ -99,8 +99,8 @@ class MarketData:
         """The region's session closes (UTC nanoseconds, ascending) and their dates, once."""
         cached = self._closes.get(region)
         if cached is None:
-            schedule = calendar(self.universe.regions[region].calendar).schedule
-            closes = pd.DatetimeIndex(schedule["close"]).tz_convert("UTC").as_unit("ns")
+            schedule = session_schedule(self.universe.regions[region].calendar, "close")
+            closes = pd.DatetimeIndex(schedule).as_unit("ns")
             cached = (closes.values.view(np.int64), [d.date() for d in schedule.index])
             self._closes[region] = cached
         return cached

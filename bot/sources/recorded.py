@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from bot.detection.calendars import calendar
+from bot.detection.calendars import session_schedule
 from bot.detection.returns import daily_closes
 from bot.sources.prices import (
     Interval,
@@ -80,8 +80,7 @@ class _View:
 
 @functools.lru_cache(maxsize=32)
 def _schedule_times(code: str, which: str) -> pd.Series:
-    schedule = calendar(code).schedule
-    return pd.Series(pd.DatetimeIndex(schedule[which]).tz_convert("UTC"), index=schedule.index)
+    return session_schedule(code, which)
 
 
 def _session_times(code: str, days: pd.DatetimeIndex, which: str) -> pd.Series:
