@@ -28,8 +28,9 @@ PRICES = SHARED_DATA / "prices"
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection imported lives for the whole run: out of the collector's sight, as
-    ``App.run`` does after start-up. A full collection of it takes ~100 ms, longer than the
-    50 ms a virtual-clock sender waits for a send in flight before it moves time on."""
+    ``App.run`` does after start-up. A full collection of it takes ~100 ms, a good part of
+    what a virtual-clock sender waits for a send in flight before it moves time on
+    (``VIRTUAL_WAIT_SECONDS``)."""
     gc.freeze()
 
 
