@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from bot.render.replies import Bullets, Heading, Paragraph, Reply, spans
 from bot.storage.store import INSTANCE_SEEN_WITHIN
 from handlers.registry import Context
@@ -11,7 +9,8 @@ from handlers.registry import Context
 
 def _instances(ctx: Context) -> str:
     """Who leads the instances sharing the database, and who stands by to take over."""
-    seen = ctx.services.store.instances(datetime.now(UTC) - INSTANCE_SEEN_WITHIN)
+    store = ctx.services.store
+    seen = store.instances(store.database_now() - INSTANCE_SEEN_WITHIN)
     leader = next((i.owner for i in seen if i.role == "leader"), "?")
     standby = [i.owner for i in seen if i.role == "standby"]
     if not standby:

@@ -141,7 +141,7 @@ async def run_elected(loaded: LoadedConfig, drill: Drill | None, stop: asyncio.E
     location = str(settings.storage.location)
     scope: Scope = "drill" if drill is not None else "live"
     owner = f"{socket.gethostname()} pid {os.getpid()}"
-    started = datetime.now(UTC)
+    started: datetime | None = None
     leadership: Leadership | None = None
 
     def role() -> dict[str, object]:
@@ -160,6 +160,7 @@ async def run_elected(loaded: LoadedConfig, drill: Drill | None, stop: asyncio.E
             finished = False
             try:
                 leadership = Leadership(store, owner, drill_key(drill), started=started)
+                started = leadership.started  # by the database's clock, kept across reconnects
                 if not await _lead_or_wait(leadership, stop):
                     break
                 if _drill_ended_under(leadership, drill):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.storage.engine import PostgresConnection, lock_key
 from bot.storage.store import INSTANCE_SEEN_WITHIN as SEEN_WITHIN
@@ -33,10 +33,6 @@ FORGET_AFTER = timedelta(days=1)
 """Rows of instances unseen this long are deleted by the next leader."""
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Leadership:
     """This process's part in the election, on its store's PostgreSQL connection."""
 
@@ -45,14 +41,16 @@ class Leadership:
         store: Store,
         owner: str,
         drill: str | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] | None = None,
         started: datetime | None = None,
     ) -> None:
         """Args:
         store: the store on PostgreSQL; its connection holds the lock.
         owner: this process, as the others see it (host and pid).
         drill: the drill this process runs (its start and speed), ``None`` when live.
-        started: when this process started (default: now).
+        clock: the time heartbeats are written and judged by (default: the database
+            server's, so a machine whose clock is off never takes a live leader for hung).
+        started: when this process started (default: now, by ``clock``).
         """
         pg = store.postgres
         if pg is None:
@@ -61,10 +59,10 @@ class Leadership:
         self.pg: PostgresConnection = pg
         self.owner = owner
         self.drill = drill
-        self.clock = clock
+        self.clock = clock or store.database_now
         self.key = lock_key(pg.namespace(), "leader")
         self.role = "standby"
-        self.started = started or clock()
+        self.started = started or self.clock()
         self.drill_epoch: datetime | None = None
         """In a drill: when its drill clock started (a new leader's may continue an old one's)."""
         self._said_standby = False

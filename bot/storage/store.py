@@ -878,6 +878,14 @@ class Store:
             )
         return out
 
+    def database_now(self) -> datetime:
+        """The time by the database server's clock (PostgreSQL), or this machine's (SQLite):
+        instances on several machines compare their heartbeats on one clock."""
+        if self.engine != "postgresql":
+            return datetime.now(UTC)
+        (now,) = self._db.execute("SELECT clock_timestamp()").fetchone()
+        return now.astimezone(UTC)  # type: ignore[no-any-return]
+
     def note_instance(self, instance: Instance) -> None:
         """Write this process's row of the instances sharing the database."""
         self._db.execute(
