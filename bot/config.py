@@ -287,9 +287,11 @@ def _secrets_in_file(data: Mapping[str, Any], prefix: str = "") -> list[str]:
 
 
 def _password_in_file(data: Mapping[str, Any]) -> list[str]:
+    from bot.storage.engine import url_password
+
     storage = data.get("storage")
     url = storage.get("url") if isinstance(storage, Mapping) else None
-    if isinstance(url, str) and urlsplit(url).password:
+    if isinstance(url, str) and url_password(url):
         return [
             "storage.url: secrets are read only from the environment; remove the password "
             f"from the file and set PGPASSWORD (or {ENV_PREFIX}STORAGE__URL)"
@@ -464,6 +466,12 @@ class RedactSecrets(logging.Filter):
 def secrets_of(settings: Settings) -> list[str]:
     values = [settings.telegram.token, settings.telegram.webhook_secret, settings.discord.token]
     secrets = [v.get_secret_value() for v in values if v is not None]
+    if settings.storage.url:
+        from bot.storage.engine import url_password
+
+        password = url_password(settings.storage.url)
+        if password:
+            secrets += [password, settings.storage.url]
     for url in webhook_urls(settings).values():
         if url:
             # discord.py logs the request path (.../webhooks/ID/TOKEN), not the URL as given.

@@ -234,6 +234,7 @@ class PriceScan:
             log.info("scan %s at %s: outside the region's sessions", self.region.key, now)
             return None
         started = time.perf_counter()
+        succeeded = False
         try:
             reading = await self.read(now, win)
         except PriceError as exc:
@@ -261,7 +262,7 @@ class PriceScan:
                 reasons=(f"prices unavailable from {self.source.name}: {exc.message}",),
             )
         else:
-            self.store.record_scan(self.region.key, self.source.name, now)
+            succeeded = True
             if reading.label is not Label.NO_DECISION:
                 age = (now - reading.as_of).total_seconds()
                 DATA_AGE.labels(self.region.key, self.source.name).set(max(age, 0.0))
@@ -286,6 +287,10 @@ class PriceScan:
             },
         )
         await self.pipeline.handle(reading, self.region, win.session, now)
+        if succeeded:
+            # Only now: a process that dies before its alert is stored has not done the scan,
+            # and the next leader runs it again (catch_up_missed_scans).
+            self.store.record_scan(self.region.key, self.source.name, now)
         SCAN_SECONDS.labels(self.region.key, self.source.name).observe(
             time.perf_counter() - started
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -361,3 +362,58 @@ def test_copy_db_moves_a_sqlite_bot_to_postgresql(tmp_path: Path, postgres_url: 
     missing = copy(str(tmp_path / "typo.sqlite3"), postgres_url)
     assert missing.returncode == 2
     assert "typo.sqlite3: no such database file" in missing.stderr
+
+
+def test_a_lock_held_by_a_session_no_instance_vouches_for_is_ended(
+    pair: tuple[Store, Store],
+) -> None:
+    """The old leader's session outlived its client: the client came back on a new session
+    and now says it stands by, or nobody has said anything for minutes. Whoever holds the
+    lock without a fresh heartbeat from its session is ended, whatever its row says."""
+    a, b = pair
+    now = datetime.now(UTC)
+    first = Leadership(a, "old", clock=lambda: now)
+    assert first.try_lead()
+    a.note_instance(replace(a.instances()[0], role="standby"))  # its row says standby now
+    much_later = now + timedelta(minutes=6)
+    second = Leadership(b, "new", clock=lambda: much_later)
+
+    assert second.try_lead() is False
+    with pytest.raises(psycopg.OperationalError):
+        first.beat()
+    assert leads_soon(second)
+
+
+def test_a_session_that_just_took_the_lock_is_left_alone(pair: tuple[Store, Store]) -> None:
+    a, b = pair
+    first, second = Leadership(a, "just elected"), Leadership(b, "standby")
+    # The lock is taken, its instance row not written yet (take_over commits right after).
+    a.connection.execute("SELECT pg_try_advisory_lock(?)", (first.key,))
+    assert second.try_lead() is False
+    a.connection.execute("SELECT 1")  # its session is intact
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://bot:hunter2@db/x", "postgresql://bot:***@db/x"),
+        ("postgresql://bot@db/x?password=hunter2", "postgresql://bot@db/x?password=***"),
+        ("postgres://bot:hun/ter2@db/x", "postgres://bot:***@db/x"),
+        ("postgresql://bot:hun@ter2@db:5432/x", "postgresql://bot:***@db:5432/x"),
+        ("postgresql://bot@db:5432/x?options=-csearch_path%3Dy", None),
+    ],
+)
+def test_a_database_password_is_never_shown(tmp_path: Path, url: str, shown: str | None) -> None:
+    from bot.config import secrets_of
+    from bot.storage.engine import redact
+
+    assert redact(url) == (shown or url)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\nurl = "{url}"\n')
+    if shown is None:
+        load_config(config, env={})
+        return
+    with pytest.raises(ConfigError, match=r"storage\.url: secrets are read only"):
+        load_config(config, env={})
+    settings = load_config(None, env={"BOT__STORAGE__URL": url}).settings
+    assert any("ter2" in secret for secret in secrets_of(settings))

@@ -129,7 +129,7 @@ class FanOut:
     def _next_plan(self) -> Plan | None:
         row = self.store.connection.execute(
             "SELECT alert_key, audience, heard_prefix, after_chat, added FROM fanouts "
-            "WHERE platform = ? AND status = 'staging' ORDER BY created_at, seq LIMIT 1",
+            "WHERE platform = ? AND status = 'staging' ORDER BY seq LIMIT 1",
             (self.platform,),
         ).fetchone()
         if row is None:

@@ -396,7 +396,7 @@ class App:
             # for ~90 ms (docs/benchmarks.md, outbox at 50,000 chats).
             gc.freeze()
             scheduler.start()
-            if self.leadership is not None and self.leadership.succeeds_a_leader:
+            if self.leadership is not None and self.leadership.previous is not None:
                 catch_up_missed_scans(
                     scheduler,
                     store,

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import socket
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from bot.config import LoadedConfig
@@ -140,9 +141,11 @@ async def run_elected(loaded: LoadedConfig, drill: Drill | None, stop: asyncio.E
     settings = loaded.settings
     location = str(settings.storage.location)
     scope: Scope = "drill" if drill is not None else "live"
-    owner = f"{socket.gethostname()} pid {os.getpid()}"
+    # Containers may share a host name and all be pid 1: a few random letters tell them apart.
+    owner = f"{socket.gethostname()} pid {os.getpid()} ({uuid.uuid4().hex[:6]})"
     started: datetime | None = None
     leadership: Leadership | None = None
+    connected = False
 
     def role() -> dict[str, object]:
         if leadership is None:
@@ -154,11 +157,12 @@ async def run_elected(loaded: LoadedConfig, drill: Drill | None, stop: asyncio.E
         await ops.start()
     try:
         while not stop.is_set():
-            store = await _connect(location, scope, stop, first=leadership is None)
+            store = await _connect(location, scope, stop, first=not connected)
             if store is None:
                 break
             finished = False
             try:
+                connected = True
                 leadership = Leadership(store, owner, drill_key(drill), started=started)
                 started = leadership.started  # by the database's clock, kept across reconnects
                 if not await _lead_or_wait(leadership, stop):
@@ -178,6 +182,7 @@ async def run_elected(loaded: LoadedConfig, drill: Drill | None, stop: asyncio.E
                     with contextlib.suppress(Exception):
                         leadership.resign()
                 store.close()
+                leadership = None  # /readyz: connecting again, not a standby
             if finished:
                 break
             await _wait(stop, timedelta(seconds=1).total_seconds())

@@ -66,11 +66,9 @@ class Leadership:
         self.drill_epoch: datetime | None = None
         """In a drill: when its drill clock started (a new leader's may continue an old one's)."""
         self._said_standby = False
-        self.succeeds_a_leader = False
-        """This process took over from a leader that did not stop cleanly (killed, hung, or
-        this process before it lost its connection): scans may have been missed."""
         self.previous: Instance | None = None
-        """The last leader's row when this process took the lock."""
+        """The last leader's row when this process took the lock (``None``: the first
+        leader): scans may have fallen due in between, stopped cleanly or not."""
 
     def _me(self, role: str, now: datetime) -> Instance:
         return Instance(
@@ -101,7 +99,6 @@ class Leadership:
             return False
         previous = self.store.take_over(self._me("leader", now), now - FORGET_AFTER)
         self.role = "leader"
-        self.succeeds_a_leader = previous is not None and previous.role == "leader"
         self.previous = previous
         self.drill_epoch = self._drill_to_continue(previous)
         log.info(
@@ -141,26 +138,36 @@ class Leadership:
         self.role = "stopped"
 
     def leader(self) -> Instance | None:
+        """The row of the instance that says it leads (seen in the last few minutes)."""
         for instance in self.store.instances(self.clock() - SEEN_WITHIN * 10):
             if instance.role == "leader":
                 return instance
         return None
 
     def _unseat_hung(self, leader: Instance | None, now: datetime) -> None:
-        """End the session of a leader whose heartbeat stopped while its lock stays."""
-        if leader is None or now - leader.heartbeat < STALE_AFTER:
-            return
+        """End the session that holds the lock when no instance wrote a heartbeat from it for
+        :data:`STALE_AFTER` (a hung leader, or a session the server keeps for a client that
+        is gone), unless the session itself is younger than that (a leader just elected)."""
         holders = self.pg.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND classid::bigint = ? AND objid::bigint = ? AND objsubid = 1",
+            "SELECT l.pid, a.backend_start "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted "
+            "AND l.classid::bigint = ? AND l.objid::bigint = ? AND l.objsubid = 1",
             ((self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF),
         ).fetchall()
-        for (pid,) in holders:
+        for pid, began in holders:
+            if now - began < STALE_AFTER:
+                continue
+            rows = [i for i in self.store.instances() if i.backend_pid == pid]
+            last = max((i.heartbeat for i in rows), default=None)
+            if last is not None and now - last < STALE_AFTER:
+                continue
+            owner = rows[0].owner if rows else (leader.owner if leader else "an unknown process")
             log.warning(
                 "the leader %s has not written its heartbeat since %s; ending its database "
                 "session (pid %s) to take over",
-                leader.owner,
-                f"{leader.heartbeat:%H:%M:%S} UTC",
+                owner,
+                f"{last:%H:%M:%S} UTC" if last else "its session began",
                 pid,
             )
             self.pg.execute("SELECT pg_terminate_backend(?)", (pid,))

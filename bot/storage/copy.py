@@ -73,6 +73,12 @@ def copy_database(
             rows = ", ".join(f"{count} in {table}" for table, count in full.items())
             raise StoreError(f"{dst.path} is not empty ({rows}); copy into a new database")
         copied: dict[str, int] = {}
+        # One snapshot of the source: the outbox's rows and their texts as of one moment.
+        src.connection.execute(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+            if src.engine == "postgresql"
+            else "BEGIN"
+        )
         with dst.transaction() as db:
             for table in TABLES:
                 cursor = src.connection.execute(f"SELECT * FROM {table}")  # noqa: S608
@@ -94,6 +100,7 @@ def copy_database(
                         f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "  # noqa: S608
                         f"COALESCE(MAX({column}), 1), MAX({column}) IS NOT NULL) FROM {table}"
                     )
+        src.connection.execute("ROLLBACK")
         return copied
     finally:
         src.close()

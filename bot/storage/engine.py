@@ -9,6 +9,7 @@ statement) keeps one text for both and costs nothing per row.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import sqlite3
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote
 
 from bot.storage.schema import Engine
 
@@ -24,6 +26,15 @@ if TYPE_CHECKING:
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_SECONDS = 5
+KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15_000,
+}
+"""A connection whose server stopped answering fails within about 15 s, instead of holding
+the event loop in one call until the kernel gives up (minutes): a leader cut off steps down."""
 
 
 class Cursor(Protocol):
@@ -64,9 +75,24 @@ def engine_of(location: object) -> Engine:
     return "postgresql" if is_postgres(location) else "sqlite"
 
 
+_INLINE_PASSWORD = re.compile(r"(://[^:/?#@]*):([^?#]*)@")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)
+
+
 def redact(location: object) -> str:
-    """A database's place for messages: a PostgreSQL URL without its password."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", str(location))
+    """A database's place for messages: a PostgreSQL URL without its password, whether it
+    is written as ``user:password@`` or as a ``password=`` parameter."""
+    text = _INLINE_PASSWORD.sub(r"\1:***@", str(location))
+    return _QUERY_PASSWORD.sub(r"\1***", text)
+
+
+def url_password(location: object) -> str | None:
+    """The password a PostgreSQL URL carries, if any (in either form)."""
+    text = str(location)
+    if not is_postgres(text):
+        return None
+    found = _INLINE_PASSWORD.search(text) or _QUERY_PASSWORD.search(text)
+    return unquote(found.group(2)) if found and found.group(2) else None
 
 
 @lru_cache(maxsize=512)
@@ -83,7 +109,9 @@ class PostgresConnection:
 
         self.url = url
         self._conn: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(
-            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+            psycopg.conninfo.make_conninfo(url, **KEEPALIVE),
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
         )
 
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
@@ -103,6 +131,13 @@ class PostgresConnection:
         from psycopg import pq
 
         return self._conn.info.transaction_status != pq.TransactionStatus.IDLE
+
+    @property
+    def failed(self) -> bool:
+        """A statement of the open transaction failed: COMMIT would only roll it back."""
+        from psycopg import pq
+
+        return self._conn.info.transaction_status == pq.TransactionStatus.INERROR
 
     @property
     def closed(self) -> bool:
@@ -126,7 +161,13 @@ class PostgresConnection:
         wanted = next((n for n in names if n and not n.startswith("$")), None)
         if wanted is None:
             raise ValueError("the URL's search_path names no schema to create the tables in")
-        self._conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(wanted)))
+        from psycopg import errors
+
+        # Another instance starting at the same moment may create it first.
+        with contextlib.suppress(errors.UniqueViolation):
+            self._conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(wanted))
+            )
         return wanted
 
     def namespace(self) -> str:

@@ -353,17 +353,27 @@ class Store:
         """All or nothing. Inside another transaction it joins that one (a failure anywhere
         rolls the whole back)."""
         if self._db.in_transaction:
+            self._refuse_failed()
             yield self._db
             return
         # SQLite: take the write lock at once, so a transaction never fails half-way on it.
         self._db.execute("BEGIN" if self.engine == "postgresql" else "BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._refuse_failed()
         except BaseException:
             if not getattr(self._db, "closed", False):
                 self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _refuse_failed(self) -> None:
+        """On PostgreSQL a failed statement spoils its whole transaction, where SQLite undoes
+        only that statement: a COMMIT would silently roll everything back. Say so instead."""
+        if getattr(self._db, "failed", False):
+            raise StoreError(
+                f"{self.path}: a statement failed inside a transaction; nothing of it was written"
+            )
 
     def close(self) -> None:
         if self._checkpointer is not None:
