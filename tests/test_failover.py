@@ -22,7 +22,7 @@ from bot.storage.store import Store
 from bot.storage.subscriptions import ChatSettings
 from tests.conftest import PRICES
 from tests.fakes.telegram_api import FakeBotApi
-from tests.processes import start_bot
+from tests.processes import run_bot, start_bot, stop_bot
 
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
 CHATS = [10_000 + i for i in range(150)]
@@ -185,14 +185,9 @@ async def test_a_leader_that_loses_its_database_session_steps_down_and_leads_aga
             await wait_for(lambda: _answers_with(port, "database"), 10, "readiness to see it")
             await wait_for(lambda: _leads_again(conn, row[0]), 30, "a new session to lead")
         assert await role_of(port) == "leader"
-        proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    log = err.decode()
-    assert proc.returncode == 0, log
+        code, log = await stop_bot(proc)
+    assert code == 0, log
     assert "Traceback" not in log, log
     assert "lost the database connection, and with it the leader's lock" in log, log
     assert log.count("leading: this instance") == 2, log
@@ -217,14 +212,9 @@ async def test_run_waits_for_a_database_that_does_not_answer(tmp_path: Path) -> 
         body = await asyncio.to_thread(readyz, port)
         assert body is not None
         assert body["status"] == "connecting"
-        proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(proc.communicate(), timeout=30)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    log = err.decode()
-    assert proc.returncode == 0, log
+        code, log = await stop_bot(proc, seconds=30)
+    assert code == 0, log
     assert "Traceback" not in log, log
     assert "cannot reach the PostgreSQL database postgresql://bot@127.0.0.1:1/bot" in log, log
     assert "trying again every 1 s" in log, log
@@ -246,10 +236,7 @@ async def _leads_again(conn: object, old_pid: int) -> bool:
 
 def test_run_stops_at_once_when_the_server_refuses_its_database(tmp_path: Path) -> None:
     """A wrong database, role or password does not mend by waiting: one line, exit 2."""
-    import subprocess
-    import sys
 
-    from tests.conftest import PROJECT_ROOT
     from tests.postgres import require_server, server_url
 
     require_server()
@@ -257,15 +244,7 @@ def test_run_stops_at_once_when_the_server_refuses_its_database(tmp_path: Path) 
     path = tmp_path / "config.toml"
     path.write_text(f'[prices]\nsource = "csv"\ncsv_dirs = ["{PRICES / "daily_close"}"]\n')
     env = {**os.environ, "BOT__STORAGE__URL": missing, "BOT__HTTP__ENABLED": "false"}
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "run", "--config", str(path), *drill_args(None)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_bot("run", "--config", str(path), *drill_args(None), env=env)
     assert done.returncode == 2, done.stderr
     assert done.stderr.endswith('database "no_such_database_for_the_bot" does not exist\n'), (
         done.stderr

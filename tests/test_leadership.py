@@ -24,6 +24,7 @@ from bot.universe import load_universe
 from jobs.scheduler import JobHealth, ScheduledJob, build_scheduler, catch_up_missed_scans
 from tests.conftest import CHAT_NOW
 from tests.factories import Clock, command_services
+from tests.processes import run_bot
 from tests.test_commands import call, say
 
 LEASE = timedelta(seconds=30)
@@ -232,22 +233,10 @@ def test_a_storage_url_of_another_scheme_is_refused(tmp_path: Path) -> None:
 
 
 def test_check_config_says_whether_the_shared_database_answers(postgres_url: str) -> None:
-    import subprocess
-    import sys
-
-    from tests.conftest import PROJECT_ROOT
 
     def check(url: str) -> str:
         env = {**os.environ, "BOT__STORAGE__URL": url, "PGPASSWORD": "hunter2secret"}
-        done = subprocess.run(
-            [sys.executable, "-m", "bot", "check-config"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run_bot("check-config", env=env)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -305,11 +294,9 @@ def test_a_scan_missed_between_two_leaders_runs_at_once(store: Store) -> None:
 def test_copy_db_moves_a_sqlite_bot_to_postgresql(tmp_path: Path, postgres_url: str) -> None:
     """``python -m bot copy-db``: chats, alerts and the outbox arrive; new rows number on."""
     import subprocess
-    import sys
 
     from bot.delivery.outbox import NewMessage, Outbox
     from bot.storage.subscriptions import ChatSettings
-    from tests.conftest import PROJECT_ROOT
     from tests.test_store import make_alert
 
     sqlite = tmp_path / "bot.sqlite3"
@@ -325,14 +312,7 @@ def test_copy_db_moves_a_sqlite_bot_to_postgresql(tmp_path: Path, postgres_url: 
     old.close()
 
     def copy(source: str, target: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", "copy-db", "--from", source, "--to", target],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_bot("copy-db", "--from", source, "--to", target)
 
     done = copy(str(sqlite), postgres_url)
     assert done.returncode == 0, done.stderr
